@@ -1,0 +1,1 @@
+"""Platform adapters: each translates platform payloads to IncomingMessage and replies back."""

@@ -1,0 +1,92 @@
+"""The console adapter: a terminal (or piped stdin) as one more platform, through the same manager."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
+from bot.manager import ConversationManager
+
+QUIT_WORDS = frozenset({"/quit", "/exit"})
+
+
+class ConsoleAdapter:
+    """Reads one message per line; streams each answer as it is written."""
+
+    platform = "console"
+
+    def __init__(
+        self,
+        *,
+        thread: str,
+        user_name: str,
+        stdin: TextIO,
+        stdout: TextIO,
+        interactive: bool,
+        bot_name: str,
+    ) -> None:
+        self.key = ThreadKey(self.platform, "", "console", thread)
+        self._user_name = user_name
+        self._in = stdin
+        self._out = stdout
+        self._interactive = interactive
+        self._bot_name = bot_name
+
+    async def _write(self, text: str) -> None:
+        def write() -> None:
+            self._out.write(text)
+            self._out.flush()
+
+        await asyncio.to_thread(write)
+
+    async def run(self, manager: ConversationManager) -> None:
+        """Answer lines until end of input (or /quit when interactive)."""
+        while True:
+            if self._interactive:
+                await self._write("you> ")
+            line = await asyncio.to_thread(self._in.readline)
+            if not line:
+                if self._interactive:
+                    await self._write("\n")
+                return
+            text = line.strip()
+            if not text:
+                continue
+            if self._interactive and text in QUIT_WORDS:
+                return
+            await self.answer(manager, text)
+
+    async def answer(self, manager: ConversationManager, text: str) -> None:
+        msg = IncomingMessage(
+            key=self.key,
+            message_id=uuid.uuid4().hex,
+            user_id=self._user_name,
+            user_name=self._user_name,
+            text=text,
+            is_dm=True,
+            received_at=datetime.now(UTC),
+        )
+        if self._interactive:
+            await self._write(f"{self._bot_name}> ")
+        streamed = False
+        async with aclosing(manager.handle(msg)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if not streamed:
+                        event = TextDelta(event.text.lstrip())
+                    streamed = True
+                    await self._write(event.text)
+                elif isinstance(event, ReplyDone):
+                    if streamed and event.status == "answered":
+                        await self._write("\n")
+                    else:
+                        # Nothing (or a broken partial answer) was shown: show the final text.
+                        await self._write(("\n" if streamed else "") + event.text + "\n")
+                    if self._interactive:
+                        await self._write("\n")
+                    if event.reply_id is not None:
+                        await manager.mark_delivered(event.reply_id, None)

@@ -1,0 +1,1 @@
+"""supportbot core: common events, conversation manager, store, LLM client, settings and CLI."""

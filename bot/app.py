@@ -1,0 +1,68 @@
+"""Builds the running parts from settings, in one place, and closes them again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import openai
+
+from bot.llm import LLMClient
+from bot.manager import ConversationManager
+from bot.settings import LoadedConfig
+from bot.sqlite_store import SQLiteStore
+from bot.tokens import load_counter
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    config: LoadedConfig
+    store: SQLiteStore
+    llm: LLMClient | None
+    manager: ConversationManager
+
+
+def build_llm(config: LoadedConfig) -> LLMClient | None:
+    """The LLM client, or None when OPENAI_API_KEY is not set."""
+    secrets, llm = config.secrets, config.settings.llm
+    if secrets.openai_api_key is None:
+        return None
+    client = openai.AsyncOpenAI(
+        api_key=secrets.openai_api_key.get_secret_value(),
+        base_url=secrets.openai_base_url or None,
+        timeout=llm.timeout_s,
+        max_retries=llm.max_retries,
+    )
+    return LLMClient(client, llm)
+
+
+@asynccontextmanager
+async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(config.settings.database.path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
+    """Open the store, the LLM client and the token counter; close them on exit."""
+    settings = config.settings
+    async with open_store(config) as store:
+        counter = await load_counter(settings.llm.model, settings.llm.encoding)
+        llm = build_llm(config)
+        manager = ConversationManager(
+            store=store,
+            llm=llm,
+            counter=counter,
+            settings=settings,
+            system_prompt=config.system_prompt,
+        )
+        try:
+            yield App(config=config, store=store, llm=llm, manager=manager)
+        finally:
+            if llm is not None:
+                await llm.close()

@@ -1,0 +1,194 @@
+"""The `supportbot` command: chat in the console, inspect history and stats, check settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import tiktoken
+
+from adapters.console_adapter import ConsoleAdapter
+from bot.app import open_store, running_app
+from bot.events import ThreadKey
+from bot.settings import LoadedConfig, SettingsError, load_config
+
+EXIT_USAGE = 2
+
+# What each platform needs in the environment: (variable, what it is for) — any one of a group.
+PLATFORM_NEEDS: dict[str, list[list[str]]] = {
+    "slack": [["SLACK_BOT_TOKEN"], ["SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"]],
+    "discord": [["DISCORD_BOT_TOKEN"]],
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="supportbot", description="AI customer-support bot.")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="settings file (default: config/settings.toml; env SUPPORTBOT_CONFIG)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal (or pipe questions in)")
+    chat.add_argument("--thread", help="conversation name to start or resume (default: a new one)")
+    chat.add_argument("--user", default=None, help="your display name (default: login name)")
+
+    hist = sub.add_parser("history", help="print one stored conversation")
+    hist.add_argument("--thread", required=True, help="conversation name (the console's --thread)")
+    hist.add_argument("--platform", default="console", help="platform of the conversation")
+    hist.add_argument("--channel", default=None, help="channel id (default: the console's)")
+    hist.add_argument("--workspace", default="", help="workspace id (Slack team, Discord guild)")
+    hist.add_argument("--limit", type=int, default=200, help="most recent messages to show")
+
+    sub.add_parser("stats", help="conversations, messages, tokens and cost by model")
+    sub.add_parser("check", help="validate settings and say which platforms are configured")
+    return p
+
+
+async def _chat(config: LoadedConfig, args: argparse.Namespace) -> int:
+    interactive = sys.stdin.isatty()
+    thread = args.thread or datetime.now().strftime("console-%Y%m%d-%H%M%S")
+    async with running_app(config) as app:
+        if app.llm is None:
+            print(
+                "supportbot: no LLM is configured — set OPENAI_API_KEY (and OPENAI_BASE_URL for"
+                " another OpenAI-compatible server) to get model answers.",
+                file=sys.stderr,
+            )
+        if interactive:
+            print(
+                f"{config.settings.bot.name} — conversation '{thread}' (resume with --thread"
+                f" {thread}). Type /quit or Ctrl-D to leave.\n"
+            )
+        adapter = ConsoleAdapter(
+            thread=thread,
+            user_name=args.user or getpass.getuser(),
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            interactive=interactive,
+            bot_name=config.settings.bot.name,
+        )
+        await adapter.run(app.manager)
+    return 0
+
+
+async def _history(config: LoadedConfig, args: argparse.Namespace) -> int:
+    channel = args.channel if args.channel is not None else ("console" if args.platform == "console" else "")
+    key = ThreadKey(args.platform, args.workspace, channel, args.thread)
+    async with open_store(config) as store:
+        conv = await store.find_conversation(key)
+        if conv is None:
+            print(f"supportbot: no conversation '{args.thread}' on {args.platform}", file=sys.stderr)
+            return 1
+        print(f"conversation {args.thread} ({args.platform}), state: {conv.state}")
+        for m in await store.messages(conv.id, args.limit):
+            who = m.user_name or m.user_id if m.role == "user" else m.role
+            when = m.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            flag = f" [{m.status}{': ' + m.error if m.error else ''}]" if m.status == "failed" else ""
+            print(f"{when}  {who}{flag}: {m.text}")
+    return 0
+
+
+async def _stats(config: LoadedConfig) -> int:
+    async with open_store(config) as store:
+        s = await store.stats()
+    print(f"conversations  {s.conversations:>10,}")
+    print(f"messages       {s.messages:>10,}")
+    if not s.by_model:
+        print("no model usage recorded yet")
+        return 0
+    rows = [("model", "replies", "prompt tok", "completion tok", "cost USD")]
+    rows += [
+        (
+            m.model,
+            f"{m.replies:,}",
+            f"{m.prompt_tokens:,}",
+            f"{m.completion_tokens:,}",
+            f"{m.cost_usd:.4f}",
+        )
+        for m in s.by_model
+    ]
+    rows.append(
+        (
+            "total",
+            f"{sum(m.replies for m in s.by_model):,}",
+            f"{sum(m.prompt_tokens for m in s.by_model):,}",
+            f"{sum(m.completion_tokens for m in s.by_model):,}",
+            f"{sum(m.cost_usd for m in s.by_model):.4f}",
+        )
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    return 0
+
+
+def _check(config: LoadedConfig) -> int:
+    s, problems = config.settings, 0
+    print(f"settings: ok ({config.config_file or 'built-in defaults'})")
+    print(f"system prompt: {config.system_prompt_path}")
+    print(f"database: {s.database.path.resolve()}")
+    if config.secrets.openai_api_key is None:
+        print("llm: not configured — set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
+    else:
+        print(f"llm: {s.llm.model} at {config.secrets.openai_base_url or 'https://api.openai.com/v1'}")
+    if s.model_info() is None:
+        print(
+            f"llm: no context window or price for '{s.llm.model}' in [models]: assuming"
+            f" {s.llm.default_context_window:,} tokens and recording no cost"
+        )
+    if s.llm.encoding != "auto" and s.llm.encoding not in tiktoken.list_encoding_names():
+        print(
+            f"settings: llm.encoding = {s.llm.encoding!r}: not a tiktoken encoding"
+            f" (use auto or one of {', '.join(tiktoken.list_encoding_names())})"
+        )
+        problems += 1
+    print("platform console: ready")
+    for platform, groups in PLATFORM_NEEDS.items():
+        missing = [" or ".join(g) for g in groups if not any(os.environ.get(v) for v in g)]
+        if missing:
+            print(f"platform {platform}: not configured — missing {', '.join(missing)}")
+        else:
+            print(f"platform {platform}: configured")
+    return EXIT_USAGE if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+    except SettingsError as exc:
+        print(f"supportbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "chat":
+            return asyncio.run(_chat(config, args))
+        if args.command == "history":
+            return asyncio.run(_history(config, args))
+        if args.command == "stats":
+            return asyncio.run(_stats(config))
+        return _check(config)
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

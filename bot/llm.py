@@ -1,0 +1,109 @@
+"""The LLM client: streams a chat completion through the openai SDK and names what went wrong."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
+from bot.settings import LLMSettings
+
+
+class LLMErrorKind(StrEnum):
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    AUTH = "auth"
+    BAD_REQUEST = "bad_request"
+    CONTEXT_TOO_LONG = "context_too_long"
+    SERVER = "server"  # 5xx, unreachable, or a response we cannot read
+    NOT_CONFIGURED = "not_configured"
+
+
+class LLMError(Exception):
+    """An LLM call failed; `kind` says how, `detail` is for logs (never shown to users)."""
+
+    def __init__(self, kind: LLMErrorKind, detail: str) -> None:
+        super().__init__(f"{kind.value}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionUsage:
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+LLMChunk = str | CompletionUsage
+
+
+def _kind_of(exc: Exception) -> LLMErrorKind:
+    if isinstance(exc, openai.RateLimitError):
+        return LLMErrorKind.RATE_LIMITED
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMErrorKind.TIMEOUT
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LLMErrorKind.AUTH
+    if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        code = getattr(exc, "code", None)
+        text = str(exc).lower()
+        if code == "context_length_exceeded" or "context length" in text or "context_length" in text:
+            return LLMErrorKind.CONTEXT_TOO_LONG
+        return LLMErrorKind.BAD_REQUEST
+    if isinstance(exc, openai.NotFoundError):
+        return LLMErrorKind.BAD_REQUEST  # usually a wrong model name or base URL
+    return LLMErrorKind.SERVER
+
+
+class LLMClient:
+    """Wraps AsyncOpenAI with the settings' model and sampling parameters."""
+
+    def __init__(self, client: openai.AsyncOpenAI, settings: LLMSettings) -> None:
+        self._client = client
+        self._settings = settings
+
+    @property
+    def model(self) -> str:
+        return self._settings.model
+
+    async def stream(self, messages: Sequence[ChatCompletionMessageParam]) -> AsyncIterator[LLMChunk]:
+        """Yield text deltas as they arrive, then one CompletionUsage. Raises LLMError."""
+        s = self._settings
+        extra: dict[str, Any] = {"stop": list(s.stop)} if s.stop else {}
+        try:
+            stream = await self._client.chat.completions.create(
+                model=s.model,
+                messages=list(messages),
+                temperature=s.temperature,
+                top_p=s.top_p,
+                max_tokens=s.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+                **extra,
+            )
+            usage: CompletionUsage | None = None
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = CompletionUsage(
+                            model=s.model,  # priced and reported by the configured name
+                            prompt_tokens=chunk.usage.prompt_tokens,
+                            completion_tokens=chunk.usage.completion_tokens,
+                        )
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield choice.delta.content
+        except openai.APIError as exc:
+            raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
+        except (ValueError, KeyError, TypeError) as exc:  # a body the SDK could not parse
+            raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        if usage is not None:
+            yield usage
+
+    async def close(self) -> None:
+        await self._client.close()

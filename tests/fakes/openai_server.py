@@ -1,0 +1,165 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 for tests and benches.
+
+Streams SSE chunks with a usage chunk like the real API; faults can be queued (429 with
+Retry-After, 500, 401, context-length 400, a hang past the client's timeout, a malformed body).
+The default answer echoes the last user message and counts the messages it was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Reply = Callable[[dict[str, Any]], str]
+
+
+def echo_reply(request: dict[str, Any]) -> str:
+    last = request["messages"][-1]["content"]
+    return f"Echo ({len(request['messages'])} messages): {last}"
+
+
+@dataclass
+class FakeOpenAI:
+    latency_s: float = 0.0  # before the first chunk
+    reply: Reply = echo_reply
+    chunk_words: int = 3  # words per streamed chunk
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[str] = field(default_factory=deque)
+    retry_after: str = "0"
+    _runner: web.AppRunner | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def fail_next(self, fault: str, times: int = 1) -> None:
+        """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut."""
+        self.faults.extend([fault] * times)
+
+    async def start(self, port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "429":
+            return _error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": self.retry_after})
+        if fault == "500":
+            return _error(500, "server_error", "The server had an error")
+        if fault == "401":
+            return _error(401, "invalid_api_key", "Incorrect API key provided")
+        if fault == "context":
+            return _error(400, "context_length_exceeded", "This model's maximum context length is 8192")
+        if fault == "hang":  # until the client gives up, or the server stops
+            await self._stopping.wait()
+            return _error(500, "server_error", "stopped")
+        if fault == "malformed":
+            return web.Response(status=200, text="this is not json", content_type="application/json")
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        text = self.reply(body)
+        model = body.get("model", "fake")
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        completion_tokens = len(text.split())
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": _usage(prompt_tokens, completion_tokens),
+                }
+            )
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        words = text.split(" ")
+        pieces = [" ".join(words[i : i + self.chunk_words]) for i in range(0, len(words), self.chunk_words)]
+        for i, piece in enumerate(pieces):
+            if fault == "cut" and i == 1:
+                await resp.write(b"data: {not json\n\n")
+                return resp
+            delta = {"role": "assistant", "content": piece if i == 0 else " " + piece}
+            await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
+        await resp.write(_sse(_chunk(model, [{"index": 0, "delta": {}, "finish_reason": "stop"}])))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage_chunk = _chunk(model, [])
+            usage_chunk["usage"] = _usage(prompt_tokens, completion_tokens)
+            await resp.write(_sse(usage_chunk))
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _chunk(model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def _serve(port: int, latency_s: float) -> None:
+    fake = FakeOpenAI(latency_s=latency_s)
+    await fake.start(port)
+    print(fake.base_url, flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Run the fake OpenAI server (prints its base URL).")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before the first chunk")
+    args = p.parse_args()
+    asyncio.run(_serve(args.port, args.latency))
+
+
+if __name__ == "__main__":
+    main()

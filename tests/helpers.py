@@ -1,0 +1,40 @@
+"""Small helpers for driving the manager the way an adapter does."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import aclosing
+from datetime import UTC, datetime
+
+from bot.events import IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
+from bot.manager import ConversationManager
+
+_ids = itertools.count(1)
+
+
+def message(text: str, thread: str = "t1", message_id: str | None = None) -> IncomingMessage:
+    return IncomingMessage(
+        key=ThreadKey("console", "", "console", thread),
+        message_id=message_id or f"m{next(_ids)}",
+        user_id="u1",
+        user_name="Ada",
+        text=text,
+        is_dm=True,
+        received_at=datetime.now(UTC),
+    )
+
+
+async def ask(
+    manager: ConversationManager, msg: IncomingMessage
+) -> tuple[list[ReplyEvent], ReplyDone | None]:
+    """Run one message through the manager; return all events and the final one (None if dropped)."""
+    events: list[ReplyEvent] = []
+    async with aclosing(manager.handle(msg)) as stream:
+        async for event in stream:
+            events.append(event)
+    done = events[-1] if events else None
+    assert done is None or isinstance(done, ReplyDone)
+    assert all(isinstance(e, TextDelta) for e in events[:-1])
+    if done is not None and done.reply_id is not None:
+        await manager.mark_delivered(done.reply_id, None)
+    return events, done
