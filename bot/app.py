@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import openai
 
+from bot.escalation import Escalations
 from bot.llm import LLMClient
 from bot.manager import ConversationManager
 from bot.settings import LoadedConfig
@@ -21,6 +22,7 @@ class App:
     store: SQLiteStore
     llm: LLMClient | None
     manager: ConversationManager
+    escalations: Escalations
 
 
 def build_llm(config: LoadedConfig) -> LLMClient | None:
@@ -54,15 +56,17 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
+        escalations = Escalations(store, settings.escalation)
         manager = ConversationManager(
             store=store,
             llm=llm,
             counter=counter,
             settings=settings,
             system_prompt=config.system_prompt,
+            escalations=escalations,
         )
         try:
-            yield App(config=config, store=store, llm=llm, manager=manager)
+            yield App(config=config, store=store, llm=llm, manager=manager, escalations=escalations)
         finally:
             if llm is not None:
                 await llm.close()

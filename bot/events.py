@@ -43,6 +43,7 @@ class ReplyStatus(StrEnum):
     ANSWERED = "answered"  # the model (or the knowledge base) answered
     FAILED = "failed"  # something went wrong; the text is an apology with an offer of a human
     REFUSED = "refused"  # the input was rejected (too long, empty); the text says why
+    ESCALATED = "escalated"  # handed to a person; the text tells the user what happens next
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
+from bot.escalation import EscalationError, Escalations
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind
 from bot.locks import KeyedLocks
 from bot.prompt import render_system_prompt
@@ -49,6 +50,7 @@ class ConversationManager:
         counter: TokenCounter,
         settings: Settings,
         system_prompt: str,
+        escalations: Escalations,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._store = store
@@ -57,6 +59,7 @@ class ConversationManager:
         self._settings = settings
         self._system_template = system_prompt
         self._today = today
+        self._escalations = escalations
         self._locks = KeyedLocks()
 
     @property
@@ -73,6 +76,14 @@ class ConversationManager:
             log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
             return
         async with self._locks.hold(msg.key):
+            if await self._store.current_escalation(stored.conversation_id) is not None:
+                # A person has (or is about to take) this conversation: the bot stays silent.
+                await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
+                log.info("message %s left to staff (conversation escalated)", stored.id)
+                return
+            if self._escalations.wants_human(stored.text):
+                yield await self._escalate_on_keyword(msg, stored)
+                return
             async for event in self._answer(stored):
                 yield event
 
@@ -82,6 +93,20 @@ class ConversationManager:
     async def mark_delivery_failed(self, reply_id: int, error: str) -> None:
         log.warning("reply %s was not delivered: %s", reply_id, error)
         await self._store.set_status(reply_id, MessageStatus.FAILED, error)
+
+    async def _escalate_on_keyword(self, msg: IncomingMessage, inbound: StoredMessage) -> ReplyDone:
+        try:
+            outcome = await self._escalations.escalate(
+                msg.key, user_id=msg.user_id, reason=inbound.text, trigger="keyword"
+            )
+            text = outcome.message
+        except EscalationError as exc:
+            text = str(exc)
+        await self._store.set_status(inbound.id, MessageStatus.HANDED_OVER)
+        reply_id = await self._store.record_reply(
+            inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None
+        )
+        return ReplyDone(text, ReplyStatus.ESCALATED, reply_id)
 
     async def _answer(self, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
         if not inbound.text.strip():

@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -79,6 +79,21 @@ class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
 
 
+class StaffChannel(_Section):
+    """Where handoff cards go; conversations from either platform can be routed to either."""
+
+    platform: Literal["", "slack", "discord"] = ""  # "" = no staff channel configured
+    channel: str = ""  # Slack channel id (C…) or Discord channel id
+
+
+class EscalationSettings(_Section):
+    staff_channel: StaffChannel = Field(default_factory=StaffChannel)
+    staff_user_ids: list[str] = Field(default_factory=list)  # Slack (U…) or Discord user ids
+    staff_role_ids: list[str] = Field(default_factory=list)  # Discord role ids
+    staff_group_id: str = ""  # Slack user group (S…) mentioned on handoff cards
+    keywords: list[str] = Field(default_factory=list)  # phrases that escalate, e.g. "talk to a human"
+
+
 class Settings(BaseSettings):
     """All non-secret settings; see config/settings.toml for every key with a comment."""
 
@@ -92,6 +107,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     models: dict[str, ModelInfo] = Field(default_factory=_default_models)
 
     @classmethod

@@ -13,6 +13,8 @@ import aiosqlite
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.store import (
     Conversation,
+    ConversationState,
+    EscalationRecord,
     MessageStatus,
     ModelStats,
     Role,
@@ -60,12 +62,79 @@ MIGRATIONS: tuple[str, ...] = (
     -- History is read newest first within one conversation.
     CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
     """,
+    """
+    CREATE TABLE escalations (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        trigger TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        claimed_by TEXT,
+        claimed_at TEXT,
+        resolved_by TEXT,
+        resolved_at TEXT
+    );
+    -- At most one open escalation per conversation.
+    CREATE UNIQUE INDEX escalations_open ON escalations (conversation_id) WHERE resolved_at IS NULL;
+    CREATE TABLE feedback (
+        message_id INTEGER NOT NULL REFERENCES messages (id),
+        user_id TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (message_id, user_id)
+    );
+    -- "The user's latest conversation in this channel" (Slack's /escalate carries no thread).
+    CREATE INDEX messages_by_user ON messages (platform, user_id, id) WHERE role = 'user';
+    """,
 )
 
 _MESSAGE_COLUMNS = (
     "id, conversation_id, role, text, user_id, user_name, status, tokens, created_at,"
     " platform_message_id, error"
 )
+
+
+_ESCALATION_COLUMNS = (
+    "id, conversation_id, state, reason, trigger, requested_by, requested_at, claimed_by,"
+    " claimed_at, resolved_by, resolved_at"
+)
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _escalation(row: Iterable[Any]) -> EscalationRecord:
+    (id_, conv, state, reason, trigger, by, at, c_by, c_at, r_by, r_at) = row
+    return EscalationRecord(
+        id=id_,
+        conversation_id=conv,
+        state=state,
+        reason=reason,
+        trigger=trigger,
+        requested_by=by,
+        requested_at=datetime.fromisoformat(at),
+        claimed_by=c_by,
+        claimed_at=_when(c_at),
+        resolved_by=r_by,
+        resolved_at=_when(r_at),
+    )
+
+
+def _conversation(row: Iterable[Any]) -> Conversation:
+    (id_, platform, workspace, channel, thread, state, created, updated) = row
+    return Conversation(
+        id=id_,
+        key=ThreadKey(platform, workspace, channel, thread),
+        state=state,
+        created_at=datetime.fromisoformat(created),
+        updated_at=datetime.fromisoformat(updated),
+    )
+
+
+_CONVERSATION_COLUMNS = "id, platform, workspace, channel, thread, state, created_at, updated_at"
 
 
 def _now() -> str:
@@ -239,9 +308,9 @@ class SQLiteStore:
                     conversation_id,
                 ),
             )
-            reply_id = cur.lastrowid
+            reply_id, inserted = cur.lastrowid, cur.rowcount
             await cur.close()
-        if reply_id is None:
+        if reply_id is None or inserted != 1:
             raise RuntimeError(f"conversation {conversation_id} does not exist")
         return reply_id
 
@@ -254,21 +323,14 @@ class SQLiteStore:
             )
 
     async def find_conversation(self, key: ThreadKey) -> Conversation | None:
-        async with self.db.execute(
-            "SELECT id, state, created_at, updated_at FROM conversations"
-            " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
-            (key.platform, key.workspace, key.channel, key.thread),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        return Conversation(
-            id=row[0],
-            key=key,
-            state=row[1],
-            created_at=datetime.fromisoformat(row[2]),
-            updated_at=datetime.fromisoformat(row[3]),
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
+                " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
+                (key.platform, key.workspace, key.channel, key.thread),
+            )
         )
+        return _conversation(rows[0]) if rows else None
 
     async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
         rows = await self.db.execute_fetchall(
@@ -298,3 +360,128 @@ class SQLiteStore:
             )
         ]
         return Stats(conversations=conversations, messages=messages, by_model=by_model)
+
+    async def ensure_conversation(self, key: ThreadKey) -> Conversation:
+        now = _now()
+        async with self._write:
+            await self.db.execute(
+                "INSERT INTO conversations (platform, workspace, channel, thread, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key.platform, key.workspace, key.channel, key.thread, now, now),
+            )
+        conv = await self.find_conversation(key)
+        assert conv is not None
+        return conv
+
+    async def conversation_of_message(self, message_id: int) -> Conversation | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id ="
+                " (SELECT conversation_id FROM messages WHERE id = ?)",
+                (message_id,),
+            )
+        )
+        return _conversation(rows[0]) if rows else None
+
+    async def latest_conversation_of_user(
+        self, platform: str, workspace: str, channel: str, user_id: str
+    ) -> Conversation | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ("
+                " SELECT m.conversation_id FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.platform = ? AND m.user_id = ? AND m.role = 'user'"
+                " AND c.workspace = ? AND c.channel = ? ORDER BY m.id DESC LIMIT 1)",
+                (platform, user_id, workspace, channel),
+            )
+        )
+        return _conversation(rows[0]) if rows else None
+
+    async def _transition(
+        self, conversation_id: int, sql: str, params: tuple[Any, ...], new_state: ConversationState
+    ) -> EscalationRecord | None:
+        """Run one escalation write and move the conversation to `new_state`, atomically."""
+        db = self.db
+        async with self._write:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = await db.execute(sql, params)
+                changed = cur.rowcount
+                await cur.close()
+                if changed == 1:
+                    await db.execute(
+                        "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
+                        (new_state.value, _now(), conversation_id),
+                    )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        if changed != 1:
+            return None
+        rows = list(
+            await db.execute_fetchall(
+                f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE conversation_id = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (conversation_id,),
+            )
+        )
+        return _escalation(rows[0])
+
+    async def open_escalation(
+        self, conversation_id: int, *, reason: str, trigger: str, requested_by: str
+    ) -> EscalationRecord | None:
+        # The partial unique index makes a second open escalation a no-op (OR IGNORE).
+        return await self._transition(
+            conversation_id,
+            "INSERT OR IGNORE INTO escalations (conversation_id, state, reason, trigger,"
+            " requested_by, requested_at) VALUES (?, 'waiting', ?, ?, ?, ?)",
+            (conversation_id, reason, trigger, requested_by, _now()),
+            ConversationState.WAITING,
+        )
+
+    async def claim_escalation(self, conversation_id: int, staff_id: str) -> EscalationRecord | None:
+        return await self._transition(
+            conversation_id,
+            "UPDATE escalations SET state = 'human', claimed_by = ?, claimed_at = ?"
+            " WHERE conversation_id = ? AND state = 'waiting'",
+            (staff_id, _now(), conversation_id),
+            ConversationState.HUMAN,
+        )
+
+    async def resolve_escalation(self, conversation_id: int, staff_id: str) -> EscalationRecord | None:
+        return await self._transition(
+            conversation_id,
+            "UPDATE escalations SET state = 'resolved', resolved_by = ?, resolved_at = ?"
+            " WHERE conversation_id = ? AND resolved_at IS NULL",
+            (staff_id, _now(), conversation_id),
+            ConversationState.BOT,
+        )
+
+    async def current_escalation(self, conversation_id: int) -> EscalationRecord | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {_ESCALATION_COLUMNS} FROM escalations"
+                " WHERE conversation_id = ? AND resolved_at IS NULL",
+                (conversation_id,),
+            )
+        )
+        return _escalation(rows[0]) if rows else None
+
+    async def open_escalations(self) -> list[tuple[EscalationRecord, ThreadKey]]:
+        rows = await self.db.execute_fetchall(
+            f"SELECT {', '.join('e.' + c.strip() for c in _ESCALATION_COLUMNS.split(','))},"
+            " c.platform, c.workspace, c.channel, c.thread"
+            " FROM escalations e JOIN conversations c ON c.id = e.conversation_id"
+            " WHERE e.resolved_at IS NULL ORDER BY e.requested_at"
+        )
+        return [(_escalation(r[:11]), ThreadKey(*r[11:])) for r in rows]
+
+    async def record_feedback(self, message_id: int, user_id: str, value: int) -> None:
+        async with self._write:
+            await self.db.execute(
+                "INSERT INTO feedback (message_id, user_id, value, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (message_id, user_id) DO UPDATE SET value = excluded.value",
+                (message_id, user_id, value, _now()),
+            )

@@ -12,6 +12,7 @@ from bot.events import IncomingMessage, ThreadKey, Usage
 
 class MessageStatus(StrEnum):
     RECEIVED = "received"  # inbound, stored, not yet answered
+    HANDED_OVER = "handed_over"  # inbound that arrived while a human has the conversation
     ANSWERED = "answered"  # inbound that got a reply
     FAILED = "failed"  # inbound that got an apology or a refusal instead of an answer
     PENDING = "pending"  # outbound, written but not yet accepted by the platform
@@ -46,6 +47,29 @@ class Conversation:
     state: str
     created_at: datetime
     updated_at: datetime
+
+
+class ConversationState(StrEnum):
+    """Who answers: the bot, nobody yet (escalated, waiting for staff), or a person."""
+
+    BOT = "bot"
+    WAITING = "waiting"
+    HUMAN = "human"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRecord:
+    id: int
+    conversation_id: int
+    state: str  # waiting | human | resolved
+    reason: str
+    trigger: str  # command | button | shortcut | feedback | model | keyword
+    requested_by: str
+    requested_at: datetime
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +127,35 @@ class ConversationStore(Protocol):
         ...
 
     async def stats(self) -> Stats: ...
+
+    async def ensure_conversation(self, key: ThreadKey) -> Conversation: ...
+
+    async def conversation_of_message(self, message_id: int) -> Conversation | None: ...
+
+    async def latest_conversation_of_user(
+        self, platform: str, workspace: str, channel: str, user_id: str
+    ) -> Conversation | None:
+        """The conversation in `channel` where this user wrote most recently."""
+        ...
+
+    async def open_escalation(
+        self, conversation_id: int, *, reason: str, trigger: str, requested_by: str
+    ) -> EscalationRecord | None:
+        """bot → waiting; None when the conversation is already escalated."""
+        ...
+
+    async def claim_escalation(self, conversation_id: int, staff_id: str) -> EscalationRecord | None:
+        """waiting → human; None when there is no unclaimed escalation."""
+        ...
+
+    async def resolve_escalation(self, conversation_id: int, staff_id: str) -> EscalationRecord | None:
+        """waiting/human → resolved, the conversation back to the bot; None when not escalated."""
+        ...
+
+    async def current_escalation(self, conversation_id: int) -> EscalationRecord | None: ...
+
+    async def open_escalations(self) -> list[tuple[EscalationRecord, ThreadKey]]: ...
+
+    async def record_feedback(self, message_id: int, user_id: str, value: int) -> None:
+        """Store (or change) one user's +1/-1 on a reply."""
+        ...

@@ -1,0 +1,87 @@
+"""The handoff state machine through the real manager and SQLite: who may act, and the bot's silence."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import running_app
+from bot.escalation import EscalationError
+from bot.events import ReplyStatus
+from bot.store import MessageStatus
+from tests.conftest import ConfigFactory
+from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import ask, message
+
+STAFF = '[escalation]\nstaff_user_ids = ["U_STAFF"]\nkeywords = ["talk to a human"]\n'
+
+
+async def test_escalate_claim_resolve_and_the_bot_is_silent_in_between(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    async with running_app(make_config(STAFF)) as app:
+        key = message("x").key
+        await ask(app.manager, message("hello"))
+        outcome = await app.escalations.escalate(key, user_id="u1", reason="billing", trigger="button")
+        assert outcome.record.state == "waiting" and "person" in outcome.message
+        with pytest.raises(EscalationError, match="already"):
+            await app.escalations.escalate(key, user_id="u1", reason="again", trigger="command")
+
+        events, done = await ask(app.manager, message("are you there?"))
+        assert events == [] and done is None  # no bot answer while escalated
+        assert len(fake_openai.requests) == 1
+
+        with pytest.raises(EscalationError, match="Only support staff"):
+            await app.escalations.resolve(key, staff_id="u1")
+        claimed = await app.escalations.claim(key, staff_id="U_STAFF")
+        assert claimed.record.state == "human" and claimed.record.claimed_by == "U_STAFF"
+        with pytest.raises(EscalationError, match="no unclaimed"):
+            await app.escalations.claim(key, staff_id="U_STAFF")
+        resolved = await app.escalations.resolve(key, staff_id="U_STAFF")
+        assert resolved.record.resolved_at is not None
+        with pytest.raises(EscalationError, match="isn't escalated"):
+            await app.escalations.resolve(key, staff_id="U_STAFF")
+
+        _, done = await ask(app.manager, message("back to the bot"))
+        assert done is not None and done.status is ReplyStatus.ANSWERED
+        conv = await app.store.find_conversation(key)
+        assert conv is not None and conv.state == "bot"
+        statuses = [m.status for m in await app.store.messages(conv.id, 20) if m.role == "user"]
+        assert statuses == [MessageStatus.ANSWERED, MessageStatus.HANDED_OVER, MessageStatus.ANSWERED]
+
+
+async def test_a_keyword_escalates_without_calling_the_llm(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    async with running_app(make_config(STAFF)) as app:
+        _, done = await ask(app.manager, message("Please let me TALK TO A HUMAN now"))
+        assert done is not None and done.status is ReplyStatus.ESCALATED
+        assert fake_openai.requests == []
+        open_ = await app.store.open_escalations()
+        assert [(e.trigger, k.thread) for e, k in open_] == [("keyword", "t1")]
+
+
+async def test_escalation_state_survives_a_restart(make_config: ConfigFactory, fake_openai: FakeOpenAI) -> None:
+    config = make_config(STAFF)
+    async with running_app(config) as app:
+        await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger="command")
+    async with running_app(config) as app:
+        events, _ = await ask(app.manager, message("still there?"))
+        assert events == []
+        assert len(await app.store.open_escalations()) == 1
+
+
+async def test_latest_conversation_of_a_user_and_feedback(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    async with running_app(make_config()) as app:
+        await ask(app.manager, message("in one", thread="one"))
+        _, done = await ask(app.manager, message("in two", thread="two"))
+        conv = await app.store.latest_conversation_of_user("console", "", "console", "u1")
+        assert conv is not None and conv.key.thread == "two"
+        assert done is not None and done.reply_id is not None
+        of_reply = await app.store.conversation_of_message(done.reply_id)
+        assert of_reply is not None and of_reply.id == conv.id
+        await app.store.record_feedback(done.reply_id, "u1", 1)
+        await app.store.record_feedback(done.reply_id, "u1", -1)  # a change of mind replaces the vote
+        rows = list(await app.store.db.execute_fetchall("SELECT message_id, user_id, value FROM feedback"))
+        assert [tuple(r) for r in rows] == [(done.reply_id, "u1", -1)]
