@@ -1,0 +1,323 @@
+"""`KnowledgeBase`: indexes help pages into SQLite FTS5 and answers BM25 searches per page.
+
+Uses the bot's one long-lived aiosqlite connection; parsing runs in a worker thread so the event
+loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from .loader import LoadedPage, Progress, SourceError, load_source
+from .query import match_any, query_terms
+from .ranking import ChunkScore, PageScore, aggregate, coverage, idf
+from .schema import ensure_schema
+from .settings import KBSettings
+from .types import Hit, IndexReport, SearchResult, SourceInfo
+
+__all__ = ["KnowledgeBase", "SourceError"]
+
+
+class KnowledgeBase:
+    """Indexed help pages (grouped in named sources) and search over them."""
+
+    def __init__(self, db: aiosqlite.Connection, settings: KBSettings) -> None:
+        self._db = db
+        self._settings = settings
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> KBSettings:
+        return self._settings
+
+    async def setup(self) -> None:
+        """Create or migrate the KB tables; safe to call on every start."""
+        await ensure_schema(self._db)
+
+    # ------------------------------------------------------------ indexing
+
+    async def add(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        url_template: str | None = None,
+        include_pattern: str | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index (or re-index) a folder or single file as source `name` (default: its folder name).
+
+        Only pages whose expanded content changed are rewritten; pages gone from disk are dropped.
+        `progress(done, total)` is called from the worker thread that parses the files.
+        """
+        target = Path(path)
+        pattern = include_pattern or self._settings.include_pattern
+        loaded = await asyncio.to_thread(
+            load_source,
+            target,
+            url_template=url_template,
+            include_pattern=pattern,
+            snippet_dirs=self._settings.snippet_dirs,
+            exclude=self._settings.exclude,
+            chunk_chars=self._settings.chunk_chars,
+            progress=progress,
+        )
+        source_name = name or loaded.default_name
+        if not source_name:
+            raise SourceError(f"cannot derive a source name from {target}; pass a name")
+        async with self._write_lock:
+            try:
+                report = await self._store(source_name, loaded.root, url_template, pattern, loaded.pages)
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return IndexReport(
+            source_name=report.source_name,
+            added=report.added,
+            changed=report.changed,
+            unchanged=report.unchanged,
+            removed=report.removed,
+            chunks=report.chunks,
+            warnings=loaded.warnings,
+        )
+
+    async def _store(
+        self,
+        source_name: str,
+        root: Path,
+        url_template: str | None,
+        pattern: str,
+        pages: Sequence[LoadedPage],
+    ) -> IndexReport:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        cursor = await self._db.execute(
+            "INSERT INTO kb_sources (name, root, url_template, include_pattern, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET root = excluded.root, "
+            "url_template = excluded.url_template, include_pattern = excluded.include_pattern, "
+            "indexed_at = excluded.indexed_at RETURNING id",
+            (source_name, str(root), url_template, pattern, now),
+        )
+        row = await cursor.fetchone()
+        await cursor.close()
+        assert row is not None
+        source_id = int(row[0])
+        existing: dict[str, tuple[int, str]] = {}
+        async with self._db.execute(
+            "SELECT path, id, content_hash FROM kb_documents WHERE source_id = ?", (source_id,)
+        ) as cur:
+            async for path, doc_id, digest in cur:
+                existing[str(path)] = (int(doc_id), str(digest))
+        added = changed = unchanged = 0
+        fresh: list[tuple[int, LoadedPage]] = []
+        for page in pages:
+            known = existing.pop(page.path, None)
+            if known is None:
+                cur = await self._db.execute(
+                    "INSERT INTO kb_documents (source_id, path, title, url, content_hash) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (source_id, page.path, page.title, page.url, page.content_hash),
+                )
+                assert cur.lastrowid is not None
+                fresh.append((cur.lastrowid, page))
+                added += 1
+            elif known[1] != page.content_hash:
+                await self._delete_chunks([known[0]])
+                await self._db.execute(
+                    "UPDATE kb_documents SET title = ?, url = ?, content_hash = ? WHERE id = ?",
+                    (page.title, page.url, page.content_hash, known[0]),
+                )
+                fresh.append((known[0], page))
+                changed += 1
+            else:
+                unchanged += 1
+        gone = [doc_id for doc_id, _ in existing.values()]
+        await self._delete_documents(gone)
+        await self._insert_chunks(fresh)
+        async with self._db.execute(
+            "SELECT count(*) FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id "
+            "WHERE d.source_id = ?",
+            (source_id,),
+        ) as cur:
+            count_row = await cur.fetchone()
+        total_chunks = int(count_row[0]) if count_row else 0
+        return IndexReport(source_name, added, changed, unchanged, len(gone), total_chunks)
+
+    async def _insert_chunks(self, pages: Sequence[tuple[int, LoadedPage]]) -> None:
+        async with self._db.execute("SELECT coalesce(max(id), 0) FROM kb_chunks") as cur:
+            row = await cur.fetchone()
+        next_id = int(row[0]) + 1 if row else 1
+        chunk_rows: list[tuple[int, int, int, str, str]] = []
+        fts_rows: list[tuple[int, str, str, str]] = []
+        for doc_id, page in pages:
+            for ord_, chunk in enumerate(page.chunks):
+                chunk_rows.append((next_id, doc_id, ord_, chunk.section, chunk.text))
+                fts_rows.append((next_id, page.title, chunk.trail, chunk.text))
+                next_id += 1
+        await self._db.executemany(
+            "INSERT INTO kb_chunks (id, document_id, ord, section, text) VALUES (?, ?, ?, ?, ?)",
+            chunk_rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO kb_fts (rowid, title, section, body) VALUES (?, ?, ?, ?)", fts_rows
+        )
+
+    async def _delete_chunks(self, doc_ids: Sequence[int]) -> None:
+        if not doc_ids:
+            return
+        ids = json.dumps(list(doc_ids))
+        await self._db.execute(
+            "DELETE FROM kb_fts WHERE rowid IN (SELECT id FROM kb_chunks WHERE document_id IN "
+            "(SELECT value FROM json_each(?)))",
+            (ids,),
+        )
+        await self._db.execute(
+            "DELETE FROM kb_chunks WHERE document_id IN (SELECT value FROM json_each(?))", (ids,)
+        )
+
+    async def _delete_documents(self, doc_ids: Sequence[int]) -> None:
+        if not doc_ids:
+            return
+        await self._delete_chunks(doc_ids)
+        await self._db.execute(
+            "DELETE FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(doc_ids)),),
+        )
+
+    async def remove(self, source_name: str) -> bool:
+        """Drop a source and everything indexed from it; False if there was no such source."""
+        async with self._write_lock:
+            async with self._db.execute(
+                "SELECT id FROM kb_sources WHERE name = ?", (source_name,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return False
+            source_id = int(row[0])
+            try:
+                async with self._db.execute(
+                    "SELECT id FROM kb_documents WHERE source_id = ?", (source_id,)
+                ) as cur:
+                    doc_ids = [int(r[0]) async for r in cur]
+                await self._delete_documents(doc_ids)
+                await self._db.execute("DELETE FROM kb_sources WHERE id = ?", (source_id,))
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return True
+
+    async def sources(self) -> list[SourceInfo]:
+        """Indexed sources with page and chunk counts, by name."""
+        query = (
+            "SELECT s.name, s.root, s.url_template, s.indexed_at, "
+            "(SELECT count(*) FROM kb_documents d WHERE d.source_id = s.id), "
+            "(SELECT count(*) FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id "
+            " WHERE d.source_id = s.id) "
+            "FROM kb_sources s ORDER BY s.name"
+        )
+        async with self._db.execute(query) as cur:
+            return [
+                SourceInfo(
+                    name=str(r[0]),
+                    root=str(r[1]),
+                    url_template=r[2],
+                    indexed_at=str(r[3]),
+                    documents=int(r[4]),
+                    chunks=int(r[5]),
+                )
+                async for r in cur
+            ]
+
+    async def index_sample_if_empty(self, base_dir: Path) -> IndexReport | None:
+        """Index `settings.sample_dir` (relative to `base_dir`) when no source exists yet."""
+        sample = self._settings.sample_dir
+        if not self._settings.enabled or sample is None or await self.sources():
+            return None
+        folder = sample if sample.is_absolute() else base_dir / sample
+        if not await asyncio.to_thread(folder.is_dir):
+            return None
+        return await self.add(folder, name="sample", url_template=self._settings.sample_url_template)
+
+    # ------------------------------------------------------------ search
+
+    async def search(self, query: str, k: int | None = None) -> SearchResult:
+        """Best pages for `query` (one hit per page), and whether to abstain."""
+        want = k if k is not None else self._settings.top_k
+        terms = query_terms(query)
+        if not terms or want < 1:
+            return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
+        expression = match_any(terms)
+        pages = await self._rank_pages(expression, want)
+        if not pages:
+            return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
+        confidence = await self._confidence(terms, pages[0].document_id)
+        hits = await self._hits(pages[:want])
+        abstain = confidence < self._settings.min_score
+        return SearchResult(query=query, abstain=abstain, hits=hits, confidence=confidence)
+
+    async def _rank_pages(self, expression: str, want: int) -> list[PageScore]:
+        s = self._settings
+        limit = max(100, want * 20)
+        while True:
+            async with self._db.execute(
+                "SELECT f.rowid, c.document_id, bm25(kb_fts, ?, ?, ?) AS r FROM kb_fts f "
+                "JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ? ORDER BY r LIMIT ?",
+                (s.title_weight, s.section_weight, s.body_weight, expression, limit),
+            ) as cur:
+                rows = [ChunkScore(int(r[0]), int(r[1]), -float(r[2])) async for r in cur]
+            pages = aggregate(rows)
+            if len(pages) >= want or len(rows) < limit:
+                return pages
+            limit *= 4
+
+    async def _confidence(self, terms: Sequence[str], document_id: int) -> float:
+        """IDF-weighted share of the query's terms found anywhere in the best page (0..1)."""
+        async with self._db.execute("SELECT count(*) FROM kb_documents") as cur:
+            row = await cur.fetchone()
+        total = int(row[0]) if row else 0
+        weights: dict[str, float] = {}
+        present: list[str] = []
+        for term in terms:
+            async with self._db.execute(
+                "SELECT count(DISTINCT c.document_id), coalesce(max(c.document_id = ?), 0) "
+                "FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ?",
+                (document_id, match_any([term])),
+            ) as cur:
+                counts = await cur.fetchone()
+            frequency = int(counts[0]) if counts else 0
+            weights[term] = idf(total, frequency)
+            if counts and counts[1]:
+                present.append(term)
+        return coverage(weights, present)
+
+    async def _hits(self, pages: Sequence[PageScore]) -> list[Hit]:
+        hits: list[Hit] = []
+        for page in pages:
+            async with self._db.execute(
+                "SELECT d.path, d.title, c.section, d.url, c.text, s.name FROM kb_chunks c "
+                "JOIN kb_documents d ON d.id = c.document_id "
+                "JOIN kb_sources s ON s.id = d.source_id WHERE c.id = ?",
+                (page.best_chunk_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                continue
+            hits.append(
+                Hit(
+                    source=str(row[0]),
+                    title=str(row[1]),
+                    section=str(row[2]),
+                    url=row[3],
+                    text=str(row[4]),
+                    score=round(page.score, 6),
+                    source_name=str(row[5]),
+                )
+            )
+        return hits

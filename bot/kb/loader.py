@@ -1,0 +1,148 @@
+"""Reads a folder (or one file) of help pages into chunked pages with content hashes.
+
+CPU and disk work only, no database: `KnowledgeBase.add` runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .chunks import Chunk, chunk_page
+from .includes import IncludeResolver, compile_include_pattern
+from .markup import SUPPORTED_SUFFIXES, parse_page
+
+PARSER_VERSION = "1"  # bump when parsing changes so unchanged files are re-indexed anyway
+URL_FIELDS = frozenset({"path", "stem", "name"})
+
+Progress = Callable[[int, int], None]
+
+
+class SourceError(Exception):
+    """A folder or option that cannot be indexed; the message is one line fit for users."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPage:
+    path: str  # relative to the added folder, POSIX separators
+    title: str
+    url: str | None
+    content_hash: str
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSource:
+    root: Path  # resolved folder that page paths are relative to
+    default_name: str  # the folder's name, or the file's stem for a single file
+    pages: tuple[LoadedPage, ...]
+    warnings: tuple[str, ...]
+
+
+def check_url_template(template: str | None) -> None:
+    if template is None:
+        return
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise SourceError(f"bad URL template {template!r}: {exc}") from exc
+    unknown = names - URL_FIELDS
+    if unknown:
+        allowed = ", ".join("{" + f + "}" for f in sorted(URL_FIELDS))
+        raise SourceError(
+            f"bad URL template {template!r}: unknown {sorted(unknown)}; use {allowed}"
+        )
+
+
+def page_url(template: str | None, rel: str) -> str | None:
+    """`{path}` = relative path, `{stem}` = it without the suffix, `{name}` = the file's stem."""
+    if template is None:
+        return None
+    pure = PurePosixPath(rel)
+    stem = pure.with_suffix("").as_posix()
+    return template.format(path=rel, stem=stem, name=pure.stem)
+
+
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def discover(
+    target: Path, snippet_dirs: Sequence[str], exclude: Sequence[str] = ()
+) -> tuple[Path, list[Path]]:
+    """Return the root folder and the article files under it.
+
+    Snippet folders, dotfiles and files matching an `exclude` glob (by name) are skipped.
+    """
+    if not target.exists():
+        raise SourceError(f"no such file or folder: {target}")
+    if target.is_file():
+        if target.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise SourceError(f"unsupported file type: {target} (use .md, .txt or .html)")
+        return target.parent, [target]
+    if not target.is_dir():
+        raise SourceError(f"not a file or folder: {target}")
+    skip = set(snippet_dirs)
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(target):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            if not _excluded(filename, exclude) and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(path)
+    return target, files
+
+
+def load_source(
+    target: Path,
+    *,
+    url_template: str | None,
+    include_pattern: str,
+    snippet_dirs: Sequence[str],
+    exclude: Sequence[str],
+    chunk_chars: int,
+    progress: Progress | None = None,
+) -> LoadedSource:
+    check_url_template(url_template)
+    try:
+        pattern = compile_include_pattern(include_pattern)
+    except (ValueError, re.error) as exc:
+        raise SourceError(f"bad include pattern: {exc}") from exc
+    root, files = discover(target, snippet_dirs, exclude)
+    resolver = IncludeResolver(root=root.resolve(), pattern=pattern, snippet_dirs=snippet_dirs)
+    pages: list[LoadedPage] = []
+    warnings: list[str] = []
+    total = len(files)
+    if progress:
+        progress(0, total)
+    for done, path in enumerate(files, start=1):
+        rel = path.relative_to(root).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            if len(files) == 1:
+                raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+            warnings.append(f"{rel}: cannot read: {exc.strerror}")
+            continue
+        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        expanded = resolver.expand(text, path)
+        parsed = parse_page(expanded, PurePosixPath(rel))
+        chunks = tuple(chunk_page(parsed, chunk_chars))
+        url = page_url(url_template, rel)
+        digest = hashlib.sha256(
+            "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
+        ).hexdigest()
+        pages.append(LoadedPage(rel, parsed.title, url, digest, chunks))
+        if progress:
+            progress(done, total)
+    warnings.extend(resolver.warnings)
+    default_name = target.resolve().name if target.is_dir() else target.stem
+    return LoadedSource(
+        root=root.resolve(), default_name=default_name, pages=tuple(pages), warnings=tuple(warnings)
+    )

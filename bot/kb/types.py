@@ -1,0 +1,56 @@
+"""Result types of the knowledge base: what indexing reports and what a search returns.
+
+Frozen dataclasses so results can be shared between tasks and cached without copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One relevant page, represented by its best-matching chunk."""
+
+    source: str  # path relative to the folder that was added, e.g. "billing/invoices.md"
+    title: str
+    section: str
+    url: str | None
+    text: str
+    score: float  # higher is better; comparable within one search only
+    source_name: str = ""  # the indexed source (collection) the page belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Hits best first, and whether the bot should say it has nothing relevant."""
+
+    query: str
+    abstain: bool
+    hits: list[Hit]
+    confidence: float = 0.0  # 0..1, the share of the query's weight the best page covers
+
+
+@dataclass(frozen=True, slots=True)
+class IndexReport:
+    """What one `add` did to a source."""
+
+    source_name: str
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    chunks: int
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """An indexed source as listed by `sources()`."""
+
+    name: str
+    root: str
+    url_template: str | None
+    documents: int
+    chunks: int
+    indexed_at: str

@@ -1,0 +1,233 @@
+"""Knowledge base: indexing, re-indexing, includes, safe queries and abstention on real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.kb import KBSettings, KnowledgeBase, SourceError
+from bot.kb.query import match_any, query_terms
+
+SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    conn = await aiosqlite.connect(tmp_path / "bot.db")
+    await conn.execute("PRAGMA journal_mode=WAL")
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def kb(db: aiosqlite.Connection) -> KnowledgeBase:
+    base = KnowledgeBase(db, KBSettings())
+    await base.setup()
+    return base
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def make_docs(root: Path) -> None:
+    write(
+        root / "refunds.md",
+        "# Refunds\n\nAnnual plans are refunded within 30 days.\n\n"
+        "## Partial months\n\nNo partial refunds.\n",
+    )
+    write(root / "guide" / "export.md", "# Export data\n\nDownload a CSV export of every board.\n")
+    write(root / "notes.txt", "Office hours are nine to five.\n")
+    write(
+        root / "page.html",
+        "<html><head><title>Ignored</title><script>var x='kangaroo';</script></head>"
+        "<body><h1>Webhooks</h1><p>Webhooks deliver JSON payloads.</p><h2>Retries</h2>"
+        "<p>Failed deliveries retry five times.</p></body></html>",
+    )
+
+
+@pytest.mark.asyncio
+async def test_add_indexes_markdown_text_and_html(kb: KnowledgeBase, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    make_docs(root)
+    report = await kb.add(root, name="help", url_template="https://help.example.com/{stem}")
+    assert (report.added, report.changed, report.unchanged, report.removed) == (4, 0, 0, 0)
+
+    result = await kb.search("partial refunds annual")
+    top = result.hits[0]
+    assert top.source == "refunds.md"
+    assert top.title == "Refunds"
+    assert top.url == "https://help.example.com/refunds"
+    assert not result.abstain
+
+    nested = (await kb.search("csv export board")).hits[0]
+    assert (nested.source, nested.url) == ("guide/export.md", "https://help.example.com/guide/export")
+
+    html = (await kb.search("failed deliveries retry")).hits[0]
+    assert (html.source, html.title, html.section) == ("page.html", "Webhooks", "Retries")
+    assert (await kb.search("kangaroo")).hits == []  # script content is not indexed
+
+    text = (await kb.search("office hours")).hits[0]
+    assert (text.source, text.title) == ("notes.txt", "Notes")
+
+    [info] = await kb.sources()
+    assert (info.name, info.documents) == ("help", 4)
+
+
+@pytest.mark.asyncio
+async def test_reindex_only_changes(kb: KnowledgeBase, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    make_docs(root)
+    await kb.add(root, name="help")
+
+    again = await kb.add(root, name="help")
+    assert (again.added, again.changed, again.unchanged, again.removed) == (0, 0, 4, 0)
+
+    write(root / "refunds.md", "# Refunds\n\nMonthly plans get prorated credit instead.\n")
+    (root / "notes.txt").unlink()
+    write(root / "new.md", "# Shortcuts\n\nPress N to create a task.\n")
+    report = await kb.add(root, name="help")
+    assert (report.added, report.changed, report.unchanged, report.removed) == (1, 1, 2, 1)
+
+    assert (await kb.search("office hours")).hits == []
+    assert (await kb.search("prorated credit")).hits[0].source == "refunds.md"
+    assert (await kb.search("annual")).hits == []  # old text of the changed page is gone
+    [info] = await kb.sources()
+    assert info.documents == 4
+
+
+@pytest.mark.asyncio
+async def test_remove_source(kb: KnowledgeBase, tmp_path: Path) -> None:
+    make_docs(tmp_path / "a")
+    write(tmp_path / "b" / "other.md", "# Other\n\nRefunds are handled by finance.\n")
+    await kb.add(tmp_path / "a", name="a")
+    await kb.add(tmp_path / "b", name="b")
+    assert await kb.remove("a") is True
+    assert await kb.remove("a") is False
+    assert [s.name for s in await kb.sources()] == ["b"]
+    assert {h.source for h in (await kb.search("refunds")).hits} == {"other.md"}
+
+
+@pytest.mark.asyncio
+async def test_includes_expanded_and_snippet_folder_skipped(kb: KnowledgeBase, tmp_path: Path) -> None:
+    root = tmp_path / "help"
+    write(root / "include" / "admin-only.md", '!!! warn ""\n\n    Only owners can do this zebrafish step.\n')
+    write(root / "snippets" / "shared.md", "Tap the hamburger menu.\n")
+    write(
+        root / "delete-board.md",
+        "# Delete a board\n\n{!admin-only.md!}\n\n{start_tabs}\n{tab|desktop-web}\n"
+        '--8<-- "shared.md"\n\n{settings_tab|notifications}\n{end_tabs}\n\n'
+        "## Related articles\n\n* [Archive a board](/help/archive)\n",
+    )
+    report = await kb.add(root)
+    assert report.source_name == "help"
+    assert report.added == 1  # snippets are not articles
+    hit = (await kb.search("zebrafish")).hits[0]
+    assert hit.source == "delete-board.md"
+    assert "zebrafish" in hit.text and "!!!" not in hit.text and "{" not in hit.text
+    assert (await kb.search("hamburger")).hits[0].source == "delete-board.md"
+    assert (await kb.search("notifications")).hits[0].source == "delete-board.md"
+    assert (await kb.search("desktop web archive")).hits == []  # tab markers and link lists dropped
+
+    # A changed snippet re-indexes the page that includes it.
+    write(root / "include" / "admin-only.md", "Only owners can do this platypus step.\n")
+    again = await kb.add(root)
+    assert (again.changed, again.unchanged) == (1, 0)
+    assert (await kb.search("platypus")).hits[0].source == "delete-board.md"
+
+
+@pytest.mark.asyncio
+async def test_custom_include_pattern(kb: KnowledgeBase, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write(root / "part.md", "Walrus facts.\n")
+    write(root / "page.md", "# Page\n\n@include(part.md)\n")
+    await kb.add(root, include_pattern=r"^@include\((.+)\)$")
+    assert (await kb.search("walrus")).hits[0].source == "page.md"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"',
+        'refund" OR "',
+        "NOT AND OR NEAR(",
+        "title:refunds",
+        "refund*",
+        "^refund",
+        "(((",
+        "{title section}: x",
+        "💸💸 refund 🙄",
+        "'; DROP TABLE kb_fts; --",
+        "\x00\x01",
+        "",
+        "   ",
+        "a" * 5000,
+    ],
+)
+async def test_hostile_queries_never_raise(kb: KnowledgeBase, tmp_path: Path, hostile: str) -> None:
+    make_docs(tmp_path / "docs")
+    await kb.add(tmp_path / "docs")
+    result = await kb.search(hostile)
+    assert result.query == hostile
+    assert isinstance(result.abstain, bool)
+
+
+def test_query_terms_are_quoted_and_filtered() -> None:
+    terms = query_terms('How do I "reset" my PASSWORD?? NEAR/2 🙄 it\u2019s')
+    assert terms == ["reset", "password", "near"]
+    assert match_any(terms) == '"reset" OR "password" OR "near"'
+
+
+@pytest.mark.asyncio
+async def test_abstains_when_nothing_relevant(kb: KnowledgeBase) -> None:
+    await kb.add(SAMPLE, name="sample")
+    answerable = await kb.search("I forgot my password, how do I reset it?")
+    assert not answerable.abstain
+    assert answerable.hits[0].source == "reset-password.md"
+    off_topic = await kb.search("what is the boiling point of mercury in kelvin")
+    assert off_topic.abstain
+    assert off_topic.confidence < KBSettings().min_score
+    assert (await kb.search("the and of to")).abstain  # only stop words
+
+
+@pytest.mark.asyncio
+async def test_one_hit_per_page_and_k(kb: KnowledgeBase) -> None:
+    await kb.add(SAMPLE, name="sample")
+    result = await kb.search("plan billing invoices subscription members workspace settings", k=5)
+    sources = [h.source for h in result.hits]
+    assert len(sources) == 5
+    assert len(set(sources)) == 5
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+
+
+@pytest.mark.asyncio
+async def test_sample_indexed_once_when_empty(kb: KnowledgeBase) -> None:
+    base = SAMPLE.parent
+    first = await kb.index_sample_if_empty(base)
+    assert first is not None and first.added >= 8
+    assert await kb.index_sample_if_empty(base) is None
+
+
+@pytest.mark.asyncio
+async def test_add_errors_are_clear(kb: KnowledgeBase, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file or folder"):
+        await kb.add(tmp_path / "missing")
+    write(tmp_path / "x.md", "# X\n")
+    with pytest.raises(SourceError, match="URL template"):
+        await kb.add(tmp_path, url_template="https://x/{nope}")
+    with pytest.raises(SourceError, match="include pattern"):
+        await kb.add(tmp_path, include_pattern="(")
+
+
+@pytest.mark.asyncio
+async def test_setup_is_idempotent_and_versioned(db: aiosqlite.Connection) -> None:
+    kb = KnowledgeBase(db, KBSettings())
+    await kb.setup()
+    await kb.setup()
+    async with db.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'") as cur:
+        assert await cur.fetchone() == ("1",)
