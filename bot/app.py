@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,11 +10,14 @@ from dataclasses import dataclass
 import openai
 
 from bot.escalation import Escalations
+from bot.kb import KnowledgeBase
 from bot.llm import LLMClient
 from bot.manager import ConversationManager
 from bot.settings import LoadedConfig
 from bot.sqlite_store import SQLiteStore
 from bot.tokens import load_counter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,7 @@ class App:
     llm: LLMClient | None
     manager: ConversationManager
     escalations: Escalations
+    kb: KnowledgeBase | None
 
 
 def build_llm(config: LoadedConfig) -> LLMClient | None:
@@ -57,6 +62,13 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
         escalations = Escalations(store, settings.escalation)
+        kb: KnowledgeBase | None = None
+        if settings.kb.enabled:
+            kb = KnowledgeBase(store.db, settings.kb)
+            await kb.setup()
+            report = await kb.index_sample_if_empty(config.base_dir)
+            if report is not None:
+                log.info("indexed the sample knowledge base: %s pages", report.added)
         manager = ConversationManager(
             store=store,
             llm=llm,
@@ -64,9 +76,10 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             settings=settings,
             system_prompt=config.system_prompt,
             escalations=escalations,
+            kb=kb,
         )
         try:
-            yield App(config=config, store=store, llm=llm, manager=manager, escalations=escalations)
+            yield App(config=config, store=store, llm=llm, manager=manager, escalations=escalations, kb=kb)
         finally:
             if llm is not None:
                 await llm.close()

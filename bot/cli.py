@@ -17,6 +17,8 @@ import tiktoken
 from adapters.console_adapter import ConsoleAdapter
 from bot.app import open_store, running_app
 from bot.events import ThreadKey
+from bot.kb.cli import add_kb_parser, run_kb_command
+from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
 
 EXIT_USAGE = 2
@@ -49,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--workspace", default="", help="workspace id (Slack team, Discord guild)")
     hist.add_argument("--limit", type=int, default=200, help="most recent messages to show")
 
+    run = sub.add_parser("run", help="serve Slack and/or Discord (every configured platform by default)")
+    run.add_argument("--slack", action="store_true", help="start Slack (Socket Mode if SLACK_APP_TOKEN)")
+    run.add_argument("--slack-http", action="store_true", help="start Slack in HTTP Events API mode")
+    run.add_argument("--discord", action="store_true", help="start Discord")
+    run.add_argument("--host", default=None, help="HTTP mode: address to listen on (slack.http_host)")
+    run.add_argument("--port", type=int, default=None, help="HTTP mode: port (slack.http_port)")
+
+    add_kb_parser(sub)
     sub.add_parser("stats", help="conversations, messages, tokens and cost by model")
     sub.add_parser("check", help="validate settings and say which platforms are configured")
     return p
@@ -96,6 +106,11 @@ async def _history(config: LoadedConfig, args: argparse.Namespace) -> int:
             flag = f" [{m.status}{': ' + m.error if m.error else ''}]" if m.status == "failed" else ""
             print(f"{when}  {who}{flag}: {m.text}")
     return 0
+
+
+async def _kb(config: LoadedConfig, args: argparse.Namespace) -> int:
+    async with open_store(config) as store:
+        return await run_kb_command(args, store.db, config.settings.kb)
 
 
 async def _stats(config: LoadedConfig) -> int:
@@ -183,6 +198,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_chat(config, args))
         if args.command == "history":
             return asyncio.run(_history(config, args))
+        if args.command == "run":
+            run, problems = plan(
+                config,
+                slack_http=args.slack_http,
+                slack=args.slack,
+                discord=args.discord,
+                host=args.host,
+                port=args.port,
+            )
+            if problems:
+                for problem in problems:
+                    print(f"supportbot: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            return asyncio.run(serve(config, run))
+        if args.command == "kb":
+            return asyncio.run(_kb(config, args))
         if args.command == "stats":
             return asyncio.run(_stats(config))
         return _check(config)

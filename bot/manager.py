@@ -12,8 +12,10 @@ from datetime import UTC, date, datetime
 
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
 from bot.escalation import EscalationError, Escalations
+from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
+from bot.grounding import NO_MATERIAL_RULES, passages_answer, reference_block, sources_footer
+from bot.kb import KnowledgeBase, SearchResult
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind
 from bot.locks import KeyedLocks
 from bot.prompt import render_system_prompt
@@ -37,6 +39,11 @@ APOLOGIES: dict[LLMErrorKind, str] = {
     ),
 }
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
+NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
+PASSAGES_LEAD: dict[str, str] = {
+    "no_llm": "Here is what I found in our help center (excerpts; no AI model is configured):",
+    "budget": "I've reached today's answering budget, so here is what I found in our help center:",
+}
 
 
 class ConversationManager:
@@ -51,6 +58,7 @@ class ConversationManager:
         settings: Settings,
         system_prompt: str,
         escalations: Escalations,
+        kb: KnowledgeBase | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._store = store
@@ -60,6 +68,8 @@ class ConversationManager:
         self._system_template = system_prompt
         self._today = today
         self._escalations = escalations
+        self._kb = kb
+        self._spent: tuple[date, float] | None = None  # (day, USD spent that day), for the daily cap
         self._locks = KeyedLocks()
 
     @property
@@ -112,9 +122,12 @@ class ConversationManager:
         if not inbound.text.strip():
             yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
             return
+        found = await self._kb.search(inbound.text) if self._kb is not None else None
         if self._llm is None:
-            text = APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
-            yield await self._notice(inbound, text, ReplyStatus.FAILED, "no_llm")
+            yield await self._without_llm(inbound, found, "no_llm")
+            return
+        if await self._over_budget():
+            yield await self._without_llm(inbound, found, "budget")
             return
         system = render_system_prompt(
             self._system_template,
@@ -122,11 +135,20 @@ class ConversationManager:
             company=self._settings.bot.company,
             today=self._today(),
         )
+        grounded = found is not None and not found.abstain and bool(found.hits)
+        material = ""
+        if found is not None:
+            material = (
+                reference_block(found.hits, self._settings.kb.max_context_chars)
+                if grounded
+                else NO_MATERIAL_RULES
+            )
         budget = (
             self._settings.context_window()
             - self._settings.llm.max_tokens
             - self._settings.llm.context_margin
             - self._counter.count(system)
+            - (self._counter.count(material) if material else 0)
         )
         if inbound.tokens > budget:
             text = (
@@ -142,6 +164,8 @@ class ConversationManager:
                 messages.append({"role": "user", "content": turn.text})
             else:
                 messages.append({"role": "assistant", "content": turn.text})
+        if material:
+            messages.append({"role": "system", "content": material})
         messages.append({"role": "user", "content": inbound.text})
 
         parts: list[str] = []
@@ -155,15 +179,24 @@ class ConversationManager:
                     usage = chunk
         except LLMError as exc:
             log.warning("LLM call for message %s failed: %s", inbound.id, exc)
-            text = f"{APOLOGIES[exc.kind]} {OFFER_HUMAN}"
-            yield await self._notice(inbound, text, ReplyStatus.FAILED, exc.kind.value)
+            yield await self._without_llm(inbound, found, exc.kind.value, APOLOGIES[exc.kind])
             return
         answer = "".join(parts).strip()
         if not answer:
-            text = f"{APOLOGIES[LLMErrorKind.SERVER]} {OFFER_HUMAN}"
-            yield await self._notice(inbound, text, ReplyStatus.FAILED, "empty_response")
+            kind = LLMErrorKind.SERVER
+            yield await self._without_llm(inbound, found, "empty_response", APOLOGIES[kind])
             return
+        footer = ""
+        if grounded and found is not None:
+            footer = sources_footer(answer, found.hits)
+        elif found is not None:
+            footer = f"\n\n{OFFER_HUMAN}"
+        if footer:
+            yield TextDelta(footer)
+            answer += footer
         cost = self._cost(usage)
+        if cost is not None and cost.cost_usd and self._spent is not None:
+            self._spent = (self._spent[0], self._spent[1] + cost.cost_usd)
         reply_id = await self._store.record_reply(
             inbound.conversation_id,
             inbound.id,
@@ -174,6 +207,41 @@ class ConversationManager:
         )
         await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
         yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
+
+    async def _without_llm(
+        self, inbound: StoredMessage, found: SearchResult | None, reason: str, apology: str = ""
+    ) -> ReplyDone:
+        """Answer from the knowledge base alone (best passages), else apologise; offer a person."""
+        if found is not None and not found.abstain and found.hits:
+            lead = PASSAGES_LEAD.get(reason) or (
+                f"{apology} Meanwhile, these passages from our help center look relevant:"
+            )
+            text = passages_answer(lead, found.hits, OFFER_HUMAN)
+        elif found is not None and reason in PASSAGES_LEAD:
+            text = f"{NOT_FOUND} {OFFER_HUMAN}"
+        elif reason == "no_llm":
+            text = APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
+        else:
+            text = f"{apology} {OFFER_HUMAN}"
+        if reason == "no_llm" and found is not None:
+            # The designed no-LLM mode: the message got the best answer this setup can give.
+            reply_id = await self._store.record_reply(
+                inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None
+            )
+            await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
+            return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
+        return await self._notice(inbound, text, ReplyStatus.FAILED, reason)
+
+    async def _over_budget(self) -> bool:
+        """True once today's recorded LLM cost reaches llm.daily_budget_usd (0 = no cap)."""
+        cap = self._settings.llm.daily_budget_usd
+        if cap <= 0:
+            return False
+        today = datetime.now(UTC).date()
+        if self._spent is None or self._spent[0] != today:
+            since = datetime(today.year, today.month, today.day, tzinfo=UTC)
+            self._spent = (today, await self._store.cost_since(since))
+        return self._spent[1] >= cap
 
     async def _fit_history(self, inbound: StoredMessage, budget: int) -> list[StoredMessage]:
         """The newest turns that fit in `budget` tokens, oldest first; older turns are dropped."""

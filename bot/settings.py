@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.kb.settings import KBSettings
 
 CONFIG_ENV = "SUPPORTBOT_CONFIG"
 # config/ beside the packages in a source checkout (`pip install -e .`).
@@ -67,6 +68,7 @@ class LLMSettings(_Section):
     history_limit: int = Field(50, ge=1)  # most messages read back per answer, before trimming
     encoding: str = "auto"  # tiktoken encoding; "auto" = the model's own, else the bundled cl100k
     default_context_window: int = Field(8_192, ge=256)  # for models missing from [models]
+    daily_budget_usd: float = Field(0.0, ge=0)  # 0 = no cap; past it, answers come from the KB alone
 
 
 class BotSettings(_Section):
@@ -77,6 +79,29 @@ class BotSettings(_Section):
 
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
+
+
+class SlackSettings(_Section):
+    """Slack adapter; tokens come from SLACK_BOT_TOKEN / SLACK_APP_TOKEN / SLACK_SIGNING_SECRET."""
+
+    api_url: str = "https://slack.com/api/"  # Web API base; env SLACK_API_URL wins (GovSlack, tests)
+    follow_threads: bool = True  # answer later messages in a thread the bot is in (channels:history)
+    stream: Literal["auto", "native", "edits"] = "auto"  # chat streaming API, or throttled chat.update
+    edit_interval_s: float = Field(1.0, ge=0.2)  # at most one chat.update per message per interval
+    max_interim_chars: int = Field(3500, ge=500, le=3900)  # longer answers continue in new messages
+    http_host: str = "127.0.0.1"  # HTTP Events API mode: where `supportbot run --slack-http` listens
+    http_port: int = Field(3000, ge=1, le=65535)
+
+
+class DiscordSettings(_Section):
+    """Discord adapter; the token comes from DISCORD_BOT_TOKEN."""
+
+    api_url: str = "https://discord.com/api/v10"  # REST base; env DISCORD_API_URL wins
+    gateway_url: str = ""  # "" = ask Discord; env DISCORD_GATEWAY_URL wins (REST proxies, tests)
+    mention_mode: Literal["thread", "reply"] = "thread"  # answer a guild mention in a new thread or inline
+    message_content_intent: bool = False  # privileged: lets the bot read un-mentioned thread messages
+    guild_ids: list[str] = Field(default_factory=list)  # allowed guilds ([] = any); commands sync here
+    edit_interval_s: float = Field(1.0, ge=0.2)  # at most one edit per message per interval
 
 
 class StaffChannel(_Section):
@@ -108,6 +133,9 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    kb: KBSettings = Field(default_factory=KBSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
     models: dict[str, ModelInfo] = Field(default_factory=_default_models)
 
     @classmethod
@@ -137,6 +165,13 @@ class Secrets(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None  # Socket Mode
+    slack_signing_secret: SecretStr | None = None  # HTTP Events API mode
+    slack_api_url: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
 
 
 class LoadedConfig(BaseModel):
@@ -150,12 +185,17 @@ class LoadedConfig(BaseModel):
     system_prompt_path: Path
     system_prompt: str
 
+    @property
+    def base_dir(self) -> Path:
+        """Where relative paths in the settings file point from (the KB's sample_dir, …)."""
+        return self.config_file.parent if self.config_file is not None else Path.cwd()
 
-def _config_path(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+
+def _config_path(explicit: Path | None) -> Path | None:
     if explicit is not None:
         return explicit
-    if environ.get(CONFIG_ENV):
-        return Path(environ[CONFIG_ENV])
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
     default = DEFAULT_CONFIG_DIR / "settings.toml"
     return default if default.is_file() else None
 
@@ -171,10 +211,9 @@ def _describe(error: ValidationError, config_file: Path | None) -> str:
     return f"settings: {key}{shown}: {first['msg'].lower()}{where}"
 
 
-def load_config(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_config(explicit: Path | None = None) -> LoadedConfig:
     """Read the settings file (if any), apply env overrides, validate, and read the system prompt."""
-    env = os.environ if environ is None else environ
-    config_file = _config_path(explicit, env)
+    config_file = _config_path(explicit)
     data: dict[str, Any] = {}
     if config_file is not None:
         try:

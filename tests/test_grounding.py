@@ -1,0 +1,118 @@
+"""Grounded answers: reference material in the prompt, Sources footers, abstaining, KB-only answers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from adapters.console_adapter import ConsoleAdapter
+from bot.app import running_app
+from bot.events import ReplyStatus
+from bot.grounding import NO_MATERIAL_RULES
+from bot.store import MessageStatus
+from tests.conftest import ConfigFactory
+from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import ask, message
+
+KB_TOML = '[kb]\nsample_dir = "kb"\nsample_url_template = "https://help.example.com/{stem}"\n'
+
+
+def write_kb(root: Path) -> None:
+    (root / "kb").mkdir()
+    (root / "kb" / "refunds.md").write_text(
+        "# Refunds\n\nAnnual plans are refunded in full within 30 days of purchase.\n\n"
+        "## How to ask for a refund\n\nWrite to billing with your invoice number.\n"
+    )
+    (root / "kb" / "export.md").write_text(
+        "# Export your boards\n\nOpen Settings, choose Export and download a CSV file of every board.\n"
+    )
+
+
+def citing_reply(request: dict[str, Any]) -> str:
+    return "Annual plans are refunded within 30 days [1]."
+
+
+async def test_console_answer_cites_its_sources(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    fake_openai.reply = citing_reply
+    config = make_config(KB_TOML, kb=True)
+    out = io.StringIO()
+    async with running_app(config) as app:
+        console = ConsoleAdapter(
+            thread="c1",
+            user_name="ada",
+            stdin=io.StringIO("can I get a refund on my annual plan?\n"),
+            stdout=out,
+            interactive=False,
+            bot_name="Supportbot",
+        )
+        await console.run(app.manager)
+    assert out.getvalue() == (
+        "Annual plans are refunded within 30 days [1].\n\n"
+        "Sources:\n[1] Refunds — https://help.example.com/refunds\n"
+    )
+    prompt = fake_openai.requests[0]["messages"]
+    material = prompt[-2]
+    assert material["role"] == "system" and "<reference>" in material["content"]
+    assert 'title="Refunds' in material["content"] and "within 30 days" in material["content"]
+    assert prompt[-1] == {"role": "user", "content": "can I get a refund on my annual plan?"}
+
+
+async def test_nothing_relevant_means_no_material_and_an_offer_of_a_person(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    async with running_app(make_config(KB_TOML, kb=True)) as app:
+        _, done = await ask(app.manager, message("what is the airspeed velocity of a swallow"))
+    assert done is not None and done.status is ReplyStatus.ANSWERED
+    assert fake_openai.requests[0]["messages"][-2]["content"] == NO_MATERIAL_RULES
+    assert "Sources:" not in done.text and "bring in a person" in done.text
+
+
+async def test_without_an_llm_the_best_passages_answer(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    async with running_app(make_config(KB_TOML, kb=True, llm=False)) as app:
+        _, done = await ask(app.manager, message("how do I export my boards to CSV"))
+        assert done is not None and done.status is ReplyStatus.ANSWERED
+        assert done.text.startswith("Here is what I found in our help center (excerpts")
+        assert "Export your boards (https://help.example.com/export):" in done.text
+        assert "download a CSV file" in done.text and "/escalate" in done.text
+        _, unknown = await ask(app.manager, message("what is the airspeed velocity of a swallow"))
+        assert unknown is not None and unknown.text.startswith("I couldn't find anything")
+    assert fake_openai.requests == []
+
+
+async def test_an_llm_failure_falls_back_to_passages(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    fake_openai.fail_next("500")
+    async with running_app(make_config(KB_TOML + "[llm]\nmax_retries = 0\n", kb=True)) as app:
+        _, done = await ask(app.manager, message("how do I export my boards to CSV"))
+        assert done is not None and done.status is ReplyStatus.FAILED
+        assert done.text.startswith("Sorry, my language model is having trouble")
+        assert "download a CSV file" in done.text
+        conv = await app.store.find_conversation(message("x").key)
+        assert conv is not None
+        inbound = (await app.store.messages(conv.id, 5))[0]
+        assert (inbound.status, inbound.error) == (MessageStatus.FAILED, "server")
+
+
+async def test_the_daily_spend_cap_switches_to_passages(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    toml = KB_TOML + '[llm]\nmodel = "gpt-4"\ndaily_budget_usd = 0.0001\n'
+    async with running_app(make_config(toml, kb=True)) as app:
+        _, first = await ask(app.manager, message("how do I export my boards"))
+        assert first is not None and first.usage is not None and first.usage.cost_usd
+        assert first.usage.cost_usd >= 0.0001
+    async with running_app(make_config(toml, kb=True)) as app:  # the spend is read back from the DB
+        _, second = await ask(app.manager, message("how do I export my boards"))
+    assert second is not None and second.text.startswith("I've reached today's answering budget")
+    assert len(fake_openai.requests) == 1

@@ -1,0 +1,85 @@
+"""Settings: the committed file matches the code's defaults; env overrides; errors name the key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_CONFIG_DIR, Settings, SettingsError, load_config
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for var in list(os.environ):
+        if var.startswith(("SUPPORTBOT_", "OPENAI_", "SLACK_", "DISCORD_")):
+            monkeypatch.delenv(var)
+
+
+def test_the_committed_settings_file_states_exactly_the_defaults() -> None:
+    data = tomllib.loads((DEFAULT_CONFIG_DIR / "settings.toml").read_text())
+    assert Settings(**data) == Settings()
+
+
+def test_every_key_in_the_committed_file_has_a_comment() -> None:
+    lines = (DEFAULT_CONFIG_DIR / "settings.toml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        is_key = "=" in line and not line.startswith(("#", "[")) and line.strip()
+        in_models = any(lines[j].startswith("[models.") for j in range(i, -1, -1) if lines[j].startswith("["))
+        if is_key and not in_models:
+            assert lines[i - 1].startswith("#"), f"no comment above: {line}"
+
+
+def test_seeded_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    models = Settings().models
+    assert (models["gpt-4"].input_per_1k, models["gpt-4"].output_per_1k) == (0.03, 0.06)
+    assert models["gpt-4"].context_window == 8192
+    assert (models["gpt-4-turbo"].input_per_1k, models["gpt-4-turbo"].context_window) == (0.01, 128_000)
+    assert models["gpt-3.5-turbo"].context_window == 16_385
+    assert models["gpt-3.5-turbo-instruct"].input_per_1k == 0.0015
+    assert {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano"} <= set(models)
+
+
+def test_env_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "p.md").write_text("prompt")
+    path = tmp_path / "s.toml"
+    path.write_text('[bot]\nsystem_prompt_file = "p.md"\nname = "Filebot"\n[llm]\nmodel = "gpt-4"\n')
+    monkeypatch.setenv("SUPPORTBOT_LLM__MODEL", "gpt-4o")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    config = load_config(path)
+    assert config.settings.llm.model == "gpt-4o"
+    assert config.settings.bot.name == "Filebot"
+    assert config.system_prompt == "prompt"
+    assert config.secrets.openai_api_key is not None
+    assert "sk-x" not in repr(config)  # secrets never print
+
+
+def test_supportbot_config_env_chooses_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "system_prompt.md").write_text("p")
+    path = tmp_path / "other.toml"
+    path.write_text('[bot]\ncompany = "Acme"\n')
+    monkeypatch.setenv("SUPPORTBOT_CONFIG", str(path))
+    assert load_config().settings.bot.company == "Acme"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[llm]\ntemperature = 2.5\n", "llm.temperature = 2.5: input should be less than or equal to 2"),
+        ("[llm]\ntop_p = -0.1\n", "llm.top_p = -0.1: input should be greater than or equal to 0"),
+        ("[llm]\nmax_tokens = 0\n", "llm.max_tokens = 0: input should be greater than or equal to 1"),
+        ("[llm]\nunknown = 1\n", "unknown key 'llm.unknown'"),
+        ("[nonsense]\nx = 1\n", "unknown key 'nonsense'"),
+        ("[llm\n", "cannot read"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(tmp_path: Path, toml: str, expected: str) -> None:
+    (tmp_path / "system_prompt.md").write_text("p")
+    path = tmp_path / "s.toml"
+    path.write_text(toml)
+    with pytest.raises(SettingsError) as err:
+        load_config(path)
+    assert expected in str(err.value) and "\n" not in str(err.value)
