@@ -6,11 +6,45 @@ returned are what the person who acted should be told.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+from openai.types.chat import ChatCompletionToolParam
 
 from bot.events import ThreadKey
 from bot.settings import EscalationSettings
 from bot.store import ConversationStore, EscalationRecord
+
+
+TOOL_NAME = "escalate_to_human"
+# Offered to the model in every request, so it can hand over on its own judgement.
+ESCALATE_TOOL: ChatCompletionToolParam = {
+    "type": "function",
+    "function": {
+        "name": TOOL_NAME,
+        "description": (
+            "Hand this conversation to a person on the support team. Call it when the user asks"
+            " for a person, when the request needs access to their account or an action you"
+            " cannot take, or when you have tried twice and still not helped."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "description": "One sentence for staff: what the user needs."}
+            },
+            "required": ["reason"],
+        },
+    },
+}
+
+
+def tool_reason(arguments: str) -> str:
+    """The reason from the tool call's JSON arguments (the raw text if the model wrote bad JSON)."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return arguments.strip()
+    return str(parsed.get("reason", "")).strip() if isinstance(parsed, dict) else ""
 
 
 class EscalationError(Exception):

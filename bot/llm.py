@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from bot.settings import LLMSettings
 
@@ -39,7 +39,15 @@ class CompletionUsage:
     completion_tokens: int
 
 
-LLMChunk = str | CompletionUsage
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function the model asked us to call, with its JSON arguments as the model wrote them."""
+
+    name: str
+    arguments: str
+
+
+LLMChunk = str | CompletionUsage | ToolCall
 
 
 def _kind_of(exc: Exception) -> LLMErrorKind:
@@ -71,10 +79,20 @@ class LLMClient:
     def model(self) -> str:
         return self._settings.model
 
-    async def stream(self, messages: Sequence[ChatCompletionMessageParam]) -> AsyncIterator[LLMChunk]:
-        """Yield text deltas as they arrive, then one CompletionUsage. Raises LLMError."""
+    async def stream(
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        tools: Sequence[ChatCompletionToolParam] = (),
+    ) -> AsyncIterator[LLMChunk]:
+        """Yield text deltas as they arrive, then any ToolCalls, then one CompletionUsage.
+
+        Raises LLMError.
+        """
         s = self._settings
         extra: dict[str, Any] = {"stop": list(s.stop)} if s.stop else {}
+        if tools:
+            extra["tools"] = list(tools)
+        calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
         try:
             stream = await self._client.chat.completions.create(
                 model=s.model,
@@ -98,10 +116,18 @@ class LLMClient:
                     for choice in chunk.choices:
                         if choice.delta.content:
                             yield choice.delta.content
+                        for call in choice.delta.tool_calls or ():
+                            # Streamed tool calls arrive in pieces keyed by index.
+                            entry = calls.setdefault(call.index, ["", ""])
+                            if call.function is not None:
+                                entry[0] += call.function.name or ""
+                                entry[1] += call.function.arguments or ""
         except openai.APIError as exc:
             raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:  # a body the SDK could not parse
             raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        for name, arguments in calls.values():
+            yield ToolCall(name, arguments)
         if usage is not None:
             yield usage
 

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime
 
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.escalation import EscalationError, Escalations
+from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
 from bot.grounding import NO_MATERIAL_RULES, passages_answer, reference_block, sources_footer
 from bot.kb import KnowledgeBase, SearchResult
-from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind
+from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.locks import KeyedLocks
 from bot.prompt import render_system_prompt
 from bot.settings import Settings
@@ -94,7 +94,7 @@ class ConversationManager:
             if self._escalations.wants_human(stored.text):
                 yield await self._escalate_on_keyword(msg, stored)
                 return
-            async for event in self._answer(stored):
+            async for event in self._answer(msg, stored):
                 yield event
 
     async def mark_delivered(self, reply_id: int, platform_message_id: str | None) -> None:
@@ -118,7 +118,7 @@ class ConversationManager:
         )
         return ReplyDone(text, ReplyStatus.ESCALATED, reply_id)
 
-    async def _answer(self, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
+    async def _answer(self, msg: IncomingMessage, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
         if not inbound.text.strip():
             yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
             return
@@ -170,11 +170,15 @@ class ConversationManager:
 
         parts: list[str] = []
         usage: CompletionUsage | None = None
+        handover: ToolCall | None = None
+        tools = [ESCALATE_TOOL] if self._settings.llm.escalation_tool else []
         try:
-            async for chunk in self._llm.stream(messages):
+            async for chunk in self._llm.stream(messages, tools):
                 if isinstance(chunk, str):
                     parts.append(chunk)
                     yield TextDelta(chunk)
+                elif isinstance(chunk, ToolCall):
+                    handover = chunk if chunk.name == TOOL_NAME else handover
                 else:
                     usage = chunk
         except LLMError as exc:
@@ -182,6 +186,9 @@ class ConversationManager:
             yield await self._without_llm(inbound, found, exc.kind.value, APOLOGIES[exc.kind])
             return
         answer = "".join(parts).strip()
+        if handover is not None:
+            yield await self._escalate_by_model(msg, inbound, answer, handover, self._cost(usage))
+            return
         if not answer:
             kind = LLMErrorKind.SERVER
             yield await self._without_llm(inbound, found, "empty_response", APOLOGIES[kind])
@@ -207,6 +214,24 @@ class ConversationManager:
         )
         await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
         yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
+
+    async def _escalate_by_model(
+        self, msg: IncomingMessage, inbound: StoredMessage, said: str, call: ToolCall, cost: Usage | None
+    ) -> ReplyDone:
+        """The model called escalate_to_human: hand over and tell the user what happens next."""
+        try:
+            outcome = await self._escalations.escalate(
+                msg.key, user_id=msg.user_id, reason=tool_reason(call.arguments), trigger="model"
+            )
+            note = outcome.message
+        except EscalationError as exc:
+            note = str(exc)
+        text = f"{said}\n\n{note}" if said else note
+        reply_id = await self._store.record_reply(
+            inbound.conversation_id, inbound.id, Role.ASSISTANT, text, self._counter.count(text), cost
+        )
+        await self._store.set_status(inbound.id, MessageStatus.HANDED_OVER)
+        return ReplyDone(text, ReplyStatus.ESCALATED, reply_id, cost)
 
     async def _without_llm(
         self, inbound: StoredMessage, found: SearchResult | None, reason: str, apology: str = ""

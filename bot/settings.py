@@ -68,6 +68,7 @@ class LLMSettings(_Section):
     history_limit: int = Field(50, ge=1)  # most messages read back per answer, before trimming
     encoding: str = "auto"  # tiktoken encoding; "auto" = the model's own, else the bundled cl100k
     default_context_window: int = Field(8_192, ge=256)  # for models missing from [models]
+    escalation_tool: bool = True  # offer the model the escalate_to_human tool (off for servers without tools)
     daily_budget_usd: float = Field(0.0, ge=0)  # 0 = no cap; past it, answers come from the KB alone
 
 

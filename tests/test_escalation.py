@@ -87,3 +87,29 @@ async def test_latest_conversation_of_a_user_and_feedback(
         await app.store.record_feedback(done.reply_id, "u1", -1)  # a change of mind replaces the vote
         rows = list(await app.store.db.execute_fetchall("SELECT message_id, user_id, value FROM feedback"))
         assert [tuple(r) for r in rows] == [(done.reply_id, "u1", -1)]
+
+
+async def test_the_model_can_hand_over_through_its_tool(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply = lambda request: {
+        "tool": "escalate_to_human",
+        "arguments": {"reason": "Wants a refund for invoice 42"},
+        "text": "I can't issue refunds myself.",
+    }
+    async with running_app(make_config(STAFF)) as app:
+        _, done = await ask(app.manager, message("refund my invoice 42 please"))
+        assert done is not None and done.status is ReplyStatus.ESCALATED
+        assert done.text.startswith("I can't issue refunds myself.\n\nI've asked a person")
+        tools = fake_openai.requests[0]["tools"]
+        assert [t["function"]["name"] for t in tools] == ["escalate_to_human"]
+        [(record, key)] = await app.store.open_escalations()
+        assert (record.trigger, record.reason, key.thread) == ("model", "Wants a refund for invoice 42", "t1")
+        events, _ = await ask(app.manager, message("hello?"))
+        assert events == [] and len(fake_openai.requests) == 1
+
+
+async def test_the_tool_can_be_switched_off(make_config: ConfigFactory, fake_openai: FakeOpenAI) -> None:
+    async with running_app(make_config("[llm]\nescalation_tool = false\n")) as app:
+        await ask(app.manager, message("hi"))
+    assert "tools" not in fake_openai.requests[0]

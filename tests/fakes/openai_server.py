@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-Reply = Callable[[dict[str, Any]], str]
+# A reply is text, or {"tool": name, "arguments": {...}, "text": optional text before the call}.
+Reply = Callable[[dict[str, Any]], str | dict[str, Any]]
 
 
 def echo_reply(request: dict[str, Any]) -> str:
@@ -83,7 +84,9 @@ class FakeOpenAI:
             return web.Response(status=200, text="this is not json", content_type="application/json")
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
-        text = self.reply(body)
+        reply = self.reply(body)
+        tool = reply if isinstance(reply, dict) else None
+        text = str(tool.get("text", "")) if tool is not None else str(reply)
         model = body.get("model", "fake")
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         completion_tokens = len(text.split())
@@ -106,7 +109,7 @@ class FakeOpenAI:
             )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        words = text.split(" ")
+        words = text.split(" ") if text else []
         pieces = [" ".join(words[i : i + self.chunk_words]) for i in range(0, len(words), self.chunk_words)]
         for i, piece in enumerate(pieces):
             if fault == "cut" and i == 1:
@@ -114,7 +117,18 @@ class FakeOpenAI:
                 return resp
             delta = {"role": "assistant", "content": piece if i == 0 else " " + piece}
             await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
-        await resp.write(_sse(_chunk(model, [{"index": 0, "delta": {}, "finish_reason": "stop"}])))
+        if tool is not None:  # streamed like the API: id and name first, arguments in pieces
+            arguments = json.dumps(tool.get("arguments", {}))
+            half = len(arguments) // 2
+            for i, part in enumerate((arguments[:half], arguments[half:])):
+                call: dict[str, Any] = {"index": 0, "function": {"arguments": part}}
+                if i == 0:
+                    call.update(id="call_1", type="function")
+                    call["function"]["name"] = tool["tool"]
+                delta = {"tool_calls": [call]}
+                await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
+        finish = "tool_calls" if tool is not None else "stop"
+        await resp.write(_sse(_chunk(model, [{"index": 0, "delta": {}, "finish_reason": finish}])))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(model, [])
             usage_chunk["usage"] = _usage(prompt_tokens, completion_tokens)
