@@ -59,6 +59,4 @@ async def main(corpus: Path, questions_file: Path) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    asyncio.run(
-        main(Path(args[0]) if args else CORPUS, Path(args[1]) if len(args) > 1 else QUESTIONS)
-    )
+    asyncio.run(main(Path(args[0]) if args else CORPUS, Path(args[1]) if len(args) > 1 else QUESTIONS))

@@ -74,9 +74,7 @@ async def test_eval_exact_metrics(db: aiosqlite.Connection, tmp_path: Path) -> N
 @pytest.mark.asyncio
 async def test_search_json_reads_stdin_in_order(db: aiosqlite.Connection, tmp_path: Path) -> None:
     await run(db, "add", str(SAMPLE), "--name", "sample", "--quiet")
-    code, out, err = await run(
-        db, "search", "--json", stdin=f"{RESET}\n\nboiling point of mercury\n"
-    )
+    code, out, err = await run(db, "search", "--json", stdin=f"{RESET}\n\nboiling point of mercury\n")
     assert (code, err) == (0, "")
     lines = [json.loads(line) for line in out.splitlines()]
     assert [r["query"] for r in lines] == [RESET, "boiling point of mercury"]
@@ -93,7 +91,9 @@ async def test_search_json_reads_stdin_in_order(db: aiosqlite.Connection, tmp_pa
 @pytest.mark.asyncio
 async def test_list_remove_and_single_query(db: aiosqlite.Connection, tmp_path: Path) -> None:
     corpus = tiny_corpus(tmp_path / "zoo")
-    code, out, _ = await run(db, "add", str(corpus), "--quiet", "--url-template", "https://zoo.example/{stem}")
+    code, out, _ = await run(
+        db, "add", str(corpus), "--quiet", "--url-template", "https://zoo.example/{stem}"
+    )
     assert code == 0 and out.startswith("zoo: added 3, changed 0, unchanged 0, removed 0")
     code, out, _ = await run(db, "list")
     assert code == 0 and out.startswith("zoo: 3 pages")

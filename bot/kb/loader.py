@@ -18,7 +18,7 @@ from .chunks import Chunk, chunk_page
 from .includes import IncludeResolver, compile_include_pattern
 from .markup import SUPPORTED_SUFFIXES, parse_page
 
-PARSER_VERSION = "1"  # bump when parsing changes so unchanged files are re-indexed anyway
+PARSER_VERSION = "2"  # bump when parsing changes so unchanged files are re-indexed anyway
 URL_FIELDS = frozenset({"path", "stem", "name"})
 
 Progress = Callable[[int, int], None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS kb_sources (
@@ -42,8 +42,22 @@ _V1 = [
     )""",
 ]
 
+# Optional semantic retrieval: vectors are cached by (model, digest of the embedded text), so a chunk
+# whose text did not change keeps its vector even when its page is re-indexed, and switching models
+# re-embeds. '' = digest not computed yet (rows from version 1); filled in when vectors are computed.
+_V2 = [
+    "ALTER TABLE kb_chunks ADD COLUMN digest TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX IF NOT EXISTS kb_chunks_digest ON kb_chunks(digest)",
+    """CREATE TABLE IF NOT EXISTS kb_vectors (
+        model TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        vector BLOB NOT NULL,  -- unit-normalised float32, little-endian
+        PRIMARY KEY (model, digest)
+    ) WITHOUT ROWID""",
+]
+
 # version reached -> statements that reach it from the previous version
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 
 
 class SchemaError(Exception):

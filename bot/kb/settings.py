@@ -26,9 +26,16 @@ class EmbeddingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = False
-    base_url: str | None = None  # None = the OpenAI default; any OpenAI-compatible server works
+    # None = env OPENAI_BASE_URL, else the OpenAI API; any OpenAI-compatible server works.
+    base_url: str | None = None
     model: str = Field("text-embedding-3-small", min_length=1)
     batch_size: int = Field(64, ge=1, le=2048)
+    timeout_s: float = Field(30.0, gt=0.0)
+    max_retries: int = Field(2, ge=0, le=10)
+    # Abstain when the best chunk's cosine similarity is below this AND the BM25 confidence is
+    # below `kb.min_score`. Model-dependent: calibrate with `kb eval` after changing the model.
+    min_similarity: float = Field(0.45, ge=-1.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
 
 
 class KBSettings(BaseModel):
@@ -46,7 +53,12 @@ class KBSettings(BaseModel):
     include_pattern: str = Field(DEFAULT_INCLUDE_PATTERN, min_length=1)
     snippet_dirs: tuple[str, ...] = DEFAULT_SNIPPET_DIRS
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
-    title_weight: float = Field(8.0, ge=0.0)
-    section_weight: float = Field(3.0, ge=0.0)
+    # BM25 column weights of a chunk. The title is scored once per page through
+    # `title_match_weight` instead: repeating it in every chunk favours long pages.
+    title_weight: float = Field(0.0, ge=0.0)
+    section_weight: float = Field(2.0, ge=0.0)
     body_weight: float = Field(1.0, gt=0.0)
+    # Bonus (relative to the best chunk's BM25 score, 1.0) for a page whose title and file name
+    # words are all in the question; a share of it for a partial match.
+    title_match_weight: float = Field(0.3, ge=0.0)
     embeddings: EmbeddingSettings = EmbeddingSettings()
