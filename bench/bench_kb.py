@@ -1,10 +1,15 @@
-"""Benchmark of the knowledge base: time to index the Zulip help corpus, search latency p50/p99.
+"""Benchmark of the knowledge base on the Zulip help corpus: indexing time, retrieval quality
+(recall@1/@5, MRR, abstention) and search latency p50/p99 — BM25 alone, and hybrid BM25 +
+embeddings when an OpenAI-compatible embeddings server answers.
 
-Run: .venv/bin/python bench/bench_kb.py [CORPUS_DIR] [QUESTIONS.jsonl]; prints figures only.
+Run: .venv/bin/python bench/bench_kb.py [CORPUS_DIR] [QUESTIONS.jsonl] [--embeddings-url URL]
+     [--embeddings-model NAME]; prints figures only. The hybrid mode is measured offline with
+     bench/local_embeddings_server.py (all-MiniLM-L6-v2, from its own venv) at the default URL.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -13,14 +18,17 @@ import time
 from pathlib import Path
 
 import aiosqlite
+import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.kb import KBSettings, KnowledgeBase
-from bot.kb.evaluate import load_questions
+from bot.kb import EmbeddingSettings, KBSettings, KnowledgeBase
+from bot.kb.embeddings import build_embedder
+from bot.kb.evaluate import Question, evaluate, load_questions
 
 CORPUS = Path("/work/shared/kb/zulip-help")
 QUESTIONS = Path("/work/shared/kb/zulip-help-dev.jsonl")
+EMBEDDINGS_URL = "http://127.0.0.1:8765/v1"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -28,12 +36,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(corpus: Path, questions_file: Path) -> None:
-    questions = load_questions(questions_file)
+async def embeddings_available(url: str) -> bool:
+    client = openai.AsyncOpenAI(api_key="not-needed", base_url=url, timeout=60, max_retries=0)
+    try:
+        await client.embeddings.create(model="probe", input=["probe"], encoding_format="float")
+    except openai.OpenAIError:
+        return False
+    finally:
+        await client.close()
+    return True
+
+
+async def run_mode(label: str, settings: KBSettings, corpus: Path, questions: list[Question]) -> None:
+    embedder = build_embedder(settings.embeddings, {})
     with tempfile.TemporaryDirectory() as tmp:
         async with aiosqlite.connect(Path(tmp) / "bench.db") as db:
             await db.execute("PRAGMA journal_mode=WAL")
-            kb = KnowledgeBase(db, KBSettings())
+            kb = KnowledgeBase(db, settings, embedder=embedder)
             await kb.setup()
             start = time.perf_counter()
             report = await kb.add(corpus)
@@ -41,22 +60,42 @@ async def main(corpus: Path, questions_file: Path) -> None:
             start = time.perf_counter()
             await kb.add(corpus)
             reindex_s = time.perf_counter() - start
-            for q in questions[:5]:  # warm-up
-                await kb.search(q.question)
+            quality = await evaluate(kb, questions)  # also warms caches
+            rounds = 1 if embedder is not None else 5
             latencies: list[float] = []
-            for _ in range(5):
+            for _ in range(rounds):
                 for q in questions:
                     t = time.perf_counter()
                     await kb.search(q.question)
                     latencies.append((time.perf_counter() - t) * 1000)
-    print(f"corpus: {corpus} ({report.added} pages, {report.chunks} chunks)")
-    print(f"index (cold): {index_s * 1000:.0f} ms; re-index (unchanged): {reindex_s * 1000:.0f} ms")
+    if embedder is not None:
+        await embedder.close()
     print(
-        f"search over {len(latencies)} queries: p50={percentile(latencies, 0.5):.2f} ms "
+        f"[{label}] corpus: {corpus} ({report.added} pages, {report.chunks} chunks, "
+        f"{report.embedded} embedded)"
+    )
+    print(f"[{label}] index (cold): {index_s * 1000:.0f} ms; re-index (unchanged): {reindex_s * 1000:.0f} ms")
+    print(f"[{label}] {quality.line()}")
+    print(
+        f"[{label}] search over {len(latencies)} queries: p50={percentile(latencies, 0.5):.2f} ms "
         f"p99={percentile(latencies, 0.99):.2f} ms mean={statistics.fmean(latencies):.2f} ms"
     )
 
 
+async def main(args: argparse.Namespace) -> None:
+    questions = load_questions(args.questions)
+    await run_mode("bm25", KBSettings(), args.corpus, questions)
+    if not await embeddings_available(args.embeddings_url):
+        print(f"[hybrid] skipped: no embeddings server at {args.embeddings_url}")
+        return
+    emb = EmbeddingSettings(enabled=True, base_url=args.embeddings_url, model=args.embeddings_model)
+    await run_mode("hybrid", KBSettings(embeddings=emb), args.corpus, questions)
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    asyncio.run(main(Path(args[0]) if args else CORPUS, Path(args[1]) if len(args) > 1 else QUESTIONS))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS)
+    parser.add_argument("questions", nargs="?", type=Path, default=QUESTIONS)
+    parser.add_argument("--embeddings-url", default=EMBEDDINGS_URL)
+    parser.add_argument("--embeddings-model", default="all-MiniLM-L6-v2")
+    asyncio.run(main(parser.parse_args()))

@@ -11,6 +11,7 @@ import openai
 
 from bot.escalation import Escalations
 from bot.kb import KnowledgeBase
+from bot.kb.embeddings import build_embedder
 from bot.llm import LLMClient
 from bot.manager import ConversationManager
 from bot.settings import LoadedConfig
@@ -63,8 +64,9 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         llm = build_llm(config)
         escalations = Escalations(store, settings.escalation)
         kb: KnowledgeBase | None = None
+        embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
-            kb = KnowledgeBase(store.db, settings.kb)
+            kb = KnowledgeBase(store.db, settings.kb, embedder=embedder)
             await kb.setup()
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:
@@ -83,3 +85,5 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         finally:
             if llm is not None:
                 await llm.close()
+            if embedder is not None:
+                await embedder.close()

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import tiktoken
@@ -18,6 +18,7 @@ from adapters.console_adapter import ConsoleAdapter
 from bot.app import open_store, running_app
 from bot.events import ThreadKey
 from bot.kb.cli import add_kb_parser, run_kb_command
+from bot.kb.embeddings import build_embedder
 from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None, help="HTTP mode: address to listen on (slack.http_host)")
     run.add_argument("--port", type=int, default=None, help="HTTP mode: port (slack.http_port)")
 
+    sub.add_parser("escalations", help="open escalations: state, age, platform and reason")
     add_kb_parser(sub)
     sub.add_parser("stats", help="conversations, messages, tokens and cost by model")
     sub.add_parser("check", help="validate settings and say which platforms are configured")
@@ -108,9 +110,56 @@ async def _history(config: LoadedConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _kb(config: LoadedConfig, args: argparse.Namespace) -> int:
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _escalations(config: LoadedConfig) -> int:
     async with open_store(config) as store:
-        return await run_kb_command(args, store.db, config.settings.kb)
+        rows = await store.open_escalations()
+    if not rows:
+        print("no open escalations")
+        return 0
+    now = datetime.now(UTC)
+    table = [("state", "age", "platform", "conversation", "requested by", "reason")]
+    for record, key in rows:
+        where = "/".join(p for p in (key.workspace, key.channel, key.thread) if p)
+        table.append(
+            (record.state, _duration((now - record.requested_at).total_seconds()), key.platform,
+             where, record.requested_by, record.reason or "-")
+        )  # fmt: skip
+    _print_table(table)
+    return 0
+
+
+async def _kb(config: LoadedConfig, args: argparse.Namespace) -> int:
+    embedder = build_embedder(config.settings.kb.embeddings)
+    try:
+        async with open_store(config) as store:
+            return await run_kb_command(args, store.db, config.settings.kb, embedder=embedder)
+    finally:
+        if embedder is not None:
+            await embedder.close()
+
+
+def _print_table(rows: Sequence[tuple[str, ...]], *, right_align: bool = False) -> None:
+    """Columns padded to their widest cell; the first column left-aligned, the rest as asked."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [
+            c.ljust(w) if i == 0 or not right_align else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
 
 
 async def _stats(config: LoadedConfig) -> int:
@@ -118,36 +167,27 @@ async def _stats(config: LoadedConfig) -> int:
         s = await store.stats()
     print(f"conversations  {s.conversations:>10,}")
     print(f"messages       {s.messages:>10,}")
+    print(f"escalations    {s.escalations:>10,}  ({s.open_escalations:,} open)")
+    for label, values in (("time to claim", s.seconds_to_claim), ("time to resolve", s.seconds_to_resolve)):
+        if values:
+            p50, p90 = _percentile(values, 0.5), _percentile(values, 0.9)
+            print(f"{label}: p50 {_duration(p50)}, p90 {_duration(p90)} ({len(values):,} escalations)")
     if not s.by_model:
         print("no model usage recorded yet")
         return 0
     rows = [("model", "replies", "prompt tok", "completion tok", "cost USD")]
-    rows += [
-        (
-            m.model,
-            f"{m.replies:,}",
-            f"{m.prompt_tokens:,}",
-            f"{m.completion_tokens:,}",
-            f"{m.cost_usd:.4f}",
-        )
-        for m in s.by_model
-    ]
-    rows.append(
-        (
-            "total",
-            f"{sum(m.replies for m in s.by_model):,}",
-            f"{sum(m.prompt_tokens for m in s.by_model):,}",
-            f"{sum(m.completion_tokens for m in s.by_model):,}",
-            f"{sum(m.cost_usd for m in s.by_model):.4f}",
-        )
-    )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+    for m in [*s.by_model, None]:
+        models = s.by_model if m is None else [m]
+        rows.append(
+            (
+                "total" if m is None else m.model,
+                f"{sum(x.replies for x in models):,}",
+                f"{sum(x.prompt_tokens for x in models):,}",
+                f"{sum(x.completion_tokens for x in models):,}",
+                f"{sum(x.cost_usd for x in models):.4f}",
             )
         )
+    _print_table(rows, right_align=True)
     return 0
 
 
@@ -212,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"supportbot: {problem}", file=sys.stderr)
                 return EXIT_USAGE
             return asyncio.run(serve(config, run))
+        if args.command == "escalations":
+            return asyncio.run(_escalations(config))
         if args.command == "kb":
             return asyncio.run(_kb(config, args))
         if args.command == "stats":

@@ -359,7 +359,22 @@ class SQLiteStore:
                 " FROM messages WHERE model IS NOT NULL GROUP BY model ORDER BY model"
             )
         ]
-        return Stats(conversations=conversations, messages=messages, by_model=by_model)
+        timings = list(
+            await db.execute_fetchall("SELECT requested_at, claimed_at, resolved_at FROM escalations")
+        )
+
+        def seconds(start: str, end: str) -> float:
+            return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+        return Stats(
+            conversations=conversations,
+            messages=messages,
+            by_model=by_model,
+            escalations=len(timings),
+            open_escalations=sum(1 for t in timings if t[2] is None),
+            seconds_to_claim=[seconds(t[0], t[1]) for t in timings if t[1]],
+            seconds_to_resolve=[seconds(t[0], t[2]) for t in timings if t[2]],
+        )
 
     async def cost_since(self, since: datetime) -> float:
         rows = list(

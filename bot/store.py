@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -86,6 +86,10 @@ class Stats:
     conversations: int
     messages: int
     by_model: list[ModelStats]
+    escalations: int = 0
+    open_escalations: int = 0
+    seconds_to_claim: list[float] = field(default_factory=list)  # one per claimed escalation
+    seconds_to_resolve: list[float] = field(default_factory=list)  # one per resolved escalation
 
 
 class ConversationStore(Protocol):

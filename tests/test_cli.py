@@ -7,8 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.app import running_app
+from bot.settings import load_config
 from tests.conftest import REPO
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import ask, message
 
 
 async def run_cli(
@@ -104,3 +109,32 @@ async def test_check_reports_platforms(tmp_path: Path) -> None:
     assert "llm: not configured" in out
     assert "platform discord: configured" in out
     assert "platform slack: not configured — missing SLACK_BOT_TOKEN" in out
+
+
+async def test_escalations_and_their_timings_are_listed(
+    fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = cli_env(tmp_path, fake_openai)
+    env["SUPPORTBOT_KB__ENABLED"] = "false"
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("SUPPORTBOT_ESCALATION__STAFF_USER_IDS", '["boss"]')
+    async with running_app(load_config()) as app:
+        await ask(app.manager, message("hello", thread="a"))
+        await app.escalations.escalate(
+            message("x", thread="a").key, user_id="u1", reason="refund", trigger="button"
+        )
+        await app.escalations.escalate(
+            message("x", thread="b").key, user_id="u2", reason="", trigger="command"
+        )
+        await app.escalations.claim(message("x", thread="b").key, staff_id="boss")
+        await app.escalations.resolve(message("x", thread="b").key, staff_id="boss")
+    code, out, _ = await run_cli("escalations", env=env)
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split() == ["state", "age", "platform", "conversation", "requested", "by", "reason"]
+    assert row.split() == ["waiting", "0m", "console", "console/a", "u1", "refund"]
+    code, out, _ = await run_cli("stats", env=env)
+    assert "escalations             2  (1 open)" in out
+    assert "time to claim: p50 0m, p90 0m (1 escalations)" in out
+    assert "time to resolve: p50 0m, p90 0m (1 escalations)" in out

@@ -230,4 +230,4 @@ async def test_setup_is_idempotent_and_versioned(db: aiosqlite.Connection) -> No
     await kb.setup()
     await kb.setup()
     async with db.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'") as cur:
-        assert await cur.fetchone() == ("1",)
+        assert await cur.fetchone() == ("2",)

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import aiosqlite
 
+from .embeddings import Embedder
 from .evaluate import EvalDataError, evaluate, load_questions
 from .knowledge_base import KnowledgeBase
 from .loader import SourceError
@@ -146,9 +147,7 @@ class _UsageError(Exception):
     pass
 
 
-async def _run(
-    args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO, err: TextIO
-) -> int:
+async def _run(args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO, err: TextIO) -> int:
     command = args.kb_command
     if command == "add":
         return await _add(args, kb, err, out)
@@ -195,12 +194,13 @@ async def run_kb_command(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    embedder: Embedder | None = None,
 ) -> int:
     """Execute a parsed `kb ...` command against `db`; returns the process exit code."""
     inp = stdin or sys.stdin
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    kb = KnowledgeBase(db, settings)
+    kb = KnowledgeBase(db, settings, embedder=embedder)
     try:
         await kb.setup()
         return await _run(args, kb, inp, out, err)

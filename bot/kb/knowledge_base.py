@@ -7,34 +7,83 @@ loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
+from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeAlias
 
 import aiosqlite
 
+from .embeddings import Embedder, EmbeddingError, dot, from_blob, to_blob
 from .loader import LoadedPage, Progress, SourceError, load_source
-from .query import match_any, query_terms
-from .ranking import ChunkScore, PageScore, aggregate, coverage, idf
+from .query import match_any, query_terms, quote_term
+from .ranking import (
+    ChunkScore,
+    PageScore,
+    aggregate,
+    coverage,
+    idf,
+    reciprocal_rank_fusion,
+    title_boost,
+    title_term_count,
+    title_words,
+)
 from .schema import ensure_schema
 from .settings import KBSettings
 from .types import Hit, IndexReport, SearchResult, SourceInfo
 
 __all__ = ["KnowledgeBase", "SourceError"]
 
+log = logging.getLogger(__name__)
+
+EMBED_GROUP = 256  # chunks embedded (and committed) per round trip group during indexing
+SEMANTIC_DEPTH = 50  # pages taken from each ranking into the fusion
+
+
+def embed_text(title: str, section: str, text: str) -> str:
+    """What a chunk's vector represents: its page title and heading give the passage its topic."""
+    head = title if section in ("", title) else f"{title} — {section}"
+    return f"{head}\n\n{text}"
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# chunk id, document id, unit vector
+VectorRow: TypeAlias = "tuple[int, int, array[float]]"
+
+
+def _cosine_chunks(query: array[float], rows: Sequence[VectorRow]) -> list[ChunkScore]:
+    return [ChunkScore(chunk_id, doc_id, dot(query, vector)) for chunk_id, doc_id, vector in rows]
+
 
 class KnowledgeBase:
     """Indexed help pages (grouped in named sources) and search over them."""
 
-    def __init__(self, db: aiosqlite.Connection, settings: KBSettings) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, settings: KBSettings, *, embedder: Embedder | None = None
+    ) -> None:
+        """`embedder` (see `bot.kb.embeddings.build_embedder`) turns on hybrid BM25 + semantic search;
+        without one the knowledge base is BM25 alone."""
         self._db = db
         self._settings = settings
+        self._embedder = embedder
         self._write_lock = asyncio.Lock()
+        self._vector_cache: tuple[str, str, list[VectorRow]] | None = None  # version, model, rows
 
     @property
     def settings(self) -> KBSettings:
         return self._settings
+
+    @property
+    def semantic(self) -> bool:
+        """Whether searches fuse embeddings with BM25."""
+        return self._embedder is not None
 
     async def setup(self) -> None:
         """Create or migrate the KB tables; safe to call on every start."""
@@ -78,6 +127,12 @@ class KnowledgeBase:
             except BaseException:
                 await self._db.rollback()
                 raise
+        warnings = loaded.warnings
+        embedded = 0
+        if self._embedder is not None:
+            embedded, problem = await self._embed_missing(self._embedder)
+            if problem:
+                warnings = (*warnings, problem)
         return IndexReport(
             source_name=report.source_name,
             added=report.added,
@@ -85,7 +140,74 @@ class KnowledgeBase:
             unchanged=report.unchanged,
             removed=report.removed,
             chunks=report.chunks,
-            warnings=loaded.warnings,
+            warnings=warnings,
+            embedded=embedded,
+        )
+
+    async def _embed_missing(self, embedder: Embedder) -> tuple[int, str | None]:
+        """Embed every chunk whose text has no vector for the embedder's model yet.
+
+        Called after each `add`, so only new or changed chunk texts cost a request (and a KB indexed
+        before embeddings were enabled is completed on its next `add`). A failure leaves BM25 intact
+        and is returned as a warning; the missing vectors are retried on the next `add`.
+        """
+        model = embedder.model
+        async with self._db.execute(
+            "SELECT c.id, c.digest, d.title, c.section, c.text FROM kb_chunks c "
+            "JOIN kb_documents d ON d.id = c.document_id WHERE c.digest = '' OR NOT EXISTS "
+            "(SELECT 1 FROM kb_vectors v WHERE v.model = ? AND v.digest = c.digest) ORDER BY c.id",
+            (model,),
+        ) as cur:
+            rows = await cur.fetchall()
+        todo: dict[str, str] = {}
+        legacy: list[tuple[str, int]] = []
+        for chunk_id, digest, title, section, text in rows:
+            content = embed_text(str(title), str(section), str(text))
+            if not digest:
+                digest = text_digest(content)
+                legacy.append((digest, int(chunk_id)))
+            todo.setdefault(str(digest), content)
+        async with self._write_lock:
+            if legacy:
+                await self._db.executemany("UPDATE kb_chunks SET digest = ? WHERE id = ?", legacy)
+            await self._db.execute(
+                "DELETE FROM kb_vectors WHERE digest NOT IN (SELECT digest FROM kb_chunks)"
+            )
+            await self._bump_version()
+            await self._db.commit()
+        if legacy:  # a legacy chunk may share its text with one that already has a vector
+            async with self._db.execute(
+                "SELECT digest FROM kb_vectors WHERE model = ? AND digest IN "
+                "(SELECT value FROM json_each(?))",
+                (model, json.dumps(list(todo))),
+            ) as cur:
+                for (digest,) in await cur.fetchall():
+                    todo.pop(str(digest), None)
+        items = list(todo.items())
+        done = 0
+        for start in range(0, len(items), EMBED_GROUP):
+            group = items[start : start + EMBED_GROUP]
+            try:
+                vectors = await embedder.embed([content for _, content in group])
+            except EmbeddingError as exc:
+                missing = len(items) - done
+                log.warning("kb: embedding %d chunks failed: %s", missing, exc)
+                return done, f"embeddings: {exc}; {missing} chunks have no vector yet (retried on next add)"
+            async with self._write_lock:
+                await self._db.executemany(
+                    "INSERT OR REPLACE INTO kb_vectors (model, digest, vector) VALUES (?, ?, ?)",
+                    [(model, digest, to_blob(v)) for (digest, _), v in zip(group, vectors, strict=True)],
+                )
+                await self._bump_version()
+                await self._db.commit()
+            done += len(group)
+        return done, None
+
+    async def _bump_version(self) -> None:
+        """Mark the indexed content as changed (invalidates cached vectors, in any process)."""
+        await self._db.execute(
+            "INSERT INTO kb_meta (key, value) VALUES ('content_version', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
         )
 
     async def _store(
@@ -140,6 +262,7 @@ class KnowledgeBase:
         gone = [doc_id for doc_id, _ in existing.values()]
         await self._delete_documents(gone)
         await self._insert_chunks(fresh)
+        await self._bump_version()
         async with self._db.execute(
             "SELECT count(*) FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id "
             "WHERE d.source_id = ?",
@@ -153,15 +276,17 @@ class KnowledgeBase:
         async with self._db.execute("SELECT coalesce(max(id), 0) FROM kb_chunks") as cur:
             row = await cur.fetchone()
         next_id = int(row[0]) + 1 if row else 1
-        chunk_rows: list[tuple[int, int, int, str, str]] = []
+        chunk_rows: list[tuple[int, int, int, str, str, str]] = []
         fts_rows: list[tuple[int, str, str, str]] = []
         for doc_id, page in pages:
+            named = title_words(page.title, page.path)
             for ord_, chunk in enumerate(page.chunks):
-                chunk_rows.append((next_id, doc_id, ord_, chunk.section, chunk.text))
-                fts_rows.append((next_id, page.title, chunk.trail, chunk.text))
+                digest = text_digest(embed_text(page.title, chunk.section, chunk.text))
+                chunk_rows.append((next_id, doc_id, ord_, chunk.section, chunk.text, digest))
+                fts_rows.append((next_id, named, chunk.trail, chunk.text))
                 next_id += 1
         await self._db.executemany(
-            "INSERT INTO kb_chunks (id, document_id, ord, section, text) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO kb_chunks (id, document_id, ord, section, text, digest) VALUES (?, ?, ?, ?, ?, ?)",
             chunk_rows,
         )
         await self._db.executemany(
@@ -207,6 +332,10 @@ class KnowledgeBase:
                     doc_ids = [int(r[0]) async for r in cur]
                 await self._delete_documents(doc_ids)
                 await self._db.execute("DELETE FROM kb_sources WHERE id = ?", (source_id,))
+                await self._db.execute(
+                    "DELETE FROM kb_vectors WHERE digest NOT IN (SELECT digest FROM kb_chunks)"
+                )
+                await self._bump_version()
                 await self._db.commit()
             except BaseException:
                 await self._db.rollback()
@@ -248,22 +377,42 @@ class KnowledgeBase:
     # ------------------------------------------------------------ search
 
     async def search(self, query: str, k: int | None = None) -> SearchResult:
-        """Best pages for `query` (one hit per page), and whether to abstain."""
+        """Best pages for `query` (one hit per page), and whether to abstain.
+
+        BM25 alone by default; with an embedder, BM25 and cosine rankings are fused (reciprocal rank
+        fusion). If the embeddings endpoint fails, the BM25 result is returned and a warning logged.
+        """
         want = k if k is not None else self._settings.top_k
         terms = query_terms(query)
         if not terms or want < 1:
             return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
-        expression = match_any(terms)
-        pages = await self._rank_pages(expression, want)
+        pages = await self._rank_pages(terms, want)
+        confidence = await self._confidence(terms, pages[0].document_id) if pages else 0.0
+        abstain = confidence < self._settings.min_score
+        if self._embedder is not None:
+            try:
+                semantic = await self._semantic_pages(self._embedder, query)
+            except EmbeddingError as exc:
+                log.warning("kb: semantic search unavailable, answering from BM25 alone: %s", exc)
+            else:
+                if semantic:
+                    similarity = semantic[0].score
+                    depth = max(SEMANTIC_DEPTH, want)
+                    pages = reciprocal_rank_fusion(
+                        [pages[:depth], semantic[:depth]], self._settings.embeddings.rrf_k
+                    )
+                    abstain = abstain or similarity < self._settings.embeddings.min_similarity
+                    hits = await self._hits(pages[:want])
+                    return SearchResult(query, abstain, hits, confidence, similarity=round(similarity, 6))
         if not pages:
             return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
-        confidence = await self._confidence(terms, pages[0].document_id)
         hits = await self._hits(pages[:want])
-        abstain = confidence < self._settings.min_score
         return SearchResult(query=query, abstain=abstain, hits=hits, confidence=confidence)
 
-    async def _rank_pages(self, expression: str, want: int) -> list[PageScore]:
+    async def _rank_pages(self, terms: Sequence[str], want: int) -> list[PageScore]:
+        """Pages by their best chunk's BM25 (body and headings), plus the title-match bonus."""
         s = self._settings
+        expression = match_any(list(terms))
         limit = max(100, want * 20)
         while True:
             async with self._db.execute(
@@ -274,8 +423,66 @@ class KnowledgeBase:
                 rows = [ChunkScore(int(r[0]), int(r[1]), -float(r[2])) async for r in cur]
             pages = aggregate(rows)
             if len(pages) >= want or len(rows) < limit:
-                return pages
+                break
             limit *= 4
+        if s.title_match_weight <= 0 or not pages:
+            return pages
+        matched, sizes = await self._title_matches(terms, [p.document_id for p in pages])
+        return title_boost(pages, matched, sizes, s.title_match_weight)
+
+    async def _title_matches(
+        self, terms: Sequence[str], doc_ids: Sequence[int]
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Per page: how many question terms its title/file name has (stemmed), and its size."""
+        ids = json.dumps(list(doc_ids))
+        matched: dict[int, int] = {}
+        for term in terms:
+            async with self._db.execute(
+                "SELECT DISTINCT c.document_id FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
+                "WHERE kb_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))",
+                (f"title : {quote_term(term)}", ids),
+            ) as cur:
+                async for (doc_id,) in cur:
+                    matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1
+        sizes: dict[int, int] = {}
+        async with self._db.execute(
+            "SELECT id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        ) as cur:
+            async for doc_id, title, path in cur:
+                sizes[int(doc_id)] = title_term_count(str(title), str(path))
+        return matched, sizes
+
+    async def _semantic_pages(self, embedder: Embedder, query: str) -> list[PageScore]:
+        """Pages by their best chunk's cosine similarity to the query (best first)."""
+        rows = await self._vectors(embedder.model)
+        if not rows:
+            return []
+        [vector] = await embedder.embed([query])
+        scored = await asyncio.to_thread(_cosine_chunks, vector, rows)
+        return aggregate(scored)
+
+    async def _vectors(self, model: str) -> list[VectorRow]:
+        """All chunk vectors of `model`, cached until the indexed content changes."""
+        async with self._db.execute(
+            "SELECT value FROM kb_meta WHERE key = 'content_version'"
+        ) as cur:
+            row = await cur.fetchone()
+        version = str(row[0]) if row else "0"
+        cached = self._vector_cache
+        if cached is not None and cached[0] == version and cached[1] == model:
+            return cached[2]
+        async with self._db.execute(
+            "SELECT c.id, c.document_id, v.vector FROM kb_chunks c "
+            "JOIN kb_vectors v ON v.model = ? AND v.digest = c.digest",
+            (model,),
+        ) as cur:
+            raw = await cur.fetchall()
+        rows = await asyncio.to_thread(
+            lambda: [(int(r[0]), int(r[1]), from_blob(bytes(r[2]))) for r in raw]
+        )
+        self._vector_cache = (version, model, rows)
+        return rows
 
     async def _confidence(self, terms: Sequence[str], document_id: int) -> float:
         """IDF-weighted share of the query's terms found anywhere in the best page (0..1)."""

@@ -6,8 +6,12 @@ Kept apart from SQL so the scoring rules are easy to read, test and tune.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from .query import query_terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +53,52 @@ def coverage(weights: Mapping[str, float], present: Iterable[str]) -> float:
     if total <= 0:
         return 0.0
     return sum(weights[t] for t in set(present) if t in weights) / total
+
+
+def title_words(title: str, path: str) -> str:
+    """The page title plus the words of its file name ("mute-a-user.md" -> "mute a user").
+
+    Help-centre slugs are short, deliberate names of the task a page covers, often worded
+    differently from the display title, so both are matched against the question.
+    """
+    stem = PurePosixPath(path).with_suffix("").as_posix()
+    slug = re.sub(r"[-_/.]+", " ", stem).strip()
+    return f"{title} {slug}" if slug else title
+
+
+def title_term_count(title: str, path: str) -> int:
+    """Distinct content words of a page's title and file name (the denominator of title coverage)."""
+    return len(query_terms(title_words(title, path)))
+
+
+def title_boost(
+    pages: Sequence[PageScore], matched: Mapping[int, int], sizes: Mapping[int, int], weight: float
+) -> list[PageScore]:
+    """Rescale page scores to the best one (1.0) and add `weight` x the share of each page's title
+    words found in the question, re-sorted. Rewards the page *named* after the question's topic over
+    long pages that merely mention its words."""
+    if not pages:
+        return []
+    top = max(p.score for p in pages)
+    scale = 1.0 / top if top > 0 else 1.0
+    out = []
+    for p in pages:
+        size = sizes.get(p.document_id, 0)
+        share = min(matched.get(p.document_id, 0), size) / size if size else 0.0
+        out.append(PageScore(p.document_id, p.best_chunk_id, p.score * scale + weight * share))
+    out.sort(key=lambda p: (-p.score, p.document_id))
+    return out
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[PageScore]], k: int) -> list[PageScore]:
+    """Fuse ranked page lists by sum of 1 / (k + rank); the best chunk comes from the first list
+    that has the page."""
+    fused: dict[int, float] = {}
+    chunk: dict[int, int] = {}
+    for ranking in rankings:
+        for rank, page in enumerate(ranking, start=1):
+            fused[page.document_id] = fused.get(page.document_id, 0.0) + 1.0 / (k + rank)
+            chunk.setdefault(page.document_id, page.best_chunk_id)
+    out = [PageScore(doc, chunk[doc], score) for doc, score in fused.items()]
+    out.sort(key=lambda p: (-p.score, p.document_id))
+    return out

@@ -32,9 +32,9 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=2048)
     timeout_s: float = Field(30.0, gt=0.0)
     max_retries: int = Field(2, ge=0, le=10)
-    # Abstain when the best chunk's cosine similarity is below this AND the BM25 confidence is
-    # below `kb.min_score`. Model-dependent: calibrate with `kb eval` after changing the model.
-    min_similarity: float = Field(0.45, ge=-1.0, le=1.0)
+    # Also abstain when the best chunk's cosine similarity is below this (the BM25 test on
+    # `kb.min_score` still applies). Model-dependent; 0.0 = off. Calibrate with `kb eval`.
+    min_similarity: float = Field(0.0, ge=-1.0, le=1.0)
     rrf_k: int = Field(60, ge=1)  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
 
 

@@ -29,6 +29,7 @@ class SearchResult:
     abstain: bool
     hits: list[Hit]
     confidence: float = 0.0  # 0..1, the share of the query's weight the best page covers
+    similarity: float | None = None  # best chunk's cosine similarity when embeddings were used
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class IndexReport:
     removed: int
     chunks: int
     warnings: tuple[str, ...] = ()
+    embedded: int = 0  # chunk texts sent to the embeddings endpoint by this add
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,23 @@
-"""A small OpenAI-compatible chat server on 127.0.0.1 for tests and benches.
+"""A small OpenAI-compatible chat (and embeddings) server on 127.0.0.1 for tests and benches.
 
 Streams SSE chunks with a usage chunk like the real API; faults can be queued (429 with
 Retry-After, 500, 401, context-length 400, a hang past the client's timeout, a malformed body).
 The default answer echoes the last user message and counts the messages it was sent.
+`/v1/embeddings` returns deterministic vectors: a normalised hashed bag of words, after mapping
+words through `embedding_aliases` (so a test can make "block" mean "mute"); its requests are
+recorded in `embedding_requests` and its faults queued with `fail_embeddings_next`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
+import math
+import re
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +46,10 @@ class FakeOpenAI:
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
+    embedding_dims: int = 64
+    embedding_aliases: dict[str, str] = field(default_factory=dict)
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
+    embedding_faults: deque[str] = field(default_factory=deque)
 
     @property
     def base_url(self) -> str:
@@ -50,6 +62,7 @@ class FakeOpenAI:
     async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -64,6 +77,40 @@ class FakeOpenAI:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def fail_embeddings_next(self, fault: str, times: int = 1) -> None:
+        """Queue `times` embeddings faults: 500, 401, malformed."""
+        self.embedding_faults.extend([fault] * times)
+
+    def embed(self, text: str) -> list[float]:
+        """The fake model: hashed bag of (aliased) lower-cased words, unit length."""
+        vector = [0.0] * self.embedding_dims
+        for word in re.findall(r"[a-z0-9]+", text.lower()):
+            word = self.embedding_aliases.get(word, word)
+            vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.embedding_dims] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.embedding_requests.append(body)
+        fault = self.embedding_faults.popleft() if self.embedding_faults else None
+        if fault == "500":
+            return _error(500, "server_error", "The server had an error")
+        if fault == "401":
+            return _error(401, "invalid_api_key", "Incorrect API key provided")
+        if fault == "malformed":
+            return web.Response(status=200, text="this is not json", content_type="application/json")
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = self.embed(text)
+            if body.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return web.json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
