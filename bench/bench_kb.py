@@ -26,8 +26,10 @@ from bot.kb import EmbeddingSettings, KBSettings, KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.kb.evaluate import Question, evaluate, load_questions
 
-CORPUS = Path("/work/shared/kb/zulip-help")
-QUESTIONS = Path("/work/shared/kb/zulip-help-dev.jsonl")
+# The shared data sits beside the checkout (../shared), for developers and CI alike.
+SHARED_KB = Path(__file__).resolve().parent.parent.parent / "shared" / "kb"
+CORPUS = SHARED_KB / "zulip-help"
+QUESTIONS = SHARED_KB / "zulip-help-dev.jsonl"
 EMBEDDINGS_URL = "http://127.0.0.1:8765/v1"
 
 
