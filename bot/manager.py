@@ -70,6 +70,7 @@ class ConversationManager:
         self._escalations = escalations
         self._kb = kb
         self._spent: tuple[date, float] | None = None  # (day, USD spent that day), for the daily cap
+        self._system: tuple[date, str, int] | None = None  # (day, rendered prompt, its tokens)
         self._locks = KeyedLocks()
 
     @property
@@ -129,12 +130,7 @@ class ConversationManager:
         if await self._over_budget():
             yield await self._without_llm(inbound, found, "budget")
             return
-        system = render_system_prompt(
-            self._system_template,
-            bot_name=self._settings.bot.name,
-            company=self._settings.bot.company,
-            today=self._today(),
-        )
+        system, system_tokens = self._system_prompt()
         grounded = found is not None and not found.abstain and bool(found.hits)
         material = ""
         if found is not None:
@@ -147,7 +143,7 @@ class ConversationManager:
             self._settings.context_window()
             - self._settings.llm.max_tokens
             - self._settings.llm.context_margin
-            - self._counter.count(system)
+            - system_tokens
             - (self._counter.count(material) if material else 0)
         )
         if inbound.tokens > budget:
@@ -256,6 +252,19 @@ class ConversationManager:
             await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
             return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
         return await self._notice(inbound, text, ReplyStatus.FAILED, reason)
+
+    def _system_prompt(self) -> tuple[str, int]:
+        """Today's rendered system prompt and its token count, computed once a day."""
+        today = self._today()
+        if self._system is None or self._system[0] != today:
+            text = render_system_prompt(
+                self._system_template,
+                bot_name=self._settings.bot.name,
+                company=self._settings.bot.company,
+                today=today,
+            )
+            self._system = (today, text, self._counter.count(text))
+        return self._system[1], self._system[2]
 
     async def _over_budget(self) -> bool:
         """True once today's recorded LLM cost reaches llm.daily_budget_usd (0 = no cap)."""

@@ -205,23 +205,24 @@ class SQLiteStore:
 
     async def record_inbound(self, msg: IncomingMessage, tokens: int) -> StoredMessage | None:
         db, key, now = self.db, msg.key, _now()
+        # Two statements, no transaction: the conversation upsert is idempotent, and the message
+        # insert alone decides "new or duplicate". Each execute_fetchall is one worker-thread trip.
         async with self._write:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                async with db.execute(
+            rows = list(
+                await db.execute_fetchall(
                     "INSERT INTO conversations (platform, workspace, channel, thread, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (platform, workspace, channel, thread)"
                     " DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
                     (key.platform, key.workspace, key.channel, key.thread, now, now),
-                ) as cur:
-                    row = await cur.fetchone()
-                assert row is not None
-                conversation_id = int(row[0])
-                cur = await db.execute(
+                )
+            )
+            conversation_id = int(rows[0][0])
+            rows = list(
+                await db.execute_fetchall(
                     "INSERT OR IGNORE INTO messages (conversation_id, platform, platform_message_id,"
                     " role, text, user_id, user_name, status, tokens, created_at, updated_at)"
-                    " VALUES (?, ?, ?, 'user', ?, ?, ?, 'received', ?, ?, ?)",
+                    " VALUES (?, ?, ?, 'user', ?, ?, ?, 'received', ?, ?, ?) RETURNING id",
                     (
                         conversation_id,
                         key.platform,
@@ -234,12 +235,8 @@ class SQLiteStore:
                         now,
                     ),
                 )
-                inserted, message_id = cur.rowcount, cur.lastrowid
-                await cur.close()
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+            )
+        inserted, message_id = len(rows), (int(rows[0][0]) if rows else None)
         if inserted != 1 or message_id is None:
             return None
         return StoredMessage(
@@ -287,31 +284,32 @@ class SQLiteStore:
     ) -> int:
         now = _now()
         async with self._write:
-            cur = await self.db.execute(
-                "INSERT INTO messages (conversation_id, platform, role, text, status, error, reply_to,"
-                " tokens, model, prompt_tokens, completion_tokens, cost_usd, created_at, updated_at)"
-                " SELECT ?, platform, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?"
-                " FROM conversations WHERE id = ?",
-                (
-                    conversation_id,
-                    role.value,
-                    text,
-                    error,
-                    reply_to,
-                    tokens,
-                    usage.model if usage else None,
-                    usage.prompt_tokens if usage else None,
-                    usage.completion_tokens if usage else None,
-                    usage.cost_usd if usage else None,
-                    now,
-                    now,
-                    conversation_id,
-                ),
+            rows = list(
+                await self.db.execute_fetchall(
+                    "INSERT INTO messages (conversation_id, platform, role, text, status, error,"
+                    " reply_to, tokens, model, prompt_tokens, completion_tokens, cost_usd, created_at,"
+                    " updated_at) SELECT ?, platform, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                    " FROM conversations WHERE id = ? RETURNING id",
+                    (
+                        conversation_id,
+                        role.value,
+                        text,
+                        error,
+                        reply_to,
+                        tokens,
+                        usage.model if usage else None,
+                        usage.prompt_tokens if usage else None,
+                        usage.completion_tokens if usage else None,
+                        usage.cost_usd if usage else None,
+                        now,
+                        now,
+                        conversation_id,
+                    ),
+                )
             )
-            reply_id, inserted = cur.lastrowid, cur.rowcount
-            await cur.close()
-        if reply_id is None or inserted != 1:
+        if not rows:
             raise RuntimeError(f"conversation {conversation_id} does not exist")
+        reply_id = int(rows[0][0])
         return reply_id
 
     async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None:

@@ -30,6 +30,7 @@ async def test_answer_streams_and_is_stored_with_usage_and_cost(
         assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (18, 9)
         assert done.usage.cost_usd == pytest.approx((18 * 0.0025 + 9 * 0.01) / 1000)
         request = fake_openai.requests[0]
+        assert fake_openai.auth_headers == ["Bearer sk-test-not-a-real-key"]
         assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
         assert request["model"] == "gpt-4o" and request["max_tokens"] == 800
         assert request["messages"][0]["role"] == "system"

@@ -42,6 +42,7 @@ class FakeOpenAI:
     chunk_words: int = 3  # words per streamed chunk
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[str] = field(default_factory=deque)
+    auth_headers: list[str] = field(default_factory=list)
     retry_after: str = "0"
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -115,6 +116,7 @@ class FakeOpenAI:
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        self.auth_headers.append(request.headers.get("Authorization", ""))
         fault = self.faults.popleft() if self.faults else None
         if fault == "429":
             return _error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": self.retry_after})
