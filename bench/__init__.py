@@ -1,0 +1,1 @@
+"""Benchmark scripts that print figures (run them as modules, e.g. `python -m bench.bench_core`)."""
