@@ -1,0 +1,260 @@
+"""The Slack adapter: slack-bolt's AsyncApp over Socket Mode or the HTTP Events API, into the manager.
+
+Events are acked by Bolt at once; answering runs in tasks this adapter tracks (and drains on close).
+A retry or duplicate delivery of a message is dropped here (recently seen) and by the manager (stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Coroutine
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_api import api_url, describe, error_code, make_client
+from adapters.slack_entry import SlackEntryPoints
+from adapters.slack_names import NameCache
+from adapters.slack_payloads import Origin, answerable, clean_text, mentions, origin, team_of
+from adapters.slack_reply import ReplyWriter, Sign
+from bot.app import App
+from bot.events import IncomingMessage, ReplyDone, TextDelta
+from bot.runner import AdapterStartError
+
+log = logging.getLogger(__name__)
+
+SEEN_IDS = 10_000  # recent message ids remembered to skip retries before any Slack call
+DRAIN_S = 10.0  # how long close() lets answers in flight finish
+CONNECT_S = 30.0  # how long start() waits for the Socket Mode WebSocket
+
+
+def _bolt_logger() -> logging.Logger:
+    """Bolt's logger, minus its warning that SLACK_BOT_TOKEN (read from the env) yields to our client."""
+    logger = logging.getLogger("slack_bolt.supportbot")
+    skipped = warning_client_prioritized_and_token_skipped()
+    if not logger.filters:
+        logger.addFilter(lambda record: record.getMessage() != skipped)
+    return logger
+
+
+class SlackAdapter:
+    """Answers mentions (in threads), thread follow-ups and DMs; wires the escalation entry points."""
+
+    platform = "slack"
+
+    def __init__(
+        self, app: App, *, mode: str = "socket", host: str | None = None, port: int | None = None
+    ) -> None:
+        settings = app.config.settings.slack
+        self._app = app
+        self._mode = mode
+        self._host = host or settings.http_host
+        self.port = settings.http_port if port is None else port  # the bound port once started (0 = any)
+        self._client: AsyncWebClient | None = None
+        self._bolt: AsyncApp | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._bot_user_id: str | None = None
+        self._writer: ReplyWriter | None = None
+        self._names: NameCache | None = None
+
+    async def start(self) -> None:
+        """Check the token with auth.test, then serve; AdapterStartError names what to fix."""
+        config = self._app.config
+        try:
+            client = make_client(config)
+        except ValueError as exc:
+            raise AdapterStartError(f"Slack: {exc}") from None
+        try:
+            auth = await client.auth_test()
+        except SlackApiError as exc:
+            raise AdapterStartError(describe("auth.test", exc)) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise AdapterStartError(
+                f"Slack: cannot reach the Web API at {api_url(config)} ({exc!r});"
+                " check SLACK_API_URL / slack.api_url"
+            ) from None
+        self._client = client
+        self._bot_user_id = auth.get("user_id")
+        self._names = NameCache(client)
+        self._writer = ReplyWriter(client, config.settings.slack)
+        secret = config.secrets.slack_signing_secret
+        bolt = AsyncApp(
+            name="supportbot",
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            logger=_bolt_logger(),
+        )
+        bolt.event("app_mention")(self._on_mention)
+        bolt.event("message")(self._on_message)
+        SlackEntryPoints(self._app, client).register(bolt)
+        self._bolt = bolt
+        if self._mode == "http":
+            await self._serve_http(bolt)
+        else:
+            await self._connect_socket(bolt)
+        log.info("Slack connected as %s in team %s (%s mode)", auth.get("user"), auth.get("team"), self._mode)
+
+    async def close(self) -> None:
+        """Stop receiving, let answers in flight finish (for a while), then cancel the rest."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=DRAIN_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _serve_http(self, bolt: AsyncApp) -> None:
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"ok": True, "platform": self.platform})
+
+        web_app = web.Application()
+        web_app.router.add_post("/slack/events", events)
+        web_app.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise AdapterStartError(
+                f"Slack HTTP mode: cannot listen on {self._host}:{self.port} ({exc.strerror});"
+                " choose another --port / slack.http_port"
+            ) from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("Slack HTTP mode: POST /slack/events and GET /healthz on %s:%s", self._host, self.port)
+
+    async def _connect_socket(self, bolt: AsyncApp) -> None:
+        """Check the app token with apps.connections.open first: the SDK's connect retries forever."""
+        token = self._app.config.secrets.slack_app_token
+        if token is None:
+            raise AdapterStartError("Slack Socket Mode: SLACK_APP_TOKEN (xapp-…) is not set")
+        assert self._client is not None
+        try:
+            opened = await self._client.apps_connections_open(app_token=token.get_secret_value())
+        except SlackApiError as exc:
+            raise AdapterStartError(
+                f"Slack Socket Mode: apps.connections.open failed: {error_code(exc)}: set SLACK_APP_TOKEN"
+                " to an app-level token (xapp-…) with the connections:write scope, and enable Socket Mode"
+            ) from None
+        handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+        handler.client.wss_uri = str(opened["url"])
+        try:
+            await asyncio.wait_for(handler.connect_async(), CONNECT_S)  # type: ignore[no-untyped-call]
+        except TimeoutError:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            raise AdapterStartError(
+                f"Slack Socket Mode: no WebSocket connection within {CONNECT_S:.0f} s; check the network"
+            ) from None
+        self._socket = handler
+
+    # Bolt listeners: events are acked before these run; the answer itself runs in a tracked task.
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if answerable(event):
+            self._spawn(self._answer(origin(event, team_of(body), mention=True), event))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if not answerable(event):
+            return
+        kind = event.get("channel_type")
+        if kind == "im":
+            self._spawn(self._answer(origin(event, team_of(body), mention=False), event))
+        elif (
+            kind in ("channel", "group")
+            and event.get("thread_ts")
+            and self._app.config.settings.slack.follow_threads
+            and not mentions(str(event.get("text", "")), self._bot_user_id)  # app_mention has it
+        ):
+            self._spawn(self._follow(origin(event, team_of(body), mention=False), event))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack answer failed", exc_info=task.exception())
+
+    def _first_time(self, message_id: str) -> bool:
+        if message_id in self._seen:
+            return False
+        self._seen[message_id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        return True
+
+    async def _follow(self, where: Origin, event: dict[str, Any]) -> None:
+        """A thread reply without a mention: answered only in threads the bot already takes part in."""
+        if await self._app.store.find_conversation(where.key) is not None:
+            await self._answer(where, event)
+
+    async def _answer(self, where: Origin, event: dict[str, Any]) -> None:
+        received = datetime.now(UTC)
+        if not self._first_time(where.message_id):
+            log.info("Slack redelivered message %s; ignored", where.message_id)
+            return
+        assert self._writer is not None and self._names is not None
+        sign, name = await asyncio.gather(self._writer.sign(where), self._names.get(where.user))
+        msg = IncomingMessage(
+            key=where.key,
+            message_id=where.message_id,
+            user_id=where.user,
+            user_name=name,
+            text=clean_text(str(event.get("text", "")), self._bot_user_id),
+            is_dm=where.is_dm,
+            received_at=received,
+            raw=event,
+        )
+        await self._reply(msg, where, sign)
+
+    async def _reply(self, msg: IncomingMessage, where: Origin, sign: Sign) -> None:
+        assert self._writer is not None
+        manager = self._app.manager
+        writing = self._writer.begin(where)
+        done: ReplyDone | None = None
+        try:
+            async with aclosing(manager.handle(msg)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        await writing.add(event.text)
+                    else:
+                        done = event
+            if done is None:  # a duplicate, or a person has the conversation: stay silent
+                return
+            try:
+                ts = await writing.finish(done)
+            except SlackApiError as exc:
+                log.error("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
+                if done.reply_id is not None:
+                    await manager.mark_delivery_failed(done.reply_id, error_code(exc))
+                return
+            if done.reply_id is not None:
+                await manager.mark_delivered(done.reply_id, ts)
+        finally:
+            await self._writer.unsign(where, sign, replied=done is not None)

@@ -1,0 +1,98 @@
+"""Block Kit for answers: the text, a "Talk to a human" button, 👍/👎 feedback, and their values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.slack_mrkdwn import split_mrkdwn
+
+HUMAN_ACTION = "supportbot_human"
+FEEDBACK_ACTION = "supportbot_feedback"  # the feedback_buttons element (one element, two values)
+FEEDBACK_UP_ACTION = "supportbot_feedback_up"  # classic buttons, where feedback_buttons is unsupported
+FEEDBACK_DOWN_ACTION = "supportbot_feedback_down"
+ESCALATE_SHORTCUT = "supportbot_escalate"  # the message shortcut's callback_id
+SECTION_LIMIT = 3000  # characters of text in one section block
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionValue:
+    """What a button carries: the reply it belongs to and, for feedback, the vote or trigger."""
+
+    kind: str  # "up" | "down" for feedback; "button" | "feedback" for the human button's trigger
+    reply_id: int
+
+
+def encode(kind: str, reply_id: int) -> str:
+    return f"{kind}:{reply_id}"
+
+
+def decode(value: str) -> ActionValue | None:
+    kind, _, number = value.partition(":")
+    return ActionValue(kind, int(number)) if number.isdigit() else None
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def text_blocks(mrkdwn: str) -> list[Block]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+        for part in split_mrkdwn(mrkdwn, SECTION_LIMIT)
+    ]
+
+
+def human_button(reply_id: int, trigger: str = "button") -> Block:
+    return _button("Talk to a human", HUMAN_ACTION, encode(trigger, reply_id))
+
+
+def answer_actions(reply_id: int, *, feedback: bool, native_feedback: bool) -> list[Block]:
+    """The buttons under an answer: always a human, feedback only on real answers."""
+    buttons: list[Block] = [human_button(reply_id)]
+    if feedback and not native_feedback:
+        buttons.append(_button("👍", FEEDBACK_UP_ACTION, encode("up", reply_id)))
+        buttons.append(_button("👎", FEEDBACK_DOWN_ACTION, encode("down", reply_id)))
+    blocks: list[Block] = [{"type": "actions", "block_id": f"supportbot_{reply_id}", "elements": buttons}]
+    if feedback and native_feedback:
+        blocks.append(
+            {
+                "type": "context_actions",
+                "block_id": f"supportbot_feedback_{reply_id}",
+                "elements": [
+                    {
+                        "type": "feedback_buttons",
+                        "action_id": FEEDBACK_ACTION,
+                        "positive_button": {
+                            "text": {"type": "plain_text", "text": "👍"},
+                            "accessibility_label": "This answer helped",
+                            "value": encode("up", reply_id),
+                        },
+                        "negative_button": {
+                            "text": {"type": "plain_text", "text": "👎"},
+                            "accessibility_label": "This answer did not help",
+                            "value": encode("down", reply_id),
+                        },
+                    }
+                ],
+            }
+        )
+    return blocks
+
+
+def offer_human_blocks(text: str, reply_id: int) -> list[Block]:
+    """An ephemeral offer of a person after a 👎."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "elements": [human_button(reply_id, trigger="feedback")]},
+    ]

@@ -1,0 +1,155 @@
+"""One answer's life in Slack: the visible sign, the streamed text, the final message with its buttons.
+
+`ReplyWriter` remembers what each workspace refused (assistant status, chat streaming, feedback
+buttons) so the fallback costs one failed call per workspace, not one per answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_api import describe, error_code
+from adapters.slack_blocks import Block, answer_actions
+from adapters.slack_payloads import Origin
+from adapters.slack_stream import EditStream, NativeStream, NativeUnavailable, Target
+from bot.events import ReplyDone, ReplyStatus
+from bot.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+REACTION = "eyes"
+
+
+class Sign(StrEnum):
+    """What shows the user their message is being worked on, so it can be taken back."""
+
+    NONE = "none"
+    STATUS = "status"  # assistant thread status ("is thinking…"), cleared by Slack on the reply
+    REACTION = "reaction"  # 👀 on the user's message
+
+
+class ReplyWriter:
+    """Shared by all answers of one adapter: the client, the settings and what Slack refused."""
+
+    def __init__(self, client: AsyncWebClient, settings: SlackSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._status_ok: dict[tuple[str, bool], bool] = {}  # (team, is_dm) → assistant status works
+        self._native_ok: dict[str, bool] = {}  # team → chat streaming works
+        self.native_feedback = True  # the feedback_buttons element is accepted
+
+    async def sign(self, where: Origin) -> Sign:
+        """Within a round trip: the assistant status where the workspace has it, else a reaction."""
+        place = (where.team, where.is_dm)
+        if where.thread_ts and self._status_ok.get(place, True):
+            try:
+                await self.client.assistant_threads_setStatus(
+                    channel_id=where.channel, thread_ts=where.thread_ts, status=THINKING
+                )
+                self._status_ok[place] = True
+                return Sign.STATUS
+            except SlackApiError as exc:
+                self._status_ok[place] = False
+                log.info("Slack assistant status unavailable here (%s); reacting instead", error_code(exc))
+        try:
+            await self.client.reactions_add(channel=where.channel, timestamp=where.ts, name=REACTION)
+            return Sign.REACTION
+        except SlackApiError as exc:
+            log.warning("%s", describe("reactions.add", exc))
+            return Sign.NONE
+
+    async def unsign(self, where: Origin, sign: Sign, *, replied: bool) -> None:
+        """Take the sign back: the reaction always, the status only if no reply cleared it."""
+        try:
+            if sign is Sign.REACTION:
+                await self.client.reactions_remove(channel=where.channel, timestamp=where.ts, name=REACTION)
+            elif sign is Sign.STATUS and not replied and where.thread_ts:
+                await self.client.assistant_threads_setStatus(
+                    channel_id=where.channel, thread_ts=where.thread_ts, status=""
+                )
+        except SlackApiError as exc:
+            log.info("could not take back the Slack progress sign: %s", error_code(exc))
+
+    def wants_native(self, where: Origin) -> bool:
+        mode = self.settings.stream
+        if mode == "edits" or where.thread_ts is None:  # streams are always thread replies
+            return False
+        return mode == "native" or self._native_ok.get(where.team, True)
+
+    def native_refused(self, where: Origin, code: str) -> None:
+        self._native_ok[where.team] = False
+        log.info("Slack chat streaming refused (%s); answering with edits in team %s", code, where.team)
+
+    def begin(self, where: Origin) -> Writing:
+        return Writing(self, where)
+
+
+class Writing:
+    """One answer in progress: add deltas as they come, then finish with the final text."""
+
+    def __init__(self, writer: ReplyWriter, where: Origin) -> None:
+        self._writer = writer
+        self._where = where
+        self._target = Target(where.channel, where.thread_ts, where.team, where.user)
+        s = writer.settings
+        self._stream: NativeStream | EditStream = (
+            NativeStream(writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
+            if writer.wants_native(where)
+            else self._edits()
+        )
+        self._text = ""
+        self._interim_ok = True
+
+    def _edits(self) -> EditStream:
+        s = self._writer.settings
+        return EditStream(self._writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
+
+    async def add(self, delta: str) -> None:
+        self._text += delta
+        if not self._interim_ok or not self._text.strip():
+            return
+        try:
+            try:
+                await self._stream.update(self._text.lstrip())
+            except NativeUnavailable as exc:
+                self._writer.native_refused(self._where, str(exc))
+                self._stream = self._edits()
+                await self._stream.update(self._text.lstrip())
+        except SlackApiError as exc:
+            # Interim text is a courtesy: stop editing, the final text is still delivered.
+            log.warning("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
+            self._interim_ok = False
+
+    async def finish(self, done: ReplyDone) -> str:
+        """Show `done.text` with its buttons; returns the ts of the answer's first message."""
+        answered = done.status is ReplyStatus.ANSWERED
+        native_feedback = answered and self._writer.native_feedback
+        try:
+            return await self._finish(done, self._actions(done, native_feedback))
+        except SlackApiError as exc:
+            if not native_feedback or error_code(exc) != "invalid_blocks":
+                raise
+            self._writer.native_feedback = False
+            log.info("Slack refused the feedback_buttons block; using plain 👍/👎 buttons from now on")
+            return await self._finish(done, self._actions(done, False))
+
+    @staticmethod
+    def _actions(done: ReplyDone, native_feedback: bool) -> list[Block] | None:
+        if done.reply_id is None or done.status in (ReplyStatus.REFUSED, ReplyStatus.ESCALATED):
+            return None
+        answered = done.status is ReplyStatus.ANSWERED
+        return answer_actions(done.reply_id, feedback=answered, native_feedback=native_feedback)
+
+    async def _finish(self, done: ReplyDone, actions: list[Block] | None) -> str:
+        answered = done.status is ReplyStatus.ANSWERED
+        if isinstance(self._stream, NativeStream):
+            ts = await self._stream.finish(done.text, actions, streamed_as_final=answered)
+            if ts is not None:
+                return ts
+            self._stream = self._edits()
+        return await self._stream.finish(done.text, actions)
