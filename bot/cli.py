@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--discord", action="store_true", help="start Discord")
     run.add_argument("--host", default=None, help="HTTP mode: address to listen on (slack.http_host)")
     run.add_argument("--port", type=int, default=None, help="HTTP mode: port (slack.http_port)")
+    invite = sub.add_parser("invite-url", help="print the link that adds the Discord bot to a server")
+    invite.add_argument("--client-id", default=None, help="application id (default: from DISCORD_BOT_TOKEN)")
 
     sub.add_parser("escalations", help="open escalations: state, age, platform and reason")
     add_kb_parser(sub)
@@ -252,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"supportbot: {problem}", file=sys.stderr)
                 return EXIT_USAGE
             return asyncio.run(serve(config, run))
+        if args.command == "invite-url":
+            from adapters.discord_invite import invite_command  # discord.py loads only when asked for
+
+            return invite_command(args.client_id, config.secrets.discord_bot_token)
         if args.command == "escalations":
             return asyncio.run(_escalations(config))
         if args.command == "kb":

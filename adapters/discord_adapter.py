@@ -1,0 +1,458 @@
+"""The Discord adapter: DMs and mentions → IncomingMessage → manager → streamed, split Discord messages.
+
+A DM is answered in the DM. A mention in a server channel is answered in a thread started from it
+(discord.mention_mode = "thread"; the thread shares the message's id, so the conversation key is the
+same before and after) or as a reply. Later messages in such a thread are answered on mention, or
+without one when the privileged message_content intent is enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from contextlib import aclosing, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+
+from adapters.discord_client import PLATFORM, Interactions, SupportClient, reply_view
+from adapters.discord_stream import StreamedReply
+from bot.app import App
+from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
+from bot.runner import AdapterStartError
+
+log = logging.getLogger(__name__)
+
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for gateway_url = ""
+ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
+THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
+SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+PORTAL = "Developer Portal (https://discord.com/developers/applications) → your application"
+
+
+class _Destination:
+    """Where one answer goes: the channel it came from, a thread started from the question, or a reply."""
+
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        thread_from: discord.Message | None,
+        reply_to: discord.Message | None,
+    ) -> None:
+        self._channel = channel
+        self._thread_from = thread_from
+        self._reply_to = reply_to
+
+    async def open(self, client: discord.Client, thread_name: str) -> discord.abc.Messageable:
+        """The channel to answer in, starting the thread first when one is wanted."""
+        origin = self._thread_from
+        if origin is None:
+            return self._channel
+        try:
+            return await origin.create_thread(name=thread_name, auto_archive_duration=1440)
+        except discord.Forbidden as exc:
+            log.error(
+                "Discord: cannot start a thread in channel %s (%s); answering inline instead. Give the bot"
+                " Create Public Threads and Send Messages in Threads there,"
+                ' or set discord.mention_mode = "reply".',
+                origin.channel.id,
+                exc,
+            )
+            self._reply_to = origin
+            return self._channel
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                raise
+            existing = await client.fetch_channel(origin.id)  # the thread shares the message's id
+            if not isinstance(existing, discord.abc.Messageable):
+                raise
+            return existing
+
+    def take_reference(self) -> discord.Message | None:
+        """The message the first post replies to (only the first)."""
+        reference, self._reply_to = self._reply_to, None
+        return reference
+
+
+class DiscordAdapter:
+    """Connects with discord.py, answers DMs and mentions through the manager, serves commands and buttons."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        ready_timeout_s: float = 60.0,
+        guild_ready_timeout_s: float = 2.0,
+        defer_after_s: float = 2.0,
+        drain_timeout_s: float = 10.0,
+    ) -> None:
+        self._app = app
+        self._settings = app.config.settings.discord
+        self._interactions = Interactions(app, defer_after_s=defer_after_s)
+        self._ready_timeout = ready_timeout_s
+        self._guild_ready_timeout = guild_ready_timeout_s  # discord.py waits this long after the last guild
+        self._drain_timeout = drain_timeout_s
+        self._client: SupportClient | None = None
+        self._gateway: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, sync the slash commands and connect; return once the gateway said READY."""
+        token = self._app.config.secrets.discord_bot_token
+        if token is None:
+            raise AdapterStartError(f"Discord: DISCORD_BOT_TOKEN is not set ({PORTAL} → Bot → Reset Token)")
+        guild_ids = self._guild_ids()
+        api_url, gateway_url = self._apply_urls()
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.dm_messages = True
+        intents.message_content = self._settings.message_content_intent
+        client = SupportClient(
+            intents=intents,
+            interactions=self._interactions,
+            on_message=self._on_message,
+            guild_ready_timeout=self._guild_ready_timeout,
+        )
+        self._client = client
+        try:
+            await self._login(client, token.get_secret_value(), api_url)
+            await self._sync_commands(client, guild_ids)
+            await self._connect(client, gateway_url)
+        except BaseException:
+            await self._shutdown()
+            raise
+
+    async def close(self) -> None:
+        """Let answers in progress finish (briefly), then disconnect."""
+        self._closing = True
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        await self._shutdown()
+
+    def _guild_ids(self) -> list[int]:
+        bad = [g for g in self._settings.guild_ids if not g.strip().isdigit()]
+        if bad:
+            raise AdapterStartError(f"settings: discord.guild_ids: {bad[0]!r} is not a server id (a number)")
+        return [int(g) for g in self._settings.guild_ids]
+
+    def _apply_urls(self) -> tuple[str, str]:
+        """Point discord.py at the REST and gateway URLs (env wins over settings): proxies and tests."""
+        secrets = self._app.config.secrets
+        api_url = (secrets.discord_api_url or self._settings.api_url).rstrip("/")
+        gateway_url = secrets.discord_gateway_url or self._settings.gateway_url or DISCORD_GATEWAY
+        discord.http.Route.BASE = api_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+        return api_url, gateway_url
+
+    async def _login(self, client: SupportClient, token: str, api_url: str) -> None:
+        try:
+            await client.login(token)
+        except discord.LoginFailure:
+            raise AdapterStartError(
+                f"Discord: the bot token was refused. Put a current token in DISCORD_BOT_TOKEN ({PORTAL}"
+                " → Bot → Reset Token)."
+            ) from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise AdapterStartError(
+                f"Discord: cannot log in through {api_url}: {exc} (check discord.api_url or DISCORD_API_URL,"
+                " and the network)"
+            ) from None
+
+    async def _sync_commands(self, client: SupportClient, guild_ids: list[int]) -> None:
+        """Register /escalate, /resolve, /help: in the configured servers (instant), else globally."""
+        tree = client.tree
+        try:
+            if not guild_ids:
+                await tree.sync()
+                return
+            guilds = [discord.Object(g) for g in guild_ids]
+            for guild in guilds:
+                tree.copy_global_to(guild=guild)
+            tree.clear_commands(guild=None)
+            for guild in guilds:
+                await tree.sync(guild=guild)
+            await tree.sync()  # drop global copies an earlier run without guild_ids registered
+        except discord.Forbidden as exc:
+            log.error(
+                "Discord: cannot register slash commands (%s). Re-invite the bot with the"
+                " applications.commands scope (`supportbot invite-url` prints the link)"
+                " and check discord.guild_ids.",
+                exc,
+            )
+        except discord.HTTPException as exc:
+            log.error("Discord: registering slash commands failed: %s", exc)
+
+    async def _connect(self, client: SupportClient, gateway_url: str) -> None:
+        gateway = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        self._gateway = gateway
+        ready = asyncio.create_task(client.wait_until_ready())
+        try:
+            await asyncio.wait(
+                {gateway, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if gateway.done():
+            error = None if gateway.cancelled() else gateway.exception()
+            raise AdapterStartError(_gateway_problem(error, gateway_url))
+        if not client.is_ready():
+            raise AdapterStartError(
+                f"Discord: no READY from the gateway at {gateway_url} within {self._ready_timeout:.0f} s"
+                " (check discord.gateway_url or DISCORD_GATEWAY_URL, and the network)"
+            )
+        gateway.add_done_callback(self._gateway_ended)
+
+    def _gateway_ended(self, task: asyncio.Task[None]) -> None:
+        if self._closing or task.cancelled():
+            return
+        error = task.exception()
+        log.error(
+            "%s. The bot is offline on Discord until restarted.", _gateway_problem(error, "the gateway")
+        )
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        if self._client is not None:
+            await self._client.close()
+        if self._gateway is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._gateway), timeout=5)
+            except Exception:
+                self._gateway.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await self._gateway
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    async def _on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.type not in ANSWERED_TYPES or self._client is None:
+            return  # other bots, itself, webhooks, system messages (thread created, pins, …)
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            routed = await self._route(self._client, message)
+            if routed is not None:
+                await self._answer(self._client, *routed)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _route(
+        self, client: SupportClient, message: discord.Message
+    ) -> tuple[IncomingMessage, _Destination, str] | None:
+        """Which conversation a message belongs to and where its answer goes; None to stay out of it."""
+        channel = message.channel
+        if isinstance(channel, discord.DMChannel):
+            key = ThreadKey(PLATFORM, "", str(channel.id), str(channel.id))
+            where = _Destination(channel, thread_from=None, reply_to=None)
+            return _incoming(message, key, message.content.strip(), is_dm=True), where, ""
+        guild_id = message.guild.id if message.guild else getattr(channel, "guild_id", None)
+        if guild_id is None or (self._settings.guild_ids and str(guild_id) not in self._settings.guild_ids):
+            return None
+        mentioned, text = _without_mention(message, client)
+        if isinstance(channel, discord.PartialMessageable):  # not cached: ask Discord what it is
+            try:
+                fetched = await client.fetch_channel(channel.id)
+            except SEND_ERRORS as exc:
+                log.warning(
+                    "Discord: cannot read channel %s, message %s left unanswered: %s",
+                    channel.id,
+                    message.id,
+                    exc,
+                )
+                return None
+            if not isinstance(fetched, discord.abc.Messageable):
+                return None
+            channel = fetched
+        if isinstance(channel, discord.Thread):
+            key = ThreadKey(PLATFORM, str(guild_id), str(channel.parent_id), str(channel.id))
+            if not mentioned and not await self._follows(key, text):
+                return None
+            where = _Destination(channel, thread_from=None, reply_to=None)
+            return _incoming(message, key, text, is_dm=False), where, ""
+        if not mentioned:
+            return None
+        # The conversation is keyed by the question's id, which a thread started from it shares.
+        key = ThreadKey(PLATFORM, str(guild_id), str(channel.id), str(message.id))
+        in_thread = self._settings.mention_mode == "thread" and isinstance(channel, discord.TextChannel)
+        where = _Destination(
+            channel, thread_from=message if in_thread else None, reply_to=None if in_thread else message
+        )
+        return _incoming(message, key, text, is_dm=False), where, _thread_name(text, message.author)
+
+    async def _follows(self, key: ThreadKey, text: str) -> bool:
+        """Answer an un-mentioned thread message? Only with message content, in a conversation we're in."""
+        if not (self._settings.message_content_intent and text):
+            return False
+        return await self._app.store.find_conversation(key) is not None
+
+    async def _answer(
+        self, client: SupportClient, incoming: IncomingMessage, where: _Destination, thread_name: str
+    ) -> None:
+        """Stream the manager's reply into Discord; mark it delivered or failed."""
+        opening = asyncio.create_task(where.open(client, thread_name))
+        typing = asyncio.create_task(_keep_typing(opening))
+        buttons: discord.ui.View | None = None  # set when the reply is complete; goes on its last message
+
+        async def post(text: str, final: bool) -> discord.Message:
+            channel = await asyncio.shield(opening)
+            reference = where.take_reference()
+            if final and buttons is not None:
+                if reference is not None:
+                    return await channel.send(text, reference=reference, view=buttons)
+                return await channel.send(text, view=buttons)
+            if reference is not None:
+                return await channel.send(text, reference=reference)
+            return await channel.send(text)
+
+        async def edit(message: discord.Message, text: str, final: bool) -> discord.Message:
+            if final and buttons is not None:
+                return await message.edit(content=text, view=buttons)
+            return await message.edit(content=text)
+
+        async def delete(message: discord.Message) -> None:
+            await message.delete()
+
+        stream = StreamedReply(post, edit, delete, interval_s=self._settings.edit_interval_s)
+        text, interim_ok = "", True
+        try:
+            async with aclosing(self._app.manager.handle(incoming)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        text += event.text
+                        if interim_ok:
+                            try:
+                                await stream.update(text.lstrip())
+                            except SEND_ERRORS as exc:
+                                interim_ok = False  # keep reading; the final send tries again
+                                log.warning("Discord: streaming to %s failed: %s", incoming.key.thread, exc)
+                        if stream.visible:
+                            typing.cancel()
+                    elif isinstance(event, ReplyDone):
+                        typing.cancel()
+                        buttons = reply_view(event.reply_id, event.status)
+                        # Still inside the stream, so the thread's next answer waits for this one.
+                        await self._deliver(stream, event, incoming, decorate=buttons is not None)
+        finally:
+            typing.cancel()
+            if not opening.done():
+                opening.cancel()
+            elif not opening.cancelled() and opening.exception() is not None:
+                log.debug("Discord: opening %s failed: %s", incoming.key.thread, opening.exception())
+
+    async def _deliver(
+        self,
+        stream: StreamedReply[discord.Message],
+        done: ReplyDone,
+        incoming: IncomingMessage,
+        *,
+        decorate: bool,
+    ) -> None:
+        manager = self._app.manager
+        try:
+            last = await stream.finish(done.text, decorate=decorate)
+        except SEND_ERRORS as exc:
+            problem = _send_problem(exc)
+            log.error(
+                "Discord: the answer to message %s in channel %s was not delivered: %s",
+                incoming.message_id,
+                incoming.key.thread,
+                problem,
+            )
+            if done.reply_id is not None:
+                await manager.mark_delivery_failed(done.reply_id, problem)
+            return
+        if done.reply_id is not None:
+            await manager.mark_delivered(done.reply_id, str(last.id))
+
+
+async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable]) -> None:
+    """Show "typing…" where the answer will appear until it is visible (cancelled then)."""
+    try:
+        channel = await asyncio.shield(opening)
+        while True:
+            await channel.typing()
+            await asyncio.sleep(TYPING_REFRESH_S)
+    except SEND_ERRORS as exc:
+        log.debug("Discord: typing indicator failed: %s", exc)
+
+
+def _incoming(message: discord.Message, key: ThreadKey, text: str, *, is_dm: bool) -> IncomingMessage:
+    return IncomingMessage(
+        key=key,
+        message_id=str(message.id),
+        user_id=str(message.author.id),
+        user_name=message.author.display_name,
+        text=text,
+        is_dm=is_dm,
+        received_at=datetime.now(UTC),
+        raw={"jump_url": message.jump_url, "channel_id": str(message.channel.id)},
+    )
+
+
+def _without_mention(message: discord.Message, client: discord.Client) -> tuple[bool, str]:
+    """Whether the bot (or its role) is mentioned, and the text without those mentions."""
+    me = client.user
+    if me is None:
+        return False, message.content.strip()
+    patterns = [rf"<@!?{me.id}>"]
+    mentioned = me.id in message.raw_mentions
+    role = message.guild.self_role if message.guild else None
+    if role is not None and role.id in message.raw_role_mentions:
+        mentioned = True
+        patterns.append(rf"<@&{role.id}>")
+    return mentioned, re.sub("|".join(patterns), "", message.content).strip()
+
+
+def _thread_name(text: str, author: discord.abc.User) -> str:
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    name = first_line or f"Question from {author.display_name}"
+    return name if len(name) <= 90 else name[:89] + "…"
+
+
+def _send_problem(exc: BaseException) -> str:
+    """A failed send, with the fix when it is a permission."""
+    if isinstance(exc, discord.Forbidden):
+        return (
+            f"{exc} — give the bot View Channel, Send Messages and Send Messages in Threads in that channel"
+            " (`supportbot invite-url` prints an invite with all it needs)"
+        )
+    return str(exc) or type(exc).__name__
+
+
+def _gateway_problem(error: BaseException | None, gateway_url: str) -> str:
+    """What went wrong on the gateway, naming the fix."""
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return (
+            "Discord: the message_content intent is not enabled for this application. Turn on Message"
+            f" Content Intent in {PORTAL} → Bot → Privileged Gateway Intents, or set"
+            " discord.message_content_intent = false"
+        )
+    if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
+        return (
+            "Discord: the gateway refused the bot token."
+            f" Put a current token in DISCORD_BOT_TOKEN ({PORTAL} → Bot)"
+        )
+    if isinstance(error, discord.ConnectionClosed):
+        return (
+            f"Discord: the gateway closed the connection (code {error.code}: {error.reason or 'no reason'})"
+        )
+    if error is None:
+        return f"Discord: the connection to {gateway_url} ended"
+    return (
+        f"Discord: cannot connect to the gateway at {gateway_url}: {error!r}"
+        " (check discord.gateway_url or DISCORD_GATEWAY_URL)"
+    )

@@ -1,0 +1,238 @@
+"""The discord.py client, its slash commands and the buttons on answers, translated into core calls.
+
+Buttons are DynamicItems: their custom_id carries the reply id, so they work after a restart without
+keeping a view per message in memory. Every interaction is answered, or deferred, within 3 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.app import App
+from bot.escalation import EscalationError
+from bot.events import ReplyStatus, ThreadKey
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+SORRY = "Sorry, something went wrong there. Please try again in a moment."
+HELP = (
+    "I answer questions about our product from our documentation.\n"
+    "• In a DM, just write. In a server, mention me and I'll answer (in a thread, where you can"
+    " keep asking).\n"
+    "• Press **Talk to a human** under an answer, or use `/escalate [reason]`, to reach a person"
+    " from the team; I stay quiet while they help you.\n"
+    "• 👍 / 👎 under an answer tell us whether it helped."
+)
+# action -> (label, emoji, style)
+BUTTONS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
+    "up": (None, "👍", discord.ButtonStyle.secondary),
+    "down": (None, "👎", discord.ButtonStyle.secondary),
+    "human": ("Talk to a human", None, discord.ButtonStyle.primary),
+}
+BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
+    ReplyStatus.ANSWERED: ("up", "down", "human"),
+    ReplyStatus.FAILED: ("human",),
+    ReplyStatus.REFUSED: ("human",),
+    ReplyStatus.ESCALATED: (),
+}
+
+Interaction = discord.Interaction[discord.Client]
+
+
+class ReplyButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"supportbot:(?P<action>up|down|human):(?P<reply>[0-9]+)",
+):
+    """A button under an answer; its custom_id names the action and the stored reply it is about."""
+
+    def __init__(self, action: str, reply_id: int) -> None:
+        label, emoji, style = BUTTONS[action]
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label=label, emoji=emoji, style=style, custom_id=f"supportbot:{action}:{reply_id}"
+        )
+        super().__init__(button)
+        self.action = action
+        self.reply_id = reply_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReplyButton:
+        return cls(match["action"], int(match["reply"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, SupportClient):
+            await client.interactions.button(interaction, self.action, self.reply_id)
+
+
+def reply_view(reply_id: int | None, status: ReplyStatus) -> discord.ui.View | None:
+    """The buttons for a reply with this status, or None when it gets none."""
+    actions = BUTTONS_BY_STATUS[status] if reply_id is not None else ()
+    if not actions or reply_id is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        view.add_item(ReplyButton(action, reply_id))
+    return view
+
+
+class Interactions:
+    """Slash commands and answer buttons → the core's escalation and feedback."""
+
+    def __init__(self, app: App, *, defer_after_s: float) -> None:
+        self._app = app
+        self._defer_after = defer_after_s
+
+    async def escalate(self, interaction: Interaction, reason: str) -> None:
+        async def work() -> str:
+            key = await self._conversation_of(interaction, latest_of_user=True)
+            outcome = await self._app.escalations.escalate(
+                key, user_id=str(interaction.user.id), reason=reason, trigger="command"
+            )
+            return outcome.message
+
+        await self._respond(interaction, work())
+
+    async def resolve(self, interaction: Interaction) -> None:
+        async def work() -> str:
+            key = await self._conversation_of(interaction, latest_of_user=False)
+            outcome = await self._app.escalations.resolve(
+                key, staff_id=str(interaction.user.id), role_ids=_role_ids(interaction)
+            )
+            return outcome.message
+
+        await self._respond(interaction, work())
+
+    async def help(self, interaction: Interaction) -> None:
+        async def work() -> str:
+            return HELP
+
+        await self._respond(interaction, work())
+
+    async def button(self, interaction: Interaction, action: str, reply_id: int) -> None:
+        async def work() -> str:
+            if action in ("up", "down"):
+                await self._app.store.record_feedback(
+                    reply_id, str(interaction.user.id), 1 if action == "up" else -1
+                )
+                if action == "up":
+                    return "Thanks for the feedback!"
+                return "Thanks for telling us. Press **Talk to a human** if you'd like a person to help."
+            conv = await self._app.store.conversation_of_message(reply_id)
+            if conv is None:
+                return "I can't find that conversation any more. Use /escalate to reach a person."
+            outcome = await self._app.escalations.escalate(
+                conv.key, user_id=str(interaction.user.id), reason="", trigger="button"
+            )
+            return outcome.message
+
+        await self._respond(interaction, work())
+
+    async def _conversation_of(self, interaction: Interaction, *, latest_of_user: bool) -> ThreadKey:
+        """The conversation an interaction is about: its thread or DM, else (in a server channel) the
+        user's latest conversation there, else the channel itself."""
+        guild = str(interaction.guild_id) if interaction.guild_id else ""
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            return ThreadKey(PLATFORM, guild, str(channel.parent_id), str(channel.id))
+        channel_id = str(interaction.channel_id)
+        if guild and latest_of_user:
+            latest = await self._app.store.latest_conversation_of_user(
+                PLATFORM, guild, channel_id, str(interaction.user.id)
+            )
+            if latest is not None:
+                return latest.key
+        return ThreadKey(PLATFORM, guild, channel_id, channel_id)
+
+    async def _respond(self, interaction: Interaction, work: Coroutine[Any, Any, str]) -> None:
+        """Answer with the work's text (ephemeral); defer first if it isn't done in time."""
+        task = asyncio.ensure_future(_user_text(work))
+        done, _ = await asyncio.wait({task}, timeout=self._defer_after)
+        try:
+            if task in done:
+                await interaction.response.send_message(task.result(), ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await interaction.followup.send(await task, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("Discord: could not answer interaction %s: %s", interaction.id, exc)
+
+
+async def _user_text(work: Awaitable[str]) -> str:
+    """The work's text, or what to tell the user when it failed."""
+    try:
+        return await work
+    except EscalationError as exc:
+        return str(exc)
+    except Exception:
+        log.exception("Discord interaction failed")
+        return SORRY
+
+
+def _role_ids(interaction: Interaction) -> tuple[str, ...]:
+    user = interaction.user
+    return tuple(str(role.id) for role in user.roles) if isinstance(user, discord.Member) else ()
+
+
+def build_tree(
+    client: discord.Client, interactions: Interactions
+) -> app_commands.CommandTree[discord.Client]:
+    """The slash commands: /escalate [reason], /resolve, /help."""
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+
+    @tree.command(name="escalate", description="Ask for a person from the support team to take over")
+    @app_commands.describe(reason="What you need help with (optional)")
+    async def escalate(interaction: Interaction, reason: str | None = None) -> None:
+        await interactions.escalate(interaction, reason or "")
+
+    @tree.command(name="resolve", description="Staff: hand this conversation back to the bot")
+    async def resolve(interaction: Interaction) -> None:
+        await interactions.resolve(interaction)
+
+    @tree.command(name="help", description="What this bot can do and how to reach a person")
+    async def help_(interaction: Interaction) -> None:
+        await interactions.help(interaction)
+
+    return tree
+
+
+MessageHandler = Callable[[discord.Message], Awaitable[None]]
+
+
+class SupportClient(discord.Client):
+    """discord.Client that hands messages to the adapter and owns the command tree and buttons."""
+
+    def __init__(
+        self,
+        *,
+        intents: discord.Intents,
+        interactions: Interactions,
+        on_message: MessageHandler,
+        guild_ready_timeout: float,
+    ) -> None:
+        super().__init__(
+            intents=intents,
+            guild_ready_timeout=guild_ready_timeout,
+            # Model output must never ping @everyone, roles or users; a reply may notify its author.
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=False, roles=False, replied_user=True
+            ),
+        )
+        self.interactions = interactions
+        self._handle_message = on_message
+        self.tree = build_tree(self, interactions)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ReplyButton)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._handle_message(message)

@@ -1,0 +1,575 @@
+"""A small fake of Discord's REST API and gateway on 127.0.0.1, for driving the real discord.py client.
+
+The gateway says HELLO, answers IDENTIFY with READY and one GUILD_CREATE (a text channel, a staff role,
+the bot's own role), ACKs heartbeats and dispatches events on demand. REST endpoints the client uses are
+served and every call is recorded; faults (429 with Via and retry_after, 403, 500) can be queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+NOW = "2025-01-01T00:00:00.000000+00:00"
+
+Payload = dict[str, Any]
+
+
+@dataclass
+class Call:
+    method: str
+    path: str  # without the /api/v10 prefix, e.g. /channels/1/messages
+    query: dict[str, str]
+    body: Any
+    at: float  # time.perf_counter() when it arrived
+
+
+@dataclass
+class Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    body: Payload
+    headers: dict[str, str]
+    times: int
+
+
+def user(user_id: int, name: str, *, bot: bool = False) -> Payload:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+@dataclass
+class FakeDiscord:
+    bot_id: int = 1_200_000_000_000_000_001
+    guild_id: int = 1_200_000_000_000_000_100
+    channel_id: int = 1_200_000_000_000_000_200  # a text channel in the guild
+    staff_role_id: int = 1_200_000_000_000_000_300
+    bot_role_id: int = 1_200_000_000_000_000_301
+    reject_message_content: bool = False  # close with 4014 when the intent is asked for
+    calls: list[Call] = field(default_factory=list)
+    identifies: list[Payload] = field(default_factory=list)
+    messages: dict[int, Payload] = field(default_factory=dict)  # posted by the bot, as last edited
+    replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
+    channels: dict[int, Payload] = field(default_factory=dict)
+    port: int = 0
+    _faults: list[Fault] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
+    _sockets: list[tuple[web.WebSocketResponse, itertools.count[int]]] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+
+    # -- addresses ---------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    @property
+    def token(self) -> str:
+        """A token shaped like Discord's: base64 of the bot id, then two more segments."""
+        return base64.b64encode(str(self.bot_id).encode()).decode().rstrip("=") + ".GfAkE0.not-a-real-token"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # -- server ------------------------------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> None:
+        self.channels[self.channel_id] = self._text_channel()
+        app = web.Application()
+        app.router.add_get("/", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        for ws, _ in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        code: int = 0,
+    ) -> None:
+        """Queue `times` error responses for calls matching method and path (a regex, fully matched)."""
+        headers: dict[str, str] = {}
+        body: Payload = {"message": f"fake error {status}", "code": code}
+        if status == 429:
+            headers = {"Via": "1.1 google", "Retry-After": str(retry_after)}
+            body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        elif status == 403:
+            body = {"message": "Missing Permissions", "code": code or 50013}
+        self._faults.append(Fault(method, re.compile(path), status, body, headers, times))
+
+    # -- waiting and inspecting --------------------------------------------------------------------
+
+    def find(self, method: str, path: str) -> list[Call]:
+        pattern = re.compile(path)
+        return [c for c in self.calls if c.method == method and pattern.fullmatch(c.path)]
+
+    async def wait_for(
+        self, check: Callable[[], bool | object], *, within: float = 10.0, what: str = "condition"
+    ) -> None:
+        """Poll until check() is truthy; fail the test with `what` after `within` seconds."""
+        deadline = time.monotonic() + within
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out waiting for {what}; calls: {[(c.method, c.path) for c in self.calls]}"
+                )
+            await asyncio.sleep(0.01)
+
+    async def wait_connected(self, within: float = 10.0) -> None:
+        await self.wait_for(lambda: bool(self._sockets), within=within, what="a gateway connection")
+
+    def sent_to(self, channel_id: int) -> list[Payload]:
+        """Messages the bot posted in a channel, in their current (edited) form, oldest first."""
+        return [
+            m for m in self.messages.values() if m["channel_id"] == str(channel_id) and m["author"]["bot"]
+        ]
+
+    # -- gateway -----------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: Payload) -> None:
+        """Send a DISPATCH event to every connected (identified) client."""
+        for ws, seq in list(self._sockets):
+            await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(seq), "d": data}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        seq = itertools.count(1)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                if frame["op"] == 1:
+                    await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+                elif frame["op"] == 2:
+                    await self._identify(ws, seq, frame["d"])
+        finally:
+            self._sockets[:] = [(w, s) for w, s in self._sockets if w is not ws]
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, seq: itertools.count[int], data: Payload) -> None:
+        self.identifies.append(data)
+        if data.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if self.reject_message_content and data.get("intents", 0) & (1 << 15):
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        ready = {
+            "v": 10,
+            "user": user(self.bot_id, "Supportbot", bot=True),
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.bot_id), "flags": 0},
+        }
+        await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(seq), "d": ready}))
+        await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(seq), "d": self._guild()}))
+        self._sockets.append((ws, seq))
+
+    # -- payloads ----------------------------------------------------------------------------------
+
+    def _role(self, role_id: int, name: str, tags: Payload | None = None) -> Payload:
+        role: Payload = {
+            "id": str(role_id),
+            "name": name,
+            "permissions": str((1 << 10) | (1 << 11) | (1 << 16) | (1 << 35) | (1 << 38)),
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": tags is not None,
+            "mentionable": True,
+            "flags": 0,
+        }
+        if tags is not None:
+            role["tags"] = tags
+        return role
+
+    def _text_channel(self) -> Payload:
+        return {
+            "id": str(self.channel_id),
+            "type": 0,
+            "guild_id": str(self.guild_id),
+            "name": "support",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
+
+    def _guild(self) -> Payload:
+        return {
+            "id": str(self.guild_id),
+            "name": "Fake guild",
+            "icon": None,
+            "owner_id": "1",
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": [
+                self._role(self.guild_id, "@everyone"),
+                self._role(self.staff_role_id, "Support staff"),
+                self._role(self.bot_role_id, "Supportbot", {"bot_id": str(self.bot_id)}),
+            ],
+            "member_count": 3,
+            "large": False,
+            "unavailable": False,
+            "joined_at": NOW,
+            "channels": [self._text_channel()],
+            "threads": [],
+            "members": [self.member(self.bot_id, "Supportbot", roles=[self.bot_role_id], bot=True)],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    def member(self, user_id: int, name: str, *, roles: Sequence[int] = (), bot: bool = False) -> Payload:
+        return {
+            "user": user(user_id, name, bot=bot),
+            "roles": [str(r) for r in roles],
+            "joined_at": NOW,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+        }
+
+    def dm_message(
+        self,
+        text: str,
+        *,
+        channel_id: int,
+        author_id: int = 900,
+        name: str = "Ada",
+        bot: bool = False,
+        message_id: int | None = None,
+    ) -> Payload:
+        """A MESSAGE_CREATE payload for a DM to the bot."""
+        return {
+            "id": str(message_id or self.next_id()),
+            "channel_id": str(channel_id),
+            "author": user(author_id, name, bot=bot),
+            "content": text,
+            "timestamp": NOW,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+        }
+
+    def guild_message(
+        self,
+        text: str,
+        *,
+        channel_id: int | None = None,
+        author_id: int = 901,
+        name: str = "Grace",
+        mention: bool = True,
+        bot: bool = False,
+    ) -> Payload:
+        """A MESSAGE_CREATE payload in the guild; `mention` puts "<@bot> " in front, as a client does."""
+        data = self.dm_message(
+            f"<@{self.bot_id}> {text}" if mention else text,
+            channel_id=channel_id or self.channel_id,
+            author_id=author_id,
+            name=name,
+            bot=bot,
+        )
+        data["guild_id"] = str(self.guild_id)
+        member = self.member(author_id, name)
+        del member["user"]
+        data["member"] = member
+        if mention:
+            data["mentions"] = [user(self.bot_id, "Supportbot", bot=True)]
+        return data
+
+    def interaction(
+        self,
+        type_: int,
+        data: Payload,
+        *,
+        channel_id: int,
+        user_id: int = 900,
+        name: str = "Ada",
+        roles: list[int] | None = None,
+        message: Payload | None = None,
+    ) -> Payload:
+        """An INTERACTION_CREATE payload: in the guild when `roles` is given (a member), else a DM."""
+        iid = self.next_id()
+        channel = self.channels.get(channel_id) or {"id": str(channel_id), "type": 1}
+        payload: Payload = {
+            "id": str(iid),
+            "application_id": str(self.bot_id),
+            "type": type_,
+            "data": data,
+            "channel_id": str(channel_id),
+            "channel": channel,
+            "token": f"itoken-{iid}",
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": "0",
+            "entitlements": [],
+            "attachment_size_limit": 8_388_608,
+            "authorizing_integration_owners": {"0": str(self.guild_id)}
+            if roles is not None
+            else {"1": str(user_id)},
+            "context": 0 if roles is not None else 1,
+        }
+        if roles is not None:
+            payload["guild_id"] = str(self.guild_id)
+            member = self.member(user_id, name, roles=roles)
+            member["permissions"] = "0"
+            payload["member"] = member
+        else:
+            payload["user"] = user(user_id, name)
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    def slash(self, command: str, *, channel_id: int, options: Payload | None = None, **who: Any) -> Payload:
+        opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
+        data = {"id": str(self.next_id()), "name": command, "type": 1, "options": opts}
+        if "guild" in who and who.pop("guild"):
+            data["guild_id"] = str(self.guild_id)
+        return self.interaction(2, data, channel_id=channel_id, **who)
+
+    def click(self, message: Payload, custom_id: str, **who: Any) -> Payload:
+        """A button press on one of the bot's messages."""
+        return self.interaction(
+            3,
+            {"custom_id": custom_id, "component_type": 2},
+            channel_id=int(message["channel_id"]),
+            message=message,
+            **who,
+        )
+
+    # -- REST --------------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            if raw:
+                body = json.loads(raw)
+        self.calls.append(Call(request.method, path, dict(request.query), body, time.perf_counter()))
+        bot_auth = not path.startswith(("/interactions/", "/webhooks/"))
+        if bot_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for fault in self._faults:
+            if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
+                fault.times -= 1
+                return _json(fault.body, status=fault.status, headers=fault.headers)
+        for method, pattern, handler in self._routes():
+            match = pattern.fullmatch(path)
+            if method == request.method and match:
+                return await handler(body, *match.groups())
+        return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Awaitable[web.StreamResponse]]]]:
+        table: list[tuple[str, str, Callable[..., Awaitable[web.StreamResponse]]]] = [
+            ("GET", r"/users/@me", self._me),
+            ("GET", r"/oauth2/applications/@me", self._application),
+            ("GET", r"/gateway(?:/bot)?", self._gateway_info),
+            ("PUT", r"/applications/(\d+)/commands", self._commands),
+            ("PUT", r"/applications/(\d+)/guilds/(\d+)/commands", self._commands),
+            ("POST", r"/channels/(\d+)/typing", self._no_content),
+            ("POST", r"/channels/(\d+)/messages", self._post_message),
+            ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message),
+            ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread),
+            ("GET", r"/channels/(\d+)", self._get_channel),
+            ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
+            ("POST", r"/webhooks/(\d+)/([^/]+)", self._followup),
+        ]
+        return [(m, re.compile(p), h) for m, p, h in table]
+
+    async def _me(self, body: Any) -> web.Response:
+        return _json(user(self.bot_id, "Supportbot", bot=True) | {"verified": True, "mfa_enabled": False})
+
+    async def _application(self, body: Any) -> web.Response:
+        return _json(
+            {
+                "id": str(self.bot_id),
+                "name": "Supportbot",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user(1, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "team": None,
+                "interactions_endpoint_url": None,
+            }
+        )
+
+    async def _gateway_info(self, body: Any) -> web.Response:
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+
+    async def _commands(self, body: Any, app_id: str, guild_id: str | None = None) -> web.Response:
+        out = []
+        for command in body:
+            registered = {"id": str(self.next_id()), "application_id": app_id, "version": "1"} | command
+            registered.setdefault("description", "")
+            if guild_id is not None:
+                registered["guild_id"] = guild_id
+            out.append(registered)
+        return _json(out)
+
+    async def _no_content(self, body: Any, *ids: str) -> web.Response:
+        return web.Response(status=204)
+
+    def _message(self, channel_id: str, body: Payload) -> Payload:
+        message = self.dm_message(body.get("content") or "", channel_id=int(channel_id))
+        message["author"] = user(self.bot_id, "Supportbot", bot=True)
+        message["components"] = body.get("components") or []
+        message["flags"] = body.get("flags") or 0
+        if body.get("message_reference"):
+            message["message_reference"] = body["message_reference"]
+            message["type"] = 19
+        return message
+
+    async def _post_message(self, body: Payload, channel_id: str) -> web.Response:
+        message = self._message(channel_id, body)
+        self.messages[int(message["id"])] = message
+        return _json(message)
+
+    async def _edit_message(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
+        message = self.messages.get(int(message_id))
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        if "content" in body:
+            message["content"] = body["content"]
+        if "components" in body:
+            message["components"] = body["components"]
+        message["edited_timestamp"] = NOW
+        return _json(message)
+
+    async def _delete_message(self, body: Any, channel_id: str, message_id: str) -> web.Response:
+        self.messages.pop(int(message_id), None)
+        return web.Response(status=204)
+
+    async def _start_thread(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
+        if int(message_id) in self.channels:
+            return _json(
+                {"message": "A thread has already been created for this message", "code": 160004}, 400
+            )
+        thread = {
+            "id": message_id,  # Discord: the thread shares the id of the message it starts from
+            "type": 11,
+            "guild_id": str(self.guild_id),
+            "parent_id": channel_id,
+            "owner_id": str(self.bot_id),
+            "name": body["name"],
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": NOW,
+                "locked": False,
+            },
+        }
+        self.channels[int(message_id)] = thread
+        await self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
+        return _json(thread, status=201)
+
+    async def _get_channel(self, body: Any, channel_id: str) -> web.Response:
+        channel = self.channels.get(int(channel_id))
+        if channel is None:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        return _json(channel)
+
+    async def _callback(self, body: Payload, interaction_id: str, token: str) -> web.Response:
+        kind = body["type"]
+        data = body.get("data") or {}
+        response: Payload = {
+            "interaction": {
+                "id": interaction_id,
+                "type": 2,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+            }
+        }
+        if kind in (4, 5):
+            message = self._message("0", data)
+            self.replies.append(message | {"interaction_id": interaction_id, "callback_type": kind})
+            response["interaction"]["response_message_id"] = message["id"]
+            response["resource"] = {"type": kind, "message": message}
+        return _json(response)
+
+    async def _followup(self, body: Payload, app_id: str, token: str) -> web.Response:
+        message = self._message("0", body) | {"webhook_id": app_id}
+        self.replies.append(message | {"token": token, "callback_type": None})
+        return _json(message)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # discord.py parses JSON only when Content-Type is exactly application/json.
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
