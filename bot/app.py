@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import openai
 
 from bot.escalation import Escalations
+from bot.handoff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm import LLMClient
@@ -28,6 +29,7 @@ class App:
     llm: LLMClient | None
     manager: ConversationManager
     escalations: Escalations
+    handoff: Handoff
     kb: KnowledgeBase | None
 
 
@@ -62,7 +64,8 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
-        escalations = Escalations(store, settings.escalation)
+        handoff = Handoff(store, settings.escalation, llm)
+        escalations = Escalations(store, settings.escalation, handoff)
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
@@ -78,11 +81,21 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             settings=settings,
             system_prompt=config.system_prompt,
             escalations=escalations,
+            handoff=handoff,
             kb=kb,
         )
         try:
-            yield App(config=config, store=store, llm=llm, manager=manager, escalations=escalations, kb=kb)
+            yield App(
+                config=config,
+                store=store,
+                llm=llm,
+                manager=manager,
+                escalations=escalations,
+                handoff=handoff,
+                kb=kb,
+            )
         finally:
+            await handoff.close()
             if llm is not None:
                 await llm.close()
             if embedder is not None:

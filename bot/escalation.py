@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from openai.types.chat import ChatCompletionToolParam
 
@@ -57,12 +58,30 @@ class Outcome:
     message: str  # for the person who acted (ephemeral where the platform allows)
 
 
+class EscalationListener(Protocol):
+    """Told of every change (the handoff: staff cards, notes, telling the user)."""
+
+    async def escalated(self, outcome: Outcome) -> str:
+        """Returns what the user should be told."""
+        ...
+
+    async def claimed(self, outcome: Outcome, staff_name: str) -> None: ...
+
+    async def resolved(self, outcome: Outcome, staff_name: str) -> None: ...
+
+
 class Escalations:
     """Moves conversations between the bot and staff, enforcing who may do what."""
 
-    def __init__(self, store: ConversationStore, settings: EscalationSettings) -> None:
+    def __init__(
+        self,
+        store: ConversationStore,
+        settings: EscalationSettings,
+        listener: EscalationListener | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._listener = listener
 
     def is_staff(self, user_id: str, role_ids: tuple[str, ...] = ()) -> bool:
         return user_id in self._settings.staff_user_ids or any(
@@ -81,26 +100,46 @@ class Escalations:
         )
         if record is None:
             raise EscalationError("This conversation is already with our team; someone will reply here.")
-        return Outcome(
+        outcome = Outcome(
             record,
             key,
             "I've asked a person from our team to take over this conversation. They'll reply"
             " here; until then I'll stay quiet.",
         )
+        if self._listener is not None:
+            outcome = Outcome(record, key, await self._listener.escalated(outcome))
+        return outcome
 
-    async def claim(self, key: ThreadKey, *, staff_id: str, role_ids: tuple[str, ...] = ()) -> Outcome:
+    async def claim(
+        self, key: ThreadKey, *, staff_id: str, role_ids: tuple[str, ...] = (), staff_name: str = ""
+    ) -> Outcome:
         conv = await self._staff_conversation(key, staff_id, role_ids, "claim")
         record = await self._store.claim_escalation(conv, staff_id)
         if record is None:
             raise EscalationError("There is no unclaimed escalation in this conversation.")
-        return Outcome(record, key, "You've claimed this conversation.")
+        outcome = Outcome(record, key, "You've claimed this conversation.")
+        if self._listener is not None:
+            await self._listener.claimed(outcome, staff_name or staff_id)
+        return outcome
 
-    async def resolve(self, key: ThreadKey, *, staff_id: str, role_ids: tuple[str, ...] = ()) -> Outcome:
+    async def resolve(
+        self, key: ThreadKey, *, staff_id: str, role_ids: tuple[str, ...] = (), staff_name: str = ""
+    ) -> Outcome:
         conv = await self._staff_conversation(key, staff_id, role_ids, "resolve")
         record = await self._store.resolve_escalation(conv, staff_id)
         if record is None:
             raise EscalationError("This conversation isn't escalated, so there is nothing to resolve.")
-        return Outcome(record, key, "Resolved: the bot is answering in this conversation again.")
+        outcome = Outcome(record, key, "Resolved: the bot is answering in this conversation again.")
+        if self._listener is not None:
+            await self._listener.resolved(outcome, staff_name or staff_id)
+        return outcome
+
+    async def key_of(self, escalation_id: int) -> ThreadKey:
+        """The conversation of an escalation (card buttons carry the escalation id)."""
+        found = await self._store.escalation(escalation_id)
+        if found is None:
+            raise EscalationError("I don't know that escalation.")
+        return found[1]
 
     async def _staff_conversation(
         self, key: ThreadKey, staff_id: str, role_ids: tuple[str, ...], action: str

@@ -148,5 +148,20 @@ class LLMClient:
         if usage is not None:
             yield usage
 
+    async def complete(self, messages: Sequence[ChatCompletionMessageParam]) -> str:
+        """One short non-streamed completion (summaries for staff). Raises LLMError."""
+        s = self._settings
+        try:
+            response = await self._client.chat.completions.create(
+                model=s.model, messages=list(messages), temperature=s.temperature, max_tokens=s.max_tokens
+            )
+        except openai.APIError as exc:
+            raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        if not response.choices:
+            return ""
+        return response.choices[0].message.content or ""
+
     async def close(self) -> None:
         await self._client.close()

@@ -15,6 +15,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
 from bot.grounding import NO_MATERIAL_RULES, passages_answer, reference_block, sources_footer
+from bot.handoff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.locks import KeyedLocks
@@ -58,6 +59,7 @@ class ConversationManager:
         settings: Settings,
         system_prompt: str,
         escalations: Escalations,
+        handoff: Handoff | None = None,
         kb: KnowledgeBase | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
@@ -68,6 +70,7 @@ class ConversationManager:
         self._system_template = system_prompt
         self._today = today
         self._escalations = escalations
+        self._handoff = handoff
         self._kb = kb
         self._spent: tuple[date, float] | None = None  # (day, USD spent that day), for the daily cap
         self._system: tuple[date, str, int] | None = None  # (day, rendered prompt, its tokens)
@@ -91,6 +94,8 @@ class ConversationManager:
                 # A person has (or is about to take) this conversation: the bot stays silent.
                 await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
                 log.info("message %s left to staff (conversation escalated)", stored.id)
+                if self._handoff is not None:
+                    await self._handoff.user_wrote(msg.key, msg.user_name or msg.user_id, msg.text)
                 return
             if self._escalations.wants_human(stored.text):
                 yield await self._escalate_on_keyword(msg, stored)

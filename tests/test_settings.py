@@ -25,12 +25,15 @@ def test_the_committed_settings_file_states_exactly_the_defaults() -> None:
 
 
 def test_every_key_in_the_committed_file_has_a_comment() -> None:
+    section = ""
     lines = (DEFAULT_CONFIG_DIR / "settings.toml").read_text().splitlines()
     for i, line in enumerate(lines):
-        is_key = "=" in line and not line.startswith(("#", "[")) and line.strip()
-        in_models = any(lines[j].startswith("[models.") for j in range(i, -1, -1) if lines[j].startswith("["))
-        if is_key and not in_models:
-            assert lines[i - 1].startswith("#"), f"no comment above: {line}"
+        if line.startswith("["):
+            section = line
+        elif "=" in line and not line.startswith("#") and not section.startswith("[models."):
+            # A key is explained by the comment right above it, or shares one with the key above.
+            above = lines[i - 1]
+            assert above.startswith("#") or "=" in above, f"no comment for {section} {line}"
 
 
 def test_seeded_prices(monkeypatch: pytest.MonkeyPatch) -> None:

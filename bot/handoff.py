@@ -1,0 +1,285 @@
+"""Human handoff around the escalation state machine: staff cards, the DM relay, reminders, ratings.
+
+Each platform adapter registers itself as a `PlatformPort`; the card goes to the staff channel's
+platform and relayed messages to the user's, which may be the other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.escalation import Outcome
+from bot.events import ThreadKey
+from bot.llm import LLMClient, LLMError
+from bot.settings import BusinessHours, EscalationSettings
+from bot.store import ConversationStore, Role
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SUMMARY_PROMPT = (
+    "You hand a customer-support conversation over to a colleague. In two to four sentences say"
+    " what the customer wants, what has been tried, and what is still open. Plain text only."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCard:
+    """What staff see when a conversation is handed over."""
+
+    escalation_id: int
+    key: ThreadKey  # the user's conversation
+    user_name: str
+    reason: str
+    trigger: str  # command | button | shortcut | feedback | model | keyword
+    summary: str
+    link: str | None  # Slack permalink / Discord jump URL of the conversation
+    in_hours: bool
+
+
+class PlatformPort(Protocol):
+    """What the handoff needs from a platform adapter."""
+
+    platform: str
+
+    def is_private(self, key: ThreadKey) -> bool:
+        """True for DMs: staff can't see them, so messages are relayed through the staff thread."""
+        ...
+
+    async def conversation_link(self, key: ThreadKey) -> str | None: ...
+
+    async def post_staff_card(self, channel: str, card: StaffCard) -> str:
+        """Post the card (with Claim and Resolve buttons, staff mentioned); return its thread id."""
+        ...
+
+    async def post_staff_note(self, channel: str, thread: str, text: str) -> None: ...
+
+    async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
+        """Post into the user's conversation; with `rate_escalation`, add 1–5 rating buttons."""
+        ...
+
+
+def in_business_hours(hours: BusinessHours, now: datetime) -> bool:
+    local = now.astimezone(ZoneInfo(hours.timezone))
+    if WEEKDAYS[local.weekday()] not in hours.days:
+        return False
+    start = time.fromisoformat(hours.start)
+    end = time.max if hours.end == "24:00" else time.fromisoformat(hours.end)
+    return start <= local.time() < end
+
+
+def _hours_text(hours: BusinessHours) -> str:
+    days = ", ".join(d.capitalize() for d in hours.days)
+    return f"{days} {hours.start}–{hours.end} {hours.timezone}"
+
+
+class Handoff:
+    """Listens to escalation changes and carries them to staff and back to the user."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        settings: EscalationSettings,
+        llm: LLMClient | None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._llm = llm
+        self._now = now
+        self._ports: dict[str, PlatformPort] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, port: PlatformPort) -> None:
+        """Called by each adapter as it starts (the staff channel may be on either platform)."""
+        self._ports[port.platform] = port
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` after the caller has answered (platforms want interactions acked in 3 s)."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("handoff: %s failed", what)
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Wait for cards and notes still being posted."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+
+    # -- escalation listener ------------------------------------------------------------------
+
+    async def escalated(self, outcome: Outcome) -> str:
+        """Post the staff card in the background; return what the user should be told now."""
+        in_hours = in_business_hours(self._settings.hours, self._now())
+        self._spawn(self._post_card(outcome, in_hours), f"card for escalation {outcome.record.id}")
+        hours = self._settings.hours
+        if in_hours:
+            return (
+                "I've asked a person from our team to take over; someone usually replies"
+                f" {hours.response_time}. They'll answer here, and I'll stay quiet until then."
+            )
+        return (
+            f"Our team is away right now (hours: {_hours_text(hours)}). I've passed this"
+            f" conversation on and someone will reply here {hours.out_of_hours_response}."
+            " I'll stay quiet until then."
+        )
+
+    async def claimed(self, outcome: Outcome, staff_name: str) -> None:
+        async def tell() -> None:
+            await self._note(outcome, f"Claimed by {staff_name}.")
+            await self._to_user(outcome.key, f"{staff_name} from our team has joined the conversation.")
+
+        self._spawn(tell(), f"claim notes for escalation {outcome.record.id}")
+
+    async def resolved(self, outcome: Outcome, staff_name: str) -> None:
+        async def tell() -> None:
+            await self._note(outcome, f"Resolved by {staff_name}; the bot answers again.")
+            await self._to_user(
+                outcome.key,
+                "This conversation is resolved and I'm back to help. How would you rate the help"
+                " you got from our team? (optional)",
+                rate_escalation=outcome.record.id,
+            )
+
+        self._spawn(tell(), f"resolve notes for escalation {outcome.record.id}")
+
+    # -- relay ---------------------------------------------------------------------------------
+
+    async def user_wrote(self, key: ThreadKey, user_name: str, text: str) -> None:
+        """A message in an escalated conversation: copy it to the staff thread when it's a DM."""
+        conv = await self._store.find_conversation(key)
+        record = await self._store.current_escalation(conv.id) if conv is not None else None
+        if record is None or not record.relay or record.staff_thread is None:
+            return
+        port = self._ports.get(record.staff_platform or "")
+        if port is None or record.staff_channel is None:
+            return
+        await port.post_staff_note(record.staff_channel, record.staff_thread, f"{user_name}: {text}")
+
+    async def staff_wrote(self, platform: str, channel: str, thread: str, staff_name: str, text: str) -> bool:
+        """A message in a staff thread: relay it to the user's DM. False if it isn't a relay thread."""
+        found = await self._store.escalation_by_staff_thread(platform, channel, thread)
+        if found is None or not found[0].relay:
+            return False
+        await self._to_user(found[1], f"{staff_name} (support): {text}")
+        return True
+
+    async def rate(self, escalation_id: int, score: int) -> str:
+        if not 1 <= score <= 5:
+            return "Ratings go from 1 to 5."
+        if not await self._store.record_satisfaction(escalation_id, score):
+            return "That conversation can't be rated (it isn't resolved)."
+        return f"Thank you for rating us {score}/5."
+
+    # -- reminders -----------------------------------------------------------------------------
+
+    async def remind_due(self) -> int:
+        """Post one reminder for each escalation unclaimed for escalation.reminder_minutes."""
+        minutes = self._settings.reminder_minutes
+        if minutes <= 0:
+            return 0
+        due = await self._store.unclaimed_since(self._now() - timedelta(minutes=minutes))
+        for record, _key in due:
+            await self._store.mark_reminded(record.id)
+            if record.staff_channel and record.staff_thread and record.staff_platform in self._ports:
+                port = self._ports[record.staff_platform]
+                await port.post_staff_note(
+                    record.staff_channel,
+                    record.staff_thread,
+                    f"Reminder: this escalation has waited {minutes} minutes without being claimed.",
+                )
+        return len(due)
+
+    async def run_reminders(self, stop: asyncio.Event, every_s: float = 30.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.remind_due()
+            except Exception:
+                log.exception("handoff: reminder pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _post_card(self, outcome: Outcome, in_hours: bool) -> None:
+        staff = self._settings.staff_channel
+        port = self._ports.get(staff.platform) if staff.platform else None
+        if port is None or not staff.channel:
+            log.warning(
+                "escalation %s: no staff channel to notify (set escalation.staff_channel.platform"
+                " and .channel, and run that platform's adapter)",
+                outcome.record.id,
+            )
+            return
+        user_port = self._ports.get(outcome.key.platform)
+        summary, user_name = await self._summary(outcome)
+        card = StaffCard(
+            escalation_id=outcome.record.id,
+            key=outcome.key,
+            user_name=user_name,
+            reason=outcome.record.reason or "(no reason given)",
+            trigger=outcome.record.trigger,
+            summary=summary,
+            link=await user_port.conversation_link(outcome.key) if user_port else None,
+            in_hours=in_hours,
+        )
+        thread = await port.post_staff_card(staff.channel, card)
+        relay = user_port.is_private(outcome.key) if user_port else False
+        await self._store.set_staff_thread(outcome.record.id, port.platform, staff.channel, thread, relay)
+
+    async def _summary(self, outcome: Outcome) -> tuple[str, str]:
+        """A short LLM summary (the last messages verbatim without one), and the user's name."""
+        messages = await self._store.messages(outcome.record.conversation_id, self._settings.summary_messages)
+        dialogue = [m for m in messages if m.role in (Role.USER, Role.ASSISTANT)]
+        user_name = next(
+            (m.user_name or m.user_id for m in reversed(dialogue) if m.role is Role.USER),
+            outcome.record.requested_by,
+        )
+        transcript = "\n".join(
+            f"{(m.user_name or 'user') if m.role is Role.USER else 'bot'}: {m.text}" for m in dialogue
+        )
+        if not transcript:
+            return "(no messages yet)", user_name
+        if self._llm is not None:
+            try:
+                text = await self._llm.complete(
+                    [
+                        {"role": "system", "content": SUMMARY_PROMPT},
+                        {"role": "user", "content": transcript},
+                    ]
+                )
+                if text.strip():
+                    return text.strip(), user_name
+            except LLMError as exc:
+                log.warning("handoff summary unavailable: %s", exc)
+        last = "\n".join(transcript.splitlines()[-5:])
+        return f"Last messages:\n{last}", user_name
+
+    async def _note(self, outcome: Outcome, text: str) -> None:
+        record = await self._store.escalation(outcome.record.id)
+        if record is None:
+            return
+        r = record[0]
+        port = self._ports.get(r.staff_platform or "")
+        if port is not None and r.staff_channel and r.staff_thread:
+            await port.post_staff_note(r.staff_channel, r.staff_thread, text)
+
+    async def _to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
+        port = self._ports.get(key.platform)
+        if port is None:
+            log.warning("handoff: no %s adapter running to reach %s", key.platform, key)
+            return
+        await port.send_to_user(key, text, rate_escalation=rate_escalation)
