@@ -318,9 +318,7 @@ class KnowledgeBase:
     async def remove(self, source_name: str) -> bool:
         """Drop a source and everything indexed from it; False if there was no such source."""
         async with self._write_lock:
-            async with self._db.execute(
-                "SELECT id FROM kb_sources WHERE name = ?", (source_name,)
-            ) as cur:
+            async with self._db.execute("SELECT id FROM kb_sources WHERE name = ?", (source_name,)) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return False
@@ -464,9 +462,7 @@ class KnowledgeBase:
 
     async def _vectors(self, model: str) -> list[VectorRow]:
         """All chunk vectors of `model`, cached until the indexed content changes."""
-        async with self._db.execute(
-            "SELECT value FROM kb_meta WHERE key = 'content_version'"
-        ) as cur:
+        async with self._db.execute("SELECT value FROM kb_meta WHERE key = 'content_version'") as cur:
             row = await cur.fetchone()
         version = str(row[0]) if row else "0"
         cached = self._vector_cache
@@ -478,9 +474,7 @@ class KnowledgeBase:
             (model,),
         ) as cur:
             raw = await cur.fetchall()
-        rows = await asyncio.to_thread(
-            lambda: [(int(r[0]), int(r[1]), from_blob(bytes(r[2]))) for r in raw]
-        )
+        rows = await asyncio.to_thread(lambda: [(int(r[0]), int(r[1]), from_blob(bytes(r[2]))) for r in raw])
         self._vector_cache = (version, model, rows)
         return rows
 

@@ -55,9 +55,7 @@ def check_url_template(template: str | None) -> None:
     unknown = names - URL_FIELDS
     if unknown:
         allowed = ", ".join("{" + f + "}" for f in sorted(URL_FIELDS))
-        raise SourceError(
-            f"bad URL template {template!r}: unknown {sorted(unknown)}; use {allowed}"
-        )
+        raise SourceError(f"bad URL template {template!r}: unknown {sorted(unknown)}; use {allowed}")
 
 
 def page_url(template: str | None, rel: str) -> str | None:

@@ -167,9 +167,7 @@ def parse_text(text: str, fallback_title: str) -> ParsedPage:
 
 # ---------------------------------------------------------------- HTML
 
-_SKIP_TAGS = frozenset(
-    {"script", "style", "nav", "header", "footer", "noscript", "template", "svg"}
-)
+_SKIP_TAGS = frozenset({"script", "style", "nav", "header", "footer", "noscript", "template", "svg"})
 _BLOCK_TAGS = frozenset(
     {
         "p",

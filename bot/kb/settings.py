@@ -15,8 +15,16 @@ DEFAULT_INCLUDE_PATTERN = (
 DEFAULT_SNIPPET_DIRS = ("include", "includes", "_includes", "snippets", "_snippets")
 # Repository and provenance files that sit beside help pages but are not help content.
 DEFAULT_EXCLUDE = (
-    "LICENSE*", "LICENCE*", "NOTICE*", "CHANGELOG*", "CHANGES*", "CONTRIBUTING*",
-    "CODE_OF_CONDUCT*", "SECURITY.md", "SOURCE.md", "AUTHORS*",
+    "LICENSE*",
+    "LICENCE*",
+    "NOTICE*",
+    "CHANGELOG*",
+    "CHANGES*",
+    "CONTRIBUTING*",
+    "CODE_OF_CONDUCT*",
+    "SECURITY.md",
+    "SOURCE.md",
+    "AUTHORS*",
 )
 
 
