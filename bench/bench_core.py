@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from pathlib import Path
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from bench.common import fake_openai_process
 from bot.app import App, running_app
 from bot.events import IncomingMessage, ReplyDone, ReplyStatus, ThreadKey
 from bot.prompt import render_system_prompt
@@ -101,25 +102,6 @@ class Row:
 
 # ---------------------------------------------------------------------------------------------
 # Plumbing: the fake server process, settings, percentiles
-
-
-@contextmanager
-def fake_server(latency_s: float) -> Iterator[str]:
-    """Run tests.fakes.openai_server in its own process; yield its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--latency", str(latency_s)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise BenchError(f"fake OpenAI server did not start (said {url!r})")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def make_config(db_path: Path, base_url: str, kb: bool) -> LoadedConfig:
@@ -748,8 +730,8 @@ def main() -> None:
     rows: list[Row] = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-core-") as tmp_name,
-        fake_server(plan.llm_latency_s) as slow_url,
-        fake_server(0.0) as fast_url,
+        fake_openai_process(plan.llm_latency_s) as slow_url,
+        fake_openai_process(0.0) as fast_url,
     ):
         tmp = Path(tmp_name)
         if args.only in (None, "latency"):

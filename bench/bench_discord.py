@@ -12,37 +12,15 @@ import asyncio
 import logging
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.discord_adapter import DiscordAdapter
+from bench.common import fake_openai_process
 from bot.app import running_app
 from bot.settings import load_config
 from tests.fakes.discord_server import FakeDiscord
-
-
-@contextmanager
-def fake_openai(latency_s: float) -> Iterator[str]:
-    """tests.fakes.openai_server in its own process; yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--latency", str(latency_s)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise SystemExit(f"fake OpenAI server did not start (said {url!r})")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -117,7 +95,7 @@ def main() -> None:
     p.add_argument("--llm-latency", type=float, default=0.05)
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    with fake_openai(args.llm_latency) as url:
+    with fake_openai_process(args.llm_latency) as url:
         asyncio.run(run(args.messages, args.concurrency, url, args.llm_latency))
 
 

@@ -11,15 +11,12 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import fake_openai_process
 from bot.app import running_app
 from bot.settings import DEFAULT_CONFIG_DIR, load_config
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mention, message, serving_bot
@@ -33,22 +30,6 @@ class Sample:
     ack_ms: float
     sign_ms: float
     final_ms: float
-
-
-@contextmanager
-def fake_llm(latency_s: float) -> Iterator[str]:
-    """The fake OpenAI server in a child process; yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--latency", str(latency_s)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _channel_of(params: dict[str, object]) -> object:
@@ -142,7 +123,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--latency", type=float, default=0.05, help="fake LLM seconds before the first token")
     args = p.parse_args()
-    with fake_llm(args.latency) as base_url:
+    with fake_openai_process(args.latency) as base_url:
         asyncio.run(run(args.samples, args.concurrency, args.latency, base_url))
 
 
