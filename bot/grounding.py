@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.kb import Hit
 
+PASSAGE_CHARS = 900  # of the best page, in an answer without a model
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 REFERENCE_RULES = (
@@ -70,10 +71,10 @@ def excerpt(text: str, limit: int) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def passages_answer(lead: str, hits: Sequence[Hit], offer: str, see_also: int = 2) -> str:
+def passages_answer(lead: str, hits: Sequence[Hit], passage: str, offer: str, see_also: int = 2) -> str:
     """The best passage (excerpt and link) plus a few more links, labelled as excerpts."""
     best = hits[0]
-    lines = [lead, "", f"{_label(best)} ({_link(best)}):", excerpt(best.text, 700)]
+    lines = [lead, "", f"{_label(best)} ({_link(best)}):", excerpt(passage, PASSAGE_CHARS)]
     others = hits[1 : 1 + see_also]
     if others:
         lines += ["", "See also: " + "; ".join(f"{h.title} ({_link(h)})" for h in others)]

@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
-from bot.grounding import NO_MATERIAL_RULES, passages_answer, reference_block, sources_footer
+from bot.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, passages_answer, reference_block, sources_footer
 from bot.handoff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
@@ -242,7 +242,10 @@ class ConversationManager:
             lead = PASSAGES_LEAD.get(reason) or (
                 f"{apology} Meanwhile, these passages from our help center look relevant:"
             )
-            text = passages_answer(lead, found.hits, OFFER_HUMAN)
+            passage = found.hits[0].text
+            if self._kb is not None:
+                passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
+            text = passages_answer(lead, found.hits, passage, OFFER_HUMAN)
         elif found is not None and reason in PASSAGES_LEAD:
             text = f"{NOT_FOUND} {OFFER_HUMAN}"
         elif reason == "no_llm":

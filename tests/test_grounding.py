@@ -116,3 +116,15 @@ async def test_the_daily_spend_cap_switches_to_passages(
         _, second = await ask(app.manager, message("how do I export my boards"))
     assert second is not None and second.text.startswith("I've reached today's answering budget")
     assert len(fake_openai.requests) == 1
+
+
+async def test_a_passage_answer_reads_on_past_the_matching_paragraph(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    async with running_app(make_config(KB_TOML, kb=True, llm=False)) as app:
+        _, done = await ask(app.manager, message("are annual plans refunded?"))
+    assert done is not None
+    assert "Refunds (https://help.example.com/refunds):" in done.text
+    # The intro matched; the steps in the next section are what the reader needs.
+    assert "How to ask for a refund\nWrite to billing with your invoice number." in done.text

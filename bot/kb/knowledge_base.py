@@ -519,6 +519,32 @@ class KnowledgeBase:
                     text=str(row[4]),
                     score=round(page.score, 6),
                     source_name=str(row[5]),
+                    chunk_id=page.best_chunk_id,
                 )
             )
         return hits
+
+    async def passage(self, hit: Hit, max_chars: int) -> str:
+        """The page from the hit's chunk onwards (headings kept), cut near `max_chars`.
+
+        A hit's chunk is often a section's first paragraph; a reader without a model needs the
+        steps that follow it.
+        """
+        async with self._db.execute(
+            "SELECT c.section, c.text FROM kb_chunks c JOIN kb_chunks start"
+            " ON start.id = ? AND c.document_id = start.document_id AND c.ord >= start.ord"
+            " ORDER BY c.ord",
+            (hit.chunk_id,),
+        ) as cur:
+            rows = [(str(r[0]), str(r[1])) async for r in cur]
+        parts: list[str] = []
+        size, section = 0, hit.section
+        for heading, text in rows:
+            if heading != section:
+                parts.append(heading)
+                section = heading
+            parts.append(text)
+            size += len(heading) + len(text)
+            if size >= max_chars:
+                break
+        return "\n\n".join(parts) if parts else hit.text

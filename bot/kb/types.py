@@ -19,6 +19,7 @@ class Hit:
     text: str
     score: float  # higher is better; comparable within one search only
     source_name: str = ""  # the indexed source (collection) the page belongs to
+    chunk_id: int = 0  # the best chunk, for reading on from it (KnowledgeBase.passage)
 
 
 @dataclass(frozen=True, slots=True)
