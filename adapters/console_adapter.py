@@ -8,6 +8,7 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.escalation import EscalationError, Escalations
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.manager import ConversationManager
 
@@ -28,6 +29,7 @@ class ConsoleAdapter:
         stdout: TextIO,
         interactive: bool,
         bot_name: str,
+        escalations: Escalations,
     ) -> None:
         self.key = ThreadKey(self.platform, "", "console", thread)
         self._user_name = user_name
@@ -35,6 +37,7 @@ class ConsoleAdapter:
         self._out = stdout
         self._interactive = interactive
         self._bot_name = bot_name
+        self._escalations = escalations
 
     async def _write(self, text: str) -> None:
         def write() -> None:
@@ -58,7 +61,21 @@ class ConsoleAdapter:
                 continue
             if self._interactive and text in QUIT_WORDS:
                 return
+            if text.split(maxsplit=1)[0] == "/escalate":
+                await self.escalate(text.removeprefix("/escalate").strip())
+                continue
             await self.answer(manager, text)
+
+    async def escalate(self, reason: str) -> None:
+        """`/escalate [reason]`: hand this conversation to staff, as on the chat platforms."""
+        try:
+            outcome = await self._escalations.escalate(
+                self.key, user_id=self._user_name, reason=reason, trigger="command"
+            )
+            text = outcome.message
+        except EscalationError as exc:
+            text = str(exc)
+        await self._write(f"{self._bot_name}> {text}\n" if self._interactive else f"{text}\n")
 
     async def answer(self, manager: ConversationManager, text: str) -> None:
         msg = IncomingMessage(

@@ -81,7 +81,7 @@ async def _chat(config: LoadedConfig, args: argparse.Namespace) -> int:
         if interactive:
             print(
                 f"{config.settings.bot.name} — conversation '{thread}' (resume with --thread"
-                f" {thread}). Type /quit or Ctrl-D to leave.\n"
+                f" {thread}). Type /escalate [reason] to reach a person, /quit or Ctrl-D to leave.\n"
             )
         adapter = ConsoleAdapter(
             thread=thread,
@@ -90,6 +90,7 @@ async def _chat(config: LoadedConfig, args: argparse.Namespace) -> int:
             stdout=sys.stdout,
             interactive=interactive,
             bot_name=config.settings.bot.name,
+            escalations=app.escalations,
         )
         await adapter.run(app.manager)
     return 0

@@ -138,3 +138,23 @@ async def test_escalations_and_their_timings_are_listed(
     assert "escalations             2  (1 open)" in out
     assert "time to claim: p50 0m, p90 0m (1 escalations)" in out
     assert "time to resolve: p50 0m, p90 0m (1 escalations)" in out
+
+
+async def test_escalate_in_the_console_hands_over_and_the_bot_goes_quiet(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path, fake_openai)
+    env["SUPPORTBOT_KB__ENABLED"] = "false"
+    env["SUPPORTBOT_ESCALATION__HOURS__DAYS"] = '["mon","tue","wed","thu","fri","sat","sun"]'
+    env["SUPPORTBOT_ESCALATION__HOURS__START"] = "00:00"
+    env["SUPPORTBOT_ESCALATION__HOURS__END"] = "24:00"
+    code, out, err = await run_cli(
+        "chat", "--thread", "e1", stdin="hello\n/escalate my invoice is wrong\nanyone there?\n", env=env
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Echo (2 messages): hello"
+    assert lines[1].startswith("I've asked a person from our team to take over")
+    assert len(lines) == 2 and len(fake_openai.requests) == 1  # nothing answered after the handoff
+    code, out, _ = await run_cli("escalations", env=env)
+    assert "waiting" in out and "my invoice is wrong" in out

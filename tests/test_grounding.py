@@ -48,6 +48,7 @@ async def test_console_answer_cites_its_sources(
             stdout=out,
             interactive=False,
             bot_name="Supportbot",
+            escalations=app.escalations,
         )
         await console.run(app.manager)
     assert out.getvalue() == (
