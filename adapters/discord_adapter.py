@@ -20,10 +20,12 @@ import discord
 import yarl
 
 from adapters.discord_client import PLATFORM, Interactions, SupportClient, reply_view
+from adapters.discord_handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
 from adapters.discord_stream import StreamedReply
 from bot.app import App
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.runner import AdapterStartError
+from bot.store import ConversationState
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class DiscordAdapter:
         self._guild_ready_timeout = guild_ready_timeout_s  # discord.py waits this long after the last guild
         self._drain_timeout = drain_timeout_s
         self._client: SupportClient | None = None
+        self._handoff: DiscordHandoff | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -125,7 +128,9 @@ class DiscordAdapter:
             on_message=self._on_message,
             guild_ready_timeout=self._guild_ready_timeout,
         )
+        client.add_dynamic_items(StaffButton, RateButton)
         self._client = client
+        self._handoff = DiscordHandoff(self._app, client)
         try:
             await self._login(client, token.get_secret_value(), api_url)
             await self._sync_commands(client, guild_ids)
@@ -133,12 +138,22 @@ class DiscordAdapter:
         except BaseException:
             await self._shutdown()
             raise
+        self._app.handoff.register(self._handoff)
+        staff = self._app.config.settings.escalation.staff_channel
+        if staff.platform == PLATFORM and not self._settings.message_content_intent:
+            log.warning(
+                "Discord: the staff channel is on Discord but discord.message_content_intent is off, so staff"
+                " replies in handoff threads can't be read or relayed to users in DMs. Turn on Message"
+                " Content Intent (%s → Bot) and set discord.message_content_intent = true.",
+                PORTAL,
+            )
 
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
         self._closing = True
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        await self._app.handoff.close()  # cards and notes still being posted need the client
         await self._shutdown()
 
     def _guild_ids(self) -> list[int]:
@@ -243,6 +258,8 @@ class DiscordAdapter:
         if task is not None:
             self._inflight.add(task)
         try:
+            if self._handoff is not None and await self._handoff.staff_message(message):
+                return  # staff under a handoff card: relayed, never answered by the bot
             routed = await self._route(self._client, message)
             if routed is not None:
                 await self._answer(self._client, *routed)
@@ -258,11 +275,16 @@ class DiscordAdapter:
         if isinstance(channel, discord.DMChannel):
             key = ThreadKey(PLATFORM, "", str(channel.id), str(channel.id))
             where = _Destination(channel, thread_from=None, reply_to=None)
-            return _incoming(message, key, message.content.strip(), is_dm=True), where, ""
+            return (
+                _incoming(message, key, with_attachments(message.content.strip(), message), is_dm=True),
+                where,
+                "",
+            )
         guild_id = message.guild.id if message.guild else getattr(channel, "guild_id", None)
         if guild_id is None or (self._settings.guild_ids and str(guild_id) not in self._settings.guild_ids):
             return None
         mentioned, text = _without_mention(message, client)
+        text = with_attachments(text, message)
         if isinstance(channel, discord.PartialMessageable):  # not cached: ask Discord what it is
             try:
                 fetched = await client.fetch_channel(channel.id)
@@ -304,7 +326,7 @@ class DiscordAdapter:
     ) -> None:
         """Stream the manager's reply into Discord; mark it delivered or failed."""
         opening = asyncio.create_task(where.open(client, thread_name))
-        typing = asyncio.create_task(_keep_typing(opening))
+        typing = asyncio.create_task(self._typing(incoming.key, opening))
         buttons: discord.ui.View | None = None  # set when the reply is complete; goes on its last message
 
         async def post(text: str, final: bool) -> discord.Message:
@@ -352,6 +374,12 @@ class DiscordAdapter:
                 opening.cancel()
             elif not opening.cancelled() and opening.exception() is not None:
                 log.debug("Discord: opening %s failed: %s", incoming.key.thread, opening.exception())
+
+    async def _typing(self, key: ThreadKey, opening: asyncio.Task[discord.abc.Messageable]) -> None:
+        """Show "typing…", except while staff have the conversation (the bot won't answer then)."""
+        conv = await self._app.store.find_conversation(key)
+        if conv is None or conv.state == ConversationState.BOT:
+            await _keep_typing(opening)
 
     async def _deliver(
         self,

@@ -103,12 +103,42 @@ class Interactions:
         await self._respond(interaction, work())
 
     async def resolve(self, interaction: Interaction) -> None:
+        """/resolve (staff): in a handoff card's thread, the conversation the card is about."""
+
         async def work() -> str:
-            key = await self._conversation_of(interaction, latest_of_user=False)
+            key = await self._card_conversation(interaction) or await self._conversation_of(
+                interaction, latest_of_user=False
+            )
             outcome = await self._app.escalations.resolve(
-                key, staff_id=str(interaction.user.id), role_ids=_role_ids(interaction)
+                key,
+                staff_id=str(interaction.user.id),
+                role_ids=_role_ids(interaction),
+                staff_name=interaction.user.display_name,
             )
             return outcome.message
+
+        await self._respond(interaction, work())
+
+    async def staff_button(self, interaction: Interaction, action: str, escalation_id: int) -> None:
+        """Claim or Resolve on a handoff card; the core refuses anyone who isn't staff."""
+
+        async def work() -> str:
+            escalations = self._app.escalations
+            key = await escalations.key_of(escalation_id)
+            act = escalations.claim if action == "claim" else escalations.resolve
+            outcome = await act(
+                key,
+                staff_id=str(interaction.user.id),
+                role_ids=_role_ids(interaction),
+                staff_name=interaction.user.display_name,
+            )
+            return outcome.message
+
+        await self._respond(interaction, work())
+
+    async def rate(self, interaction: Interaction, escalation_id: int, score: int) -> None:
+        async def work() -> str:
+            return await self._app.handoff.rate(escalation_id, score)
 
         await self._respond(interaction, work())
 
@@ -136,6 +166,16 @@ class Interactions:
             return outcome.message
 
         await self._respond(interaction, work())
+
+    async def _card_conversation(self, interaction: Interaction) -> ThreadKey | None:
+        """The conversation whose handoff card heads the thread this interaction came from, if any."""
+        staff = self._app.config.settings.escalation.staff_channel
+        if staff.platform != PLATFORM or interaction.channel_id is None:
+            return None
+        found = await self._app.store.escalation_by_staff_thread(
+            PLATFORM, staff.channel, str(interaction.channel_id)
+        )
+        return found[1] if found is not None else None
 
     async def _conversation_of(self, interaction: Interaction, *, latest_of_user: bool) -> ThreadKey:
         """The conversation an interaction is about: its thread or DM, else (in a server channel) the

@@ -25,12 +25,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_api import api_url, describe, error_code, make_client
 from adapters.slack_entry import SlackEntryPoints
+from adapters.slack_handoff import SlackHandoff
 from adapters.slack_names import NameCache
-from adapters.slack_payloads import Origin, answerable, clean_text, mentions, origin, team_of
+from adapters.slack_payloads import (
+    Origin,
+    answerable,
+    clean_text,
+    mentions,
+    origin,
+    readable,
+    team_of,
+    with_files,
+)
 from adapters.slack_reply import ReplyWriter, Sign
 from bot.app import App
-from bot.events import IncomingMessage, ReplyDone, TextDelta
+from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.runner import AdapterStartError
+from bot.store import ConversationState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,7 @@ class SlackAdapter:
         self._bot_user_id: str | None = None
         self._writer: ReplyWriter | None = None
         self._names: NameCache | None = None
+        self._handoff: SlackHandoff | None = None
 
     async def start(self) -> None:
         """Check the token with auth.test, then serve; AdapterStartError names what to fix."""
@@ -90,6 +102,7 @@ class SlackAdapter:
         self._client = client
         self._bot_user_id = auth.get("user_id")
         self._names = NameCache(client)
+        self._handoff = SlackHandoff(self._app, client, self._names)
         self._writer = ReplyWriter(client, config.settings.slack)
         secret = config.secrets.slack_signing_secret
         bolt = AsyncApp(
@@ -100,12 +113,14 @@ class SlackAdapter:
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)
-        SlackEntryPoints(self._app, client).register(bolt)
+        SlackEntryPoints(self._app, client, self._names).register(bolt)
+        self._handoff.register(bolt)
         self._bolt = bolt
         if self._mode == "http":
             await self._serve_http(bolt)
         else:
             await self._connect_socket(bolt)
+        self._app.handoff.register(self._handoff)
         log.info("Slack connected as %s in team %s (%s mode)", auth.get("user"), auth.get("team"), self._mode)
 
     async def close(self) -> None:
@@ -121,6 +136,7 @@ class SlackAdapter:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._app.handoff.close()  # cards and notes still being posted need the client
 
     async def _serve_http(self, bolt: AsyncApp) -> None:
         async def events(request: web.Request) -> web.Response:
@@ -175,7 +191,7 @@ class SlackAdapter:
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if answerable(event):
-            self._spawn(self._answer(origin(event, team_of(body), mention=True), event))
+            self._spawn(self._mentioned(origin(event, team_of(body), mention=True), event))
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if not answerable(event):
@@ -183,13 +199,19 @@ class SlackAdapter:
         kind = event.get("channel_type")
         if kind == "im":
             self._spawn(self._answer(origin(event, team_of(body), mention=False), event))
-        elif (
-            kind in ("channel", "group")
-            and event.get("thread_ts")
-            and self._app.config.settings.slack.follow_threads
-            and not mentions(str(event.get("text", "")), self._bot_user_id)  # app_mention has it
-        ):
-            self._spawn(self._follow(origin(event, team_of(body), mention=False), event))
+        elif kind in ("channel", "group") and event.get("thread_ts"):
+            where = origin(event, team_of(body), mention=False)
+            assert self._handoff is not None
+            if self._handoff.in_staff_channel(where.channel):
+                self._spawn(self._in_staff_channel(where, event))
+            elif self._follows(event):
+                self._spawn(self._follow(where, event))
+
+    def _follows(self, event: dict[str, Any]) -> bool:
+        """A thread message to answer without a mention (one with a mention comes as app_mention too)."""
+        return self._app.config.settings.slack.follow_threads and not mentions(
+            str(event.get("text", "")), self._bot_user_id
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -209,6 +231,35 @@ class SlackAdapter:
             self._seen.popitem(last=False)
         return True
 
+    async def _mentioned(self, where: Origin, event: dict[str, Any]) -> None:
+        assert self._handoff is not None
+        if where.thread_ts and await self._handoff.is_card_thread(where.channel, where.thread_ts):
+            return  # staff under a handoff card: the message event carries it to the staff relay
+        await self._answer(where, event)
+
+    async def _in_staff_channel(self, where: Origin, event: dict[str, Any]) -> None:
+        """Staff replies under a card go to the handoff (never answered); other threads as usual."""
+        assert self._handoff is not None and where.thread_ts is not None
+        if not await self._handoff.is_card_thread(where.channel, where.thread_ts):
+            if self._follows(event):
+                await self._follow(where, event)
+            return
+        if self._first_time(where.message_id):
+            await self._handoff.staff_wrote(where.channel, where.thread_ts, where.user, self._text(event))
+
+    def _text(self, event: dict[str, Any]) -> str:
+        """What the person wrote, readable on any platform, with links to attached files."""
+        return with_files(clean_text(readable(str(event.get("text", ""))), self._bot_user_id), event)
+
+    async def _handed_over(self, key: ThreadKey) -> bool:
+        """True while staff have the conversation: the bot shows no sign of answering."""
+        conv = await self._app.store.find_conversation(key)
+        return conv is not None and conv.state != ConversationState.BOT
+
+    async def _sign(self, where: Origin) -> Sign:
+        assert self._writer is not None
+        return Sign.NONE if await self._handed_over(where.key) else await self._writer.sign(where)
+
     async def _follow(self, where: Origin, event: dict[str, Any]) -> None:
         """A thread reply without a mention: answered only in threads the bot already takes part in."""
         if await self._app.store.find_conversation(where.key) is not None:
@@ -220,13 +271,13 @@ class SlackAdapter:
             log.info("Slack redelivered message %s; ignored", where.message_id)
             return
         assert self._writer is not None and self._names is not None
-        sign, name = await asyncio.gather(self._writer.sign(where), self._names.get(where.user))
+        sign, name = await asyncio.gather(self._sign(where), self._names.get(where.user))
         msg = IncomingMessage(
             key=where.key,
             message_id=where.message_id,
             user_id=where.user,
             user_name=name,
-            text=clean_text(str(event.get("text", "")), self._bot_user_id),
+            text=self._text(event),
             is_dm=where.is_dm,
             received_at=received,
             raw=event,

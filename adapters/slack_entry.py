@@ -25,6 +25,7 @@ from adapters.slack_blocks import (
     decode,
     offer_human_blocks,
 )
+from adapters.slack_names import NameCache
 from adapters.slack_payloads import PLATFORM, clean_text, is_dm_channel, team_of, thread_key
 from bot.app import App
 from bot.escalation import EscalationError
@@ -64,7 +65,7 @@ def _link_key(team: str, text: str) -> ThreadKey | None:
     return thread_key(team, channel, ts, m.group(4), is_dm_channel(channel))
 
 
-def _where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
+def where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
     """The channel and thread of the message whose button was clicked (ephemeral ones too)."""
     container = body.get("container") or {}
     message = body.get("message") or {}
@@ -75,9 +76,10 @@ def _where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
 class SlackEntryPoints:
     """The Bolt listeners for escalation and feedback; thin: payload in, core call, short answer out."""
 
-    def __init__(self, app: App, client: AsyncWebClient) -> None:
+    def __init__(self, app: App, client: AsyncWebClient, names: NameCache | None = None) -> None:
         self._app = app
         self._client = client
+        self._names = names
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command(ESCALATE_COMMAND)(self.on_escalate)
@@ -110,14 +112,25 @@ class SlackEntryPoints:
         await _say(ack, f"{outcome.message} (Escalated: {which}.)")
 
     async def on_resolve(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """/resolve [message link] (staff): the linked conversation, else the one open escalation here."""
+        """/resolve [message link] (staff): the linked conversation, else the one open escalation here.
+
+        A link into a handoff card's thread, or the staff channel itself, means the conversation the
+        card is about (Slack sends no thread with a slash command).
+        """
         team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
         if not self._app.escalations.is_staff(user):
             await _say(ack, "Only support staff can resolve escalations.")
             return
         key = _link_key(team, command.get("text", ""))
-        if key is None:
-            here = [k for _, k in await self._app.store.open_escalations() if k.channel == channel]
+        if key is not None:
+            card = await self._app.store.escalation_by_staff_thread(PLATFORM, key.channel, key.thread)
+            key = card[1] if card is not None else key
+        else:
+            here = [
+                k
+                for e, k in await self._app.store.open_escalations()
+                if k.channel == channel or (e.staff_platform == PLATFORM and e.staff_channel == channel)
+            ]
             if len(here) != 1:
                 count = "no open escalation" if not here else f"{len(here)} open escalations"
                 await _say(
@@ -127,7 +140,8 @@ class SlackEntryPoints:
                 return
             key = here[0]
         try:
-            outcome = await self._app.escalations.resolve(key, staff_id=user)
+            name = await self._names.get(user) if self._names is not None else user
+            outcome = await self._app.escalations.resolve(key, staff_id=user, staff_name=name)
         except EscalationError as exc:
             await _say(ack, str(exc))
             return
@@ -151,7 +165,7 @@ class SlackEntryPoints:
         await ack()
         value = decode(str(action.get("value", "")))
         user = str(body["user"]["id"])
-        channel, thread_ts = _where_clicked(body)
+        channel, thread_ts = where_clicked(body)
         if value is None:
             return
         conv = await self._app.store.conversation_of_message(value.reply_id)
@@ -170,7 +184,7 @@ class SlackEntryPoints:
             return
         user = str(body["user"]["id"])
         await self._app.store.record_feedback(value.reply_id, user, 1 if value.kind == "up" else -1)
-        channel, thread_ts = _where_clicked(body)
+        channel, thread_ts = where_clicked(body)
         if value.kind == "up":
             await self._ephemeral(channel, user, THANKS, thread_ts)
         else:

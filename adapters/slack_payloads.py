@@ -90,6 +90,21 @@ def clean_text(text: str, bot_user_id: str | None) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+
+
+def readable(text: str) -> str:
+    """Slack's <url|label> links as "label (url)", for people reading elsewhere (relayed to Discord)."""
+    return _SLACK_LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
+
+
+def with_files(text: str, event: Mapping[str, Any]) -> str:
+    """The text followed by links to the message's files, so relayed messages keep their attachments."""
+    files = event.get("files") or []
+    links = [str(f.get("permalink") or f.get("url_private") or "") for f in files if isinstance(f, Mapping)]
+    return "\n".join(part for part in (text, *links) if part)
+
+
 def team_of(body: Mapping[str, Any]) -> str:
     """The workspace id of an events or interactivity payload."""
     team = body.get("team_id") or (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")

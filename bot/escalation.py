@@ -139,6 +139,10 @@ class Escalations:
         found = await self._store.escalation(escalation_id)
         if found is None:
             raise EscalationError("I don't know that escalation.")
+        if found[0].resolved_at is not None:  # a stale card must not act on a later escalation
+            raise EscalationError(
+                "That escalation is already resolved; its conversation is back with the bot."
+            )
         return found[1]
 
     async def _staff_conversation(

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.escalation import Outcome
 from bot.events import ThreadKey
 from bot.llm import LLMClient, LLMError
+from bot.locks import KeyedLocks
 from bot.settings import BusinessHours, EscalationSettings
 from bot.store import ConversationStore, Role
 
@@ -42,6 +43,7 @@ class StaffCard:
     summary: str
     link: str | None  # Slack permalink / Discord jump URL of the conversation
     in_hours: bool
+    relay: bool = False  # a DM: staff reply in the card's thread and messages are relayed both ways
 
 
 class PlatformPort(Protocol):
@@ -96,6 +98,10 @@ class Handoff:
         self._now = now
         self._ports: dict[str, PlatformPort] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # DM messages written while their escalation's card is still being prepared (summary, posting):
+        # escalation id → lines, posted under the card once its thread exists.
+        self._early: dict[int, list[str]] = {}
+        self._relays = KeyedLocks()  # per conversation: card thread set-up vs. relaying, in order
 
     def register(self, port: PlatformPort) -> None:
         """Called by each adapter as it starts (the staff channel may be on either platform)."""
@@ -124,6 +130,7 @@ class Handoff:
     async def escalated(self, outcome: Outcome) -> str:
         """Post the staff card in the background; return what the user should be told now."""
         in_hours = in_business_hours(self._settings.hours, self._now())
+        self._early[outcome.record.id] = []
         self._spawn(self._post_card(outcome, in_hours), f"card for escalation {outcome.record.id}")
         hours = self._settings.hours
         if in_hours:
@@ -160,14 +167,19 @@ class Handoff:
 
     async def user_wrote(self, key: ThreadKey, user_name: str, text: str) -> None:
         """A message in an escalated conversation: copy it to the staff thread when it's a DM."""
-        conv = await self._store.find_conversation(key)
-        record = await self._store.current_escalation(conv.id) if conv is not None else None
-        if record is None or not record.relay or record.staff_thread is None:
-            return
-        port = self._ports.get(record.staff_platform or "")
-        if port is None or record.staff_channel is None:
-            return
-        await port.post_staff_note(record.staff_channel, record.staff_thread, f"{user_name}: {text}")
+        async with self._relays.hold(key):
+            conv = await self._store.find_conversation(key)
+            record = await self._store.current_escalation(conv.id) if conv is not None else None
+            if record is None:
+                return
+            line = f"{user_name}: {text}"
+            if record.staff_thread is None:
+                if record.id in self._early:
+                    self._early[record.id].append(line)  # the card is still being prepared
+                return
+            port = self._ports.get(record.staff_platform or "")
+            if record.relay and port is not None and record.staff_channel:
+                await port.post_staff_note(record.staff_channel, record.staff_thread, line)
 
     async def staff_wrote(self, platform: str, channel: str, thread: str, staff_name: str, text: str) -> bool:
         """A message in a staff thread: relay it to the user's DM. False if it isn't a relay thread."""
@@ -215,6 +227,12 @@ class Handoff:
     # -- internals -----------------------------------------------------------------------------
 
     async def _post_card(self, outcome: Outcome, in_hours: bool) -> None:
+        try:
+            await self._card(outcome, in_hours)
+        finally:
+            self._early.pop(outcome.record.id, None)
+
+    async def _card(self, outcome: Outcome, in_hours: bool) -> None:
         staff = self._settings.staff_channel
         port = self._ports.get(staff.platform) if staff.platform else None
         if port is None or not staff.channel:
@@ -225,6 +243,7 @@ class Handoff:
             )
             return
         user_port = self._ports.get(outcome.key.platform)
+        relay = user_port.is_private(outcome.key) if user_port else False
         summary, user_name = await self._summary(outcome)
         card = StaffCard(
             escalation_id=outcome.record.id,
@@ -235,10 +254,15 @@ class Handoff:
             summary=summary,
             link=await user_port.conversation_link(outcome.key) if user_port else None,
             in_hours=in_hours,
+            relay=relay,
         )
         thread = await port.post_staff_card(staff.channel, card)
-        relay = user_port.is_private(outcome.key) if user_port else False
-        await self._store.set_staff_thread(outcome.record.id, port.platform, staff.channel, thread, relay)
+        async with self._relays.hold(outcome.key):
+            await self._store.set_staff_thread(outcome.record.id, port.platform, staff.channel, thread, relay)
+            early = self._early.pop(outcome.record.id, [])
+            if relay:
+                for line in early:
+                    await port.post_staff_note(staff.channel, thread, line)
 
     async def _summary(self, outcome: Outcome) -> tuple[str, str]:
         """A short LLM summary (the last messages verbatim without one), and the user's name."""

@@ -95,7 +95,10 @@ class ConversationManager:
                 await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
                 log.info("message %s left to staff (conversation escalated)", stored.id)
                 if self._handoff is not None:
-                    await self._handoff.user_wrote(msg.key, msg.user_name or msg.user_id, msg.text)
+                    try:
+                        await self._handoff.user_wrote(msg.key, msg.user_name or msg.user_id, msg.text)
+                    except Exception:  # the message is stored; staff can still read it in history
+                        log.exception("relaying message %s to the staff thread failed", stored.id)
                 return
             if self._escalations.wants_human(stored.text):
                 yield await self._escalate_on_keyword(msg, stored)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.events import IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.manager import ConversationManager
 
 _ids = itertools.count(1)
+T = TypeVar("T")
 
 
 def message(text: str, thread: str = "t1", message_id: str | None = None) -> IncomingMessage:
@@ -38,3 +43,13 @@ async def ask(
     if done is not None and done.reply_id is not None:
         await manager.mark_delivered(done.reply_id, None)
     return events, done
+
+
+async def until(check: Callable[[], Awaitable[T]], what: str, within: float = 10.0) -> T:
+    """Poll an async check until it returns something truthy, and return that; fail after `within` s."""
+    deadline = time.monotonic() + within
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+    return result

@@ -7,11 +7,12 @@ import sqlite3
 
 from adapters.slack_blocks import ESCALATE_SHORTCUT, FEEDBACK_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from bot.events import ThreadKey
-from bot.store import EscalationRecord
+from bot.store import EscalationRecord, MessageStatus
 from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, block_action, mention, message, message_shortcut
-from tests.test_slack import CHANNEL, DM, USER, Bot, BotFactory, button_values, wait_answers
+from tests.helpers import until
+from tests.test_slack import CHANNEL, DM, USER, Bot, BotFactory, answers, button_values, wait_answers
 
 # The same fixtures as the conversation tests: the fake Slack and the adapter in HTTP mode.
 fake_slack = test_slack.fake_slack
@@ -72,8 +73,18 @@ async def test_escalated_thread_is_left_to_staff(start_bot: BotFactory, fake_ope
     await wait_answers(bot.slack, DM, None, 1)
     await bot.send.command("/escalate", "", channel=DM, user=USER)
     await bot.send.event(message("are you there?", channel=DM, ts="1100.2", user=USER))
-    await bot.slack.wait_calls("reactions.remove", 2)  # the second message was handled, silently
+    conv = await bot.app.store.find_conversation(ThreadKey("slack", TEAM, DM, DM))
+    assert conv is not None
+
+    async def handed_over() -> bool:
+        stored = await bot.app.store.messages(conv.id, 10)
+        return any(m.status is MessageStatus.HANDED_OVER for m in stored)
+
+    await until(handed_over, "the second message stored as handed over")
     assert len(fake_openai.requests) == 1
+    # No sign of an answer coming: no 👀 and no "is thinking…" on the escalated message.
+    assert [c.params["timestamp"] for c in bot.slack.called("reactions.add")] == ["1100.1"]
+    assert len(answers(bot.slack, DM, None)) == 1
 
 
 async def test_talk_to_a_human_button_escalates_the_answers_conversation(start_bot: BotFactory) -> None:

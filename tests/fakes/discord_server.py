@@ -315,6 +315,12 @@ class FakeDiscord:
             "flags": 0,
         }
 
+    def attachment(self, filename: str) -> Payload:
+        """An attachment as it appears in a MESSAGE_CREATE payload."""
+        aid = self.next_id()
+        url = f"https://cdn.discordapp.com/attachments/{aid}/{filename}"
+        return {"id": str(aid), "filename": filename, "size": 1024, "url": url, "proxy_url": url}
+
     def guild_message(
         self,
         text: str,
@@ -483,6 +489,7 @@ class FakeDiscord:
         message = self.dm_message(body.get("content") or "", channel_id=int(channel_id))
         message["author"] = user(self.bot_id, "Supportbot", bot=True)
         message["components"] = body.get("components") or []
+        message["embeds"] = body.get("embeds") or []
         message["flags"] = body.get("flags") or 0
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]

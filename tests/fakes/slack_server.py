@@ -230,6 +230,11 @@ class FakeSlack:
         self.messages.pop(str(params.get("ts")), None)
         return _ok(ts=params.get("ts"))
 
+    def _chat_getPermalink(self, params: dict[str, Any]) -> web.Response:
+        channel, ts = str(params["channel"]), str(params["message_ts"])
+        link = f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return _ok(channel=channel, permalink=link)
+
     def _chat_postEphemeral(self, params: dict[str, Any]) -> web.Response:
         return _ok(message_ts=self._next_ts())
 

@@ -1,0 +1,269 @@
+"""Discord's side of the human handoff: the core's PlatformPort, the card and rating buttons, staff replies.
+
+The card goes to the staff channel with Claim/Resolve and the staff roles mentioned; a thread started from
+it is the staff thread, where DM conversations are relayed both ways. Reading staff replies there needs
+the privileged message_content intent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Literal
+
+import discord
+
+from adapters.discord_client import PLATFORM, Interaction, SupportClient
+from adapters.discord_split import split_message
+from bot.app import App
+from bot.events import ThreadKey
+from bot.handoff import StaffCard
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_CHANNEL = 10003  # Discord error code: no channel with that id
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: an escalation may wait over a weekend
+EMBED_TEXT = 4096  # characters of an embed's description
+FIELD_TEXT = 1024  # … of one embed field
+THREAD_NAME = 100
+STAFF_LABELS = {
+    "claim": ("Claim", discord.ButtonStyle.success),
+    "resolve": ("Resolve", discord.ButtonStyle.danger),
+}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class StaffButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"supportbot:(?P<action>claim|resolve):(?P<escalation>[0-9]+)",
+):
+    """Claim or Resolve on a handoff card; the custom_id carries the escalation id (survives restarts)."""
+
+    def __init__(self, action: str, escalation_id: int) -> None:
+        label, style = STAFF_LABELS[action]
+        super().__init__(
+            discord.ui.Button(label=label, style=style, custom_id=f"supportbot:{action}:{escalation_id}")
+        )
+        self.action = action
+        self.escalation_id = escalation_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> StaffButton:
+        return cls(match["action"], int(match["escalation"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, SupportClient):
+            await client.interactions.staff_button(interaction, self.action, self.escalation_id)
+
+
+class RateButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"supportbot:rate:(?P<escalation>[0-9]+):(?P<score>[1-5])",
+):
+    """One of the 1–5 satisfaction buttons sent to the user when their escalation is resolved."""
+
+    def __init__(self, escalation_id: int, score: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=str(score),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"supportbot:rate:{escalation_id}:{score}",
+            )
+        )
+        self.escalation_id = escalation_id
+        self.score = score
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RateButton:
+        return cls(int(match["escalation"]), int(match["score"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, SupportClient):
+            await client.interactions.rate(interaction, self.escalation_id, self.score)
+
+
+def card_view(escalation_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(StaffButton("claim", escalation_id))
+    view.add_item(StaffButton("resolve", escalation_id))
+    return view
+
+
+def rating_view(escalation_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for score in range(1, 6):
+        view.add_item(RateButton(escalation_id, score))
+    return view
+
+
+def card_embed(card: StaffCard) -> discord.Embed:
+    embed = discord.Embed(
+        title=_cut(f"Escalation #{card.escalation_id}: {card.user_name} ({card.key.platform})", 256),
+        description=_cut(card.summary, EMBED_TEXT),
+    )
+    embed.add_field(name="Reason", value=_cut(card.reason, FIELD_TEXT), inline=False)
+    embed.add_field(name="Trigger", value=card.trigger)
+    embed.add_field(
+        name="Hours", value="within business hours" if card.in_hours else "outside business hours"
+    )
+    if card.relay:
+        where = (
+            "Private conversation: write in this card's thread to reply; the user's messages appear there."
+        )
+    elif card.link:
+        where = f"[Open the conversation]({card.link}) and reply there."
+    else:
+        where = "No link to the conversation is available."
+    embed.add_field(name="Conversation", value=where, inline=False)
+    return embed
+
+
+def with_attachments(text: str, message: discord.Message) -> str:
+    """The text followed by the attachments' URLs, so relayed messages keep their files."""
+    return "\n".join(part for part in (text, *(a.url for a in message.attachments)) if part)
+
+
+class DiscordHandoff:
+    """Posts cards, notes and relayed messages in Discord; carries staff replies under cards to the core."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: App, client: SupportClient) -> None:
+        self._app = app
+        self._client = client
+        self._settings = app.config.settings.escalation
+        self._reads_content = app.config.settings.discord.message_content_intent
+        self._warned = False
+
+    # -- PlatformPort ------------------------------------------------------------------------------
+
+    def is_private(self, key: ThreadKey) -> bool:
+        return not key.workspace  # DMs have no guild
+
+    async def conversation_link(self, key: ThreadKey) -> str | None:
+        if not key.workspace:
+            return f"https://discord.com/channels/@me/{key.channel}"
+        # A conversation's thread shares the id of the question it started from, in the parent channel.
+        return f"https://discord.com/channels/{key.workspace}/{key.channel}/{key.thread}"
+
+    async def post_staff_card(self, channel: str, card: StaffCard) -> str:
+        target = await self._staff_channel(channel)
+        roles = [r for r in self._settings.staff_role_ids if r.isdigit()]
+        mention = " ".join(f"<@&{r}>" for r in roles)
+        who = discord.utils.escape_markdown(card.user_name)
+        message = await target.send(
+            f"{mention} New escalation #{card.escalation_id} from **{who}**".strip(),
+            embed=card_embed(card),
+            view=card_view(card.escalation_id),
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(int(r)) for r in roles]
+            ),
+        )
+        try:
+            thread = await message.create_thread(
+                name=_cut(f"Escalation #{card.escalation_id}: {card.user_name}", THREAD_NAME),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.HTTPException as exc:
+            log.error(
+                "Discord: cannot start the thread under handoff card %s in channel %s (%s); give the bot"
+                " Create Public Threads and Send Messages in Threads there. Notes and the relay need it.",
+                message.id,
+                channel,
+                exc,
+            )
+            return str(message.id)
+        return str(thread.id)
+
+    async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
+        target = self._client.get_partial_messageable(int(thread))
+        for part in split_message(text):
+            await target.send(part)
+
+    async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
+        view = rating_view(rate_escalation) if rate_escalation is not None else None
+        try:
+            await self._send(int(key.thread), text, view)
+        except discord.NotFound as exc:
+            if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
+                raise
+            # Answered inline (mention_mode = "reply"): the conversation is a message, not a thread.
+            reference = discord.MessageReference(
+                message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
+            )
+            await self._send(int(key.channel), text, view, reference)
+
+    async def _send(
+        self,
+        channel_id: int,
+        text: str,
+        view: discord.ui.View | None,
+        reference: discord.MessageReference | None = None,
+    ) -> None:
+        target = self._client.get_partial_messageable(channel_id)
+        parts = split_message(text)
+        for i, part in enumerate(parts):
+            extra: dict[str, Any] = {}
+            if i == 0 and reference is not None:
+                extra["reference"] = reference
+            if i == len(parts) - 1 and view is not None:
+                extra["view"] = view  # the buttons go under the last piece
+            await target.send(part, **extra)
+
+    async def _staff_channel(self, channel: str) -> discord.TextChannel:
+        found: Any = self._client.get_channel(int(channel)) if channel.isdigit() else None
+        if found is None and channel.isdigit():
+            found = await self._client.fetch_channel(int(channel))
+        if not isinstance(found, discord.TextChannel):
+            raise ValueError(
+                f"escalation.staff_channel.channel = {channel!r} is not a text channel the bot can see"
+            )
+        return found
+
+    # -- staff threads -----------------------------------------------------------------------------
+
+    async def staff_message(self, message: discord.Message) -> bool:
+        """A message in a handoff card's thread: relayed to the user in a DM. True if it was one (the bot
+        stays out of card threads)."""
+        staff = self._settings.staff_channel
+        channel = message.channel
+        if staff.platform != PLATFORM or message.guild is None:
+            return False
+        if isinstance(channel, discord.Thread):
+            if str(channel.parent_id) != staff.channel:
+                return False
+        elif not isinstance(channel, discord.PartialMessageable):  # an uncached thread looks like this
+            return False
+        thread = str(channel.id)
+        if await self._app.store.escalation_by_staff_thread(PLATFORM, staff.channel, thread) is None:
+            return False
+        me = self._client.user
+        text = re.sub(rf"<@!?{me.id}>", "", message.content).strip() if me else message.content.strip()
+        text = with_attachments(text, message)
+        if not text:
+            self._warn_no_content(thread)
+            return True
+        await self._app.handoff.staff_wrote(
+            PLATFORM, staff.channel, thread, message.author.display_name, text
+        )
+        return True
+
+    def _warn_no_content(self, thread: str) -> None:
+        if self._reads_content or self._warned:
+            return
+        self._warned = True
+        log.warning(
+            "Discord: a staff reply in handoff thread %s arrived without its text, so it can't be relayed."
+            " Turn on Message Content Intent (Developer Portal → Bot → Privileged Gateway Intents) and set"
+            " discord.message_content_intent = true.",
+            thread,
+        )

@@ -1,0 +1,86 @@
+"""Block Kit for the handoff: the staff card with Claim/Resolve, and the 1–5 rating buttons for the user."""
+
+from __future__ import annotations
+
+from adapters.slack_blocks import SECTION_LIMIT, Block
+from adapters.slack_mrkdwn import escape
+from bot.handoff import StaffCard
+
+CLAIM_ACTION = "supportbot_claim"
+RESOLVE_ACTION = "supportbot_resolve"
+RATE_ACTION = "supportbot_rate"  # rate_1 … rate_5: action ids must differ within one block
+HEADER_LIMIT = 150  # characters of a header block's plain text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def card_message(card: StaffCard, group_id: str) -> tuple[str, list[Block]]:
+    """The card's notification text and blocks; the staff group is mentioned in both."""
+    mention = f"<!subteam^{group_id}> " if group_id else ""
+    who, reason = escape(card.user_name), escape(card.reason)
+    title = f"Escalation #{card.escalation_id}: {card.user_name} ({card.key.platform})"
+    hours = "within business hours" if card.in_hours else "*outside business hours*"
+    if card.relay:
+        where = "Private conversation: write in this thread to reply; the user's messages appear here."
+    elif card.link:
+        where = f"<{card.link}|Open the conversation> and reply there."
+    else:
+        where = "No link to the conversation is available."
+    return (
+        f"{mention}Escalation #{card.escalation_id} from {who}: {reason}",
+        [
+            {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_LIMIT)}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _cut(f"{mention}*Reason:* {reason}\n*Trigger:* {card.trigger} · {hours}", 3000),
+                },
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _cut(f"*Summary*\n{escape(card.summary)}", SECTION_LIMIT)},
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},
+            {
+                "type": "actions",
+                "block_id": f"supportbot_card_{card.escalation_id}",
+                "elements": [
+                    _button("Claim", CLAIM_ACTION, str(card.escalation_id), "primary"),
+                    _button("Resolve", RESOLVE_ACTION, str(card.escalation_id), "danger"),
+                ],
+            },
+        ],
+    )
+
+
+def rating_blocks(text: str, escalation_id: int) -> list[Block]:
+    """The user's message with 1–5 buttons; each value is "<escalation id>:<score>"."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(escape(text), SECTION_LIMIT)}},
+        {
+            "type": "actions",
+            "block_id": f"supportbot_rate_{escalation_id}",
+            "elements": [_button(str(n), f"{RATE_ACTION}_{n}", f"{escalation_id}:{n}") for n in range(1, 6)],
+        },
+    ]
+
+
+def decode_rating(value: str) -> tuple[int, int] | None:
+    """(escalation id, score) from a rating button's value."""
+    escalation, _, score = value.partition(":")
+    return (int(escalation), int(score)) if escalation.isdigit() and score.isdigit() else None

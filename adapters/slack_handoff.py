@@ -1,0 +1,144 @@
+"""Slack's side of the human handoff: the core's PlatformPort, the card's buttons, and staff replies.
+
+The card goes to the staff channel with Claim/Resolve; its ts is the staff thread. Staff replies in that
+thread reach `Handoff.staff_wrote` (relayed when the user is in a DM); the bot never answers there.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_api import describe
+from adapters.slack_cards import (
+    CLAIM_ACTION,
+    RATE_ACTION,
+    RESOLVE_ACTION,
+    card_message,
+    decode_rating,
+    rating_blocks,
+)
+from adapters.slack_entry import where_clicked
+from adapters.slack_mrkdwn import escape
+from adapters.slack_names import NameCache
+from adapters.slack_payloads import PLATFORM, is_dm_channel
+from bot.app import App
+from bot.escalation import EscalationError
+from bot.events import ThreadKey
+from bot.handoff import StaffCard
+
+log = logging.getLogger(__name__)
+
+
+class SlackHandoff:
+    """Posts cards, notes and relayed messages in Slack; turns staff presses and replies into core calls."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: App, client: AsyncWebClient, names: NameCache) -> None:
+        self._app = app
+        self._client = client
+        self._names = names
+        self._settings = app.config.settings.escalation
+
+    def register(self, bolt: AsyncApp) -> None:
+        bolt.action(CLAIM_ACTION)(self.on_staff_button)
+        bolt.action(RESOLVE_ACTION)(self.on_staff_button)
+        bolt.action(re.compile(f"^{RATE_ACTION}_[1-5]$"))(self.on_rate)
+
+    # -- PlatformPort ------------------------------------------------------------------------------
+
+    def is_private(self, key: ThreadKey) -> bool:
+        return is_dm_channel(key.channel)
+
+    async def conversation_link(self, key: ThreadKey) -> str | None:
+        if key.thread == key.channel:  # the top level of a DM has no message to link to
+            return None
+        try:
+            resp = await self._client.chat_getPermalink(channel=key.channel, message_ts=key.thread)
+        except SlackApiError as exc:
+            log.warning("%s", describe("chat.getPermalink", exc))
+            return None
+        link = resp.get("permalink")
+        return str(link) if link else None
+
+    async def post_staff_card(self, channel: str, card: StaffCard) -> str:
+        text, blocks = card_message(card, self._settings.staff_group_id)
+        try:
+            resp = await self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.error("%s (staff channel %s)", describe("chat.postMessage", exc), channel)
+            raise
+        return str(resp["ts"])
+
+    async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
+        await self._client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(text))
+
+    async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
+        args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}
+        if key.thread != key.channel:
+            args["thread_ts"] = key.thread
+        if rate_escalation is not None:
+            args["blocks"] = rating_blocks(text, rate_escalation)
+        await self._client.chat_postMessage(**args)
+
+    # -- staff threads -----------------------------------------------------------------------------
+
+    def in_staff_channel(self, channel: str) -> bool:
+        staff = self._settings.staff_channel
+        return staff.platform == PLATFORM and staff.channel == channel
+
+    async def is_card_thread(self, channel: str, thread_ts: str) -> bool:
+        """True for the thread under an open escalation's card: staff talk there, not the bot."""
+        if not self.in_staff_channel(channel):
+            return False
+        return await self._app.store.escalation_by_staff_thread(PLATFORM, channel, thread_ts) is not None
+
+    async def staff_wrote(self, channel: str, thread_ts: str, user: str, text: str) -> None:
+        """A staff reply under a card: relayed to the user when their conversation is a DM."""
+        name = await self._names.get(user)
+        await self._app.handoff.staff_wrote(PLATFORM, channel, thread_ts, name, text)
+
+    # -- Bolt listeners ----------------------------------------------------------------------------
+
+    async def on_staff_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Claim or Resolve on a card: staff only (the core checks); the presser is answered ephemerally."""
+        await ack()
+        user = str(body["user"]["id"])
+        value = str(action.get("value", ""))
+        if not value.isdigit():
+            return
+        escalations = self._app.escalations
+        try:
+            key = await escalations.key_of(int(value))
+            act = escalations.claim if action.get("action_id") == CLAIM_ACTION else escalations.resolve
+            outcome = await act(key, staff_id=user, staff_name=await self._names.get(user))
+            text = outcome.message
+        except EscalationError as exc:
+            text = str(exc)
+        channel, thread_ts = where_clicked(body)
+        await self._ephemeral(channel, user, text, thread_ts)
+
+    async def on_rate(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        rating = decode_rating(str(action.get("value", "")))
+        if rating is None:
+            return
+        text = await self._app.handoff.rate(*rating)
+        channel, thread_ts = where_clicked(body)
+        await self._ephemeral(channel, str(body["user"]["id"]), text, thread_ts)
+
+    async def _ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        try:
+            await self._client.chat_postEphemeral(**args)
+        except SlackApiError as exc:
+            log.error("%s", describe("chat.postEphemeral", exc))
