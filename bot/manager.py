@@ -17,6 +17,7 @@ from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, Text
 from bot.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, passages_answer, reference_block, sources_footer
 from bot.handoff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
+from bot.kb.query import query_terms
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.locks import KeyedLocks
 from bot.prompt import render_system_prompt
@@ -39,6 +40,7 @@ APOLOGIES: dict[LLMErrorKind, str] = {
         " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
     ),
 }
+FOLLOW_UP_TERMS = 2  # a message with this few search terms may be a follow-up ("and on mobile?")
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
 NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
 PASSAGES_LEAD: dict[str, str] = {
@@ -131,7 +133,10 @@ class ConversationManager:
         if not inbound.text.strip():
             yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
             return
-        found = await self._kb.search(inbound.text) if self._kb is not None else None
+        recent = await self._store.history(
+            inbound.conversation_id, inbound.id, self._settings.llm.history_limit
+        )
+        found = await self._retrieve(inbound, recent)
         if self._llm is None:
             yield await self._without_llm(inbound, found, "no_llm")
             return
@@ -161,7 +166,7 @@ class ConversationManager:
             )
             yield await self._notice(inbound, text, ReplyStatus.REFUSED, "too_long")
             return
-        history = await self._fit_history(inbound, budget - inbound.tokens)
+        history = self._fit_history(recent, budget - inbound.tokens)
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}]
         for turn in history:
             if turn.role is Role.USER:
@@ -288,11 +293,25 @@ class ConversationManager:
             self._spent = (today, await self._store.cost_since(since))
         return self._spent[1] >= cap
 
-    async def _fit_history(self, inbound: StoredMessage, budget: int) -> list[StoredMessage]:
+    async def _retrieve(
+        self, inbound: StoredMessage, newest_first: list[StoredMessage]
+    ) -> SearchResult | None:
+        """Help-center pages for this message; a follow-up ("and on mobile?") that finds nothing on
+        its own is searched again together with the user's previous message."""
+        if self._kb is None:
+            return None
+        found = await self._kb.search(inbound.text)
+        previous = next((t for t in newest_first if t.role is Role.USER), None)
+        # Only short messages lean on the previous one: a new full question stands on its own.
+        if found.abstain and previous is not None and len(query_terms(inbound.text)) <= FOLLOW_UP_TERMS:
+            again = await self._kb.search(f"{previous.text}\n{inbound.text}")
+            if not again.abstain:
+                return again
+        return found
+
+    @staticmethod
+    def _fit_history(newest_first: list[StoredMessage], budget: int) -> list[StoredMessage]:
         """The newest turns that fit in `budget` tokens, oldest first; older turns are dropped."""
-        newest_first = await self._store.history(
-            inbound.conversation_id, inbound.id, self._settings.llm.history_limit
-        )
         kept: list[StoredMessage] = []
         for turn in newest_first:
             if turn.tokens > budget:

@@ -129,3 +129,15 @@ async def test_a_passage_answer_reads_on_past_the_matching_paragraph(
     assert "Refunds (https://help.example.com/refunds):" in done.text
     # The intro matched; the steps in the next section are what the reader needs.
     assert "How to ask for a refund\nWrite to billing with your invoice number." in done.text
+
+
+async def test_a_follow_up_is_searched_with_the_previous_question(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    async with running_app(make_config(KB_TOML, kb=True)) as app:
+        await ask(app.manager, message("can I get a refund on my annual plan?"))
+        _, done = await ask(app.manager, message("and how would I go about that?"))
+    assert done is not None and done.status is ReplyStatus.ANSWERED
+    material = fake_openai.requests[1]["messages"][-2]["content"]
+    assert "<reference>" in material and 'title="Refunds' in material
