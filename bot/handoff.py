@@ -107,6 +107,10 @@ class Handoff:
         """Called by each adapter as it starts (the staff channel may be on either platform)."""
         self._ports[port.platform] = port
 
+    def port(self, platform: str) -> PlatformPort | None:
+        """The running adapter of `platform`, to post into its conversations."""
+        return self._ports.get(platform)
+
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run `work` after the caller has answered (platforms want interactions acked in 3 s)."""
 

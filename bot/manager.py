@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
-from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, Usage
+from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, ThreadKey, Usage
 from bot.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, passages_answer, reference_block, sources_footer
 from bot.handoff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
@@ -107,6 +107,30 @@ class ConversationManager:
                 return
             async for event in self._answer(msg, stored):
                 yield event
+
+    async def recover(self, inbound: StoredMessage, key: ThreadKey) -> ReplyDone | None:
+        """Answer a message stored before a stop but never answered; None if it no longer needs one.
+
+        The reply comes back whole (no platform stream is open for it); the caller posts it.
+        """
+        msg = IncomingMessage(
+            key=key,
+            message_id=inbound.platform_message_id or "",
+            user_id=inbound.user_id,
+            user_name=inbound.user_name,
+            text=inbound.text,
+            is_dm=False,
+            received_at=inbound.created_at,
+        )
+        async with self._locks.hold(key):
+            if await self._store.current_escalation(inbound.conversation_id) is not None:
+                await self._store.set_status(inbound.id, MessageStatus.HANDED_OVER)
+                return None
+            done: ReplyDone | None = None
+            async for event in self._answer(msg, inbound):
+                if isinstance(event, ReplyDone):
+                    done = event
+            return done
 
     async def mark_delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._store.mark_delivered(reply_id, platform_message_id)

@@ -10,9 +10,11 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.app import App, running_app
+from bot.recovery import answer_unanswered
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_app(config) as app:
+        began = datetime.now(UTC)  # messages stored before this were left by an earlier run
         started: list[PlatformAdapter] = []
         try:
             for adapter in _adapters(app, run):
@@ -103,8 +106,10 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
             reminders = asyncio.create_task(app.handoff.run_reminders(stop))
+            recovery = asyncio.create_task(answer_unanswered(app, began))
             await stop.wait()
-            await reminders
+            recovery.cancel()
+            await asyncio.gather(reminders, recovery, return_exceptions=True)
             return 0
         except AdapterStartError as exc:
             log.error("%s", exc)

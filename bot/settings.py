@@ -77,6 +77,7 @@ class BotSettings(_Section):
     name: str = Field("Supportbot", min_length=1)
     company: str = Field("Example Co", min_length=1)
     system_prompt_file: Path = Path("system_prompt.md")  # relative to the settings file's folder
+    recover_minutes: int = Field(30, ge=0)  # on start, answer messages this recent left unanswered
 
 
 class DatabaseSettings(_Section):

@@ -99,6 +99,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX escalations_by_staff_thread
         ON escalations (staff_platform, staff_channel, staff_thread);
     """,
+    """
+    -- Messages stored but never answered (the process stopped mid-answer), for the start-up sweep.
+    CREATE INDEX messages_unanswered ON messages (created_at) WHERE status = 'received';
+    """,
 )
 
 _MESSAGE_COLUMNS = (
@@ -582,3 +586,20 @@ class SQLiteStore:
             changed = cur.rowcount
             await cur.close()
         return changed == 1
+
+    async def unanswered_between(
+        self, since: datetime, before: datetime
+    ) -> list[tuple[StoredMessage, ThreadKey]]:
+        rows = await self.db.execute_fetchall(
+            f"SELECT {', '.join('m.' + c.strip() for c in _MESSAGE_COLUMNS.split(','))},"
+            " c.platform, c.workspace, c.channel, c.thread"
+            " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE m.status = 'received' AND m.role = 'user' AND m.created_at >= ?"
+            " AND m.created_at < ? ORDER BY m.id",
+            (
+                since.astimezone(UTC).isoformat(timespec="microseconds"),
+                before.astimezone(UTC).isoformat(timespec="microseconds"),
+            ),
+        )
+        width = len(_MESSAGE_COLUMNS.split(","))
+        return [(_message(r[:width]), ThreadKey(*r[width:])) for r in rows]

@@ -137,6 +137,12 @@ class ConversationStore(Protocol):
 
     async def stats(self) -> Stats: ...
 
+    async def unanswered_between(
+        self, since: datetime, before: datetime
+    ) -> list[tuple[StoredMessage, ThreadKey]]:
+        """User messages stored in [since, before) that never got a reply, oldest first."""
+        ...
+
     async def cost_since(self, since: datetime) -> float:
         """USD recorded for replies created at or after `since`."""
         ...

@@ -1,0 +1,59 @@
+"""The start-up sweep: a message stored before a stop but never answered is answered on the next run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.events import IncomingMessage, ThreadKey
+from bot.recovery import answer_unanswered
+from bot.store import MessageStatus, Role
+from tests import test_slack
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import TEAM
+from tests.test_slack import DM, USER, BotFactory
+
+fake_slack = test_slack.fake_slack
+start_bot = test_slack.start_bot
+
+
+async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    bot = await start_bot()
+    key = ThreadKey("slack", TEAM, DM, DM)
+    earlier = datetime.now(UTC)
+    # What a run that stopped mid-answer leaves behind: the message stored, no reply.
+    stored = await bot.app.store.record_inbound(
+        IncomingMessage(key, f"{DM}:1700000000.000100", USER, "Ada", "where are my invoices?", True, earlier),
+        tokens=8,
+    )
+    assert stored is not None
+    started = earlier + timedelta(seconds=1)
+
+    assert await answer_unanswered(bot.app, started) == 1
+    posts = [c.params for c in bot.slack.calls if c.method == "chat.postMessage"]
+    assert [(p["channel"], p["text"]) for p in posts] == [(DM, "Echo (2 messages): where are my invoices?")]
+    conv = await bot.app.store.find_conversation(key)
+    assert conv is not None
+    inbound, reply = await bot.app.store.messages(conv.id, 5)
+    assert (inbound.status, reply.role, reply.status) == (
+        MessageStatus.ANSWERED,
+        Role.ASSISTANT,
+        MessageStatus.DELIVERED,
+    )
+    assert await answer_unanswered(bot.app, started) == 0  # never twice
+    assert len(fake_openai.requests) == 1
+
+
+async def test_messages_after_the_start_or_too_old_are_left_alone(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    bot = await start_bot("[bot]\nrecover_minutes = 5\n")
+    key = ThreadKey("slack", TEAM, DM, DM)
+    now = datetime.now(UTC)
+    await bot.app.store.record_inbound(IncomingMessage(key, "old", USER, "Ada", "hello", True, now), 4)
+    # Started ten minutes after the message: older than recover_minutes.
+    assert await answer_unanswered(bot.app, now + timedelta(minutes=10)) == 0
+    # Started before the message: it belongs to this run, which answers it live.
+    assert await answer_unanswered(bot.app, now - timedelta(seconds=1)) == 0
+    assert fake_openai.requests == []
