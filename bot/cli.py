@@ -214,6 +214,16 @@ def _check(config: LoadedConfig) -> int:
             f" (use auto or one of {', '.join(tiktoken.list_encoding_names())})"
         )
         problems += 1
+    staff = s.escalation.staff_channel
+    if staff.platform and staff.channel:
+        print(f"handoff: staff cards go to {staff.platform} channel {staff.channel}")
+    else:
+        print(
+            "handoff: no staff channel — escalations are recorded but nobody is notified"
+            " (set escalation.staff_channel.platform and .channel)"
+        )
+    if not s.escalation.staff_user_ids and not s.escalation.staff_role_ids:
+        print("handoff: no staff listed — nobody can claim or resolve (escalation.staff_user_ids)")
     print("platform console: ready")
     for platform, groups in PLATFORM_NEEDS.items():
         missing = [" or ".join(g) for g in groups if not any(os.environ.get(v) for v in g)]

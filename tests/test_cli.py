@@ -107,6 +107,7 @@ async def test_check_reports_platforms(tmp_path: Path) -> None:
     code, out, _ = await run_cli("check", env={**env, "DISCORD_BOT_TOKEN": "x"})
     assert code == 0
     assert "llm: not configured" in out
+    assert "handoff: no staff channel" in out and "handoff: no staff listed" in out
     assert "platform discord: configured" in out
     assert "platform slack: not configured — missing SLACK_BOT_TOKEN" in out
 
