@@ -38,6 +38,7 @@ from adapters.slack_payloads import (
     with_files,
 )
 from adapters.slack_reply import ReplyWriter, Sign
+from adapters.slack_staff import StaffGroup
 from bot.app import App
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.runner import AdapterStartError
@@ -102,7 +103,8 @@ class SlackAdapter:
         self._client = client
         self._bot_user_id = auth.get("user_id")
         self._names = NameCache(client)
-        self._handoff = SlackHandoff(self._app, client, self._names)
+        staff = StaffGroup(client, config.settings.escalation.staff_group_id)
+        self._handoff = SlackHandoff(self._app, client, self._names, staff)
         self._writer = ReplyWriter(client, config.settings.slack)
         secret = config.secrets.slack_signing_secret
         bolt = AsyncApp(
@@ -113,7 +115,7 @@ class SlackAdapter:
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)
-        SlackEntryPoints(self._app, client, self._names).register(bolt)
+        SlackEntryPoints(self._app, client, self._names, staff).register(bolt)
         self._handoff.register(bolt)
         self._bolt = bolt
         if self._mode == "http":

@@ -27,6 +27,7 @@ from adapters.slack_blocks import (
 )
 from adapters.slack_names import NameCache
 from adapters.slack_payloads import PLATFORM, clean_text, is_dm_channel, team_of, thread_key
+from adapters.slack_staff import StaffGroup
 from bot.app import App
 from bot.escalation import EscalationError
 from bot.events import ThreadKey
@@ -76,10 +77,17 @@ def where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
 class SlackEntryPoints:
     """The Bolt listeners for escalation and feedback; thin: payload in, core call, short answer out."""
 
-    def __init__(self, app: App, client: AsyncWebClient, names: NameCache | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        client: AsyncWebClient,
+        names: NameCache | None = None,
+        staff: StaffGroup | None = None,
+    ) -> None:
         self._app = app
         self._client = client
         self._names = names
+        self._staff = staff
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command(ESCALATE_COMMAND)(self.on_escalate)
@@ -118,7 +126,8 @@ class SlackEntryPoints:
         card is about (Slack sends no thread with a slash command).
         """
         team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
-        if not self._app.escalations.is_staff(user):
+        roles = await self._staff.roles_of(user) if self._staff is not None else ()
+        if not self._app.escalations.is_staff(user, roles):
             await _say(ack, "Only support staff can resolve escalations.")
             return
         key = _link_key(team, command.get("text", ""))
@@ -141,7 +150,7 @@ class SlackEntryPoints:
             key = here[0]
         try:
             name = await self._names.get(user) if self._names is not None else user
-            outcome = await self._app.escalations.resolve(key, staff_id=user, staff_name=name)
+            outcome = await self._app.escalations.resolve(key, staff_id=user, role_ids=roles, staff_name=name)
         except EscalationError as exc:
             await _say(ack, str(exc))
             return

@@ -28,6 +28,7 @@ from adapters.slack_entry import where_clicked
 from adapters.slack_mrkdwn import escape
 from adapters.slack_names import NameCache
 from adapters.slack_payloads import PLATFORM, is_dm_channel
+from adapters.slack_staff import StaffGroup
 from bot.app import App
 from bot.escalation import EscalationError
 from bot.events import ThreadKey
@@ -41,10 +42,11 @@ class SlackHandoff:
 
     platform = PLATFORM
 
-    def __init__(self, app: App, client: AsyncWebClient, names: NameCache) -> None:
+    def __init__(self, app: App, client: AsyncWebClient, names: NameCache, staff: StaffGroup) -> None:
         self._app = app
         self._client = client
         self._names = names
+        self._staff = staff
         self._settings = app.config.settings.escalation
 
     def register(self, bolt: AsyncApp) -> None:
@@ -118,7 +120,8 @@ class SlackHandoff:
         try:
             key = await escalations.key_of(int(value))
             act = escalations.claim if action.get("action_id") == CLAIM_ACTION else escalations.resolve
-            outcome = await act(key, staff_id=user, staff_name=await self._names.get(user))
+            roles = await self._staff.roles_of(user)
+            outcome = await act(key, staff_id=user, role_ids=roles, staff_name=await self._names.get(user))
             text = outcome.message
         except EscalationError as exc:
             text = str(exc)

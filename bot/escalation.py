@@ -84,8 +84,10 @@ class Escalations:
         self._listener = listener
 
     def is_staff(self, user_id: str, role_ids: tuple[str, ...] = ()) -> bool:
+        # role_ids: the Discord roles a member has, or the Slack staff group when the user is in it.
+        group = self._settings.staff_group_id
         return user_id in self._settings.staff_user_ids or any(
-            r in self._settings.staff_role_ids for r in role_ids
+            r in self._settings.staff_role_ids or (group and r == group) for r in role_ids
         )
 
     def wants_human(self, text: str) -> bool:

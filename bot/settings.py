@@ -148,7 +148,7 @@ class EscalationSettings(_Section):
     summary_messages: int = Field(20, ge=1, le=200)  # latest messages the staff summary is written from
     staff_user_ids: list[str] = Field(default_factory=list)  # Slack (U…) or Discord user ids
     staff_role_ids: list[str] = Field(default_factory=list)  # Discord role ids
-    staff_group_id: str = ""  # Slack user group (S…) mentioned on handoff cards
+    staff_group_id: str = ""  # Slack user group (S…): mentioned on handoff cards, its members are staff
     keywords: list[str] = Field(default_factory=list)  # phrases that escalate, e.g. "talk to a human"
 
 

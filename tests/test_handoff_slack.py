@@ -264,3 +264,24 @@ async def test_a_stale_card_cannot_act_on_a_later_escalation(start_bot: BotFacto
     assert (await ephemeral_texts(bot.slack, 2))[-1].startswith("That escalation is already resolved")
     [(record, _)] = await bot.app.store.open_escalations()
     assert (record.reason, record.state) == ("second", "waiting")
+
+
+async def test_members_of_the_staff_user_group_count_as_staff(start_bot: BotFactory) -> None:
+    # Nobody is listed by id: only the user group makes someone staff.
+    bot = await start_bot(
+        f'[escalation]\nstaff_group_id = "{GROUP}"\n'
+        f'[escalation.staff_channel]\nplatform = "slack"\nchannel = "{STAFF_CHANNEL}"\n'
+    )
+    slack, key = bot.slack, ThreadKey("slack", TEAM, CHANNEL, "2200.1")
+    slack.usergroups[GROUP] = ["U0GROUPIE"]
+    await bot.send.event(mention("my export is stuck", channel=CHANNEL, ts="2200.1", user=USER))
+    [answer] = await wait_answers(slack, CHANNEL, "2200.1", 1)
+    await bot.send.interaction(press(HUMAN_ACTION, button_values(answer)[HUMAN_ACTION], user=USER, on=answer))
+    card = await card_of(slack)
+    record = await record_of(bot, key)
+    await bot.send.interaction(press(CLAIM_ACTION, str(record.id), user=STAFF, on=card))
+    assert (await ephemeral_texts(slack, 2))[-1] == "Only support staff can claim escalations."
+    await bot.send.interaction(press(CLAIM_ACTION, str(record.id), user="U0GROUPIE", on=card))
+    assert (await ephemeral_texts(slack, 3))[-1] == "You've claimed this conversation."
+    [listed] = slack.called("usergroups.users.list")[:1]
+    assert listed.params["usergroup"] == GROUP

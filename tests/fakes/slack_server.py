@@ -1,7 +1,8 @@
 """A fake Slack for tests and benches: the Web API the bot calls, and Slack's side of the Events API.
 
 `FakeSlack` serves POST /api/<method> on 127.0.0.1, records every call (method, params, time) and
-answers like Slack: auth.test, chat.*, reactions.*, users.info, assistant status, chat streaming.
+answers like Slack: auth.test, chat.*, reactions.*, users.info, usergroups.users.list, assistant status,
+chat streaming.
 Faults: per-method queued errors (`ratelimited` is a real 429 with Retry-After), a text length
 limit that answers `msg_too_long`, a token check (`invalid_auth`), and features that can be
 switched off (assistant status, chat streaming, feedback_buttons blocks).
@@ -60,6 +61,7 @@ class FakeSlack:
     feedback_blocks: bool = True  # context_actions/feedback_buttons are accepted
     retry_after: str = "1"
     users: dict[str, str] = field(default_factory=dict)  # user id → display name
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # user group id → member ids
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)  # ts → message
     reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name)
@@ -193,6 +195,12 @@ class FakeSlack:
         return _ok(
             user={"id": user, "name": user.lower(), "profile": {"display_name": name, "real_name": name}}
         )
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> web.Response:
+        group = str(params.get("usergroup"))
+        if group not in self.usergroups:
+            return _error("no_such_subteam")
+        return _ok(users=self.usergroups[group])
 
     def _blocks_error(self, params: dict[str, Any]) -> web.Response | None:
         blocks = params.get("blocks") or []
