@@ -22,6 +22,7 @@ from bot.events import ReplyStatus, ThreadKey
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
+DOWNVOTED = "Thanks for telling us. Would you like a person from the team to help?"
 SORRY = "Sorry, something went wrong there. Please try again in a moment."
 HELP = (
     "I answer questions about our product from our documentation.\n"
@@ -36,6 +37,7 @@ BUTTONS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
     "up": (None, "👍", discord.ButtonStyle.secondary),
     "down": (None, "👎", discord.ButtonStyle.secondary),
     "human": ("Talk to a human", None, discord.ButtonStyle.primary),
+    "feedback": ("Talk to a human", None, discord.ButtonStyle.primary),  # offered after a 👎
 }
 BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
     ReplyStatus.ANSWERED: ("up", "down", "human"),
@@ -49,7 +51,7 @@ Interaction = discord.Interaction[discord.Client]
 
 class ReplyButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:(?P<action>up|down|human):(?P<reply>[0-9]+)",
+    template=r"supportbot:(?P<action>up|down|human|feedback):(?P<reply>[0-9]+)",
 ):
     """A button under an answer; its custom_id names the action and the stored reply it is about."""
 
@@ -74,9 +76,9 @@ class ReplyButton(
             await client.interactions.button(interaction, self.action, self.reply_id)
 
 
-def reply_view(reply_id: int | None, status: ReplyStatus) -> discord.ui.View | None:
-    """The buttons for a reply with this status, or None when it gets none."""
-    actions = BUTTONS_BY_STATUS[status] if reply_id is not None else ()
+def reply_view(reply_id: int | None, status: ReplyStatus | None) -> discord.ui.View | None:
+    """The buttons for a reply with this status (None: the offer after a 👎), or None for none."""
+    actions = (BUTTONS_BY_STATUS[status] if status is not None else ("feedback",)) if reply_id else ()
     if not actions or reply_id is None:
         return None
     view = discord.ui.View(timeout=None)
@@ -154,18 +156,21 @@ class Interactions:
                 await self._app.store.record_feedback(
                     reply_id, str(interaction.user.id), 1 if action == "up" else -1
                 )
-                if action == "up":
-                    return "Thanks for the feedback!"
-                return "Thanks for telling us. Press **Talk to a human** if you'd like a person to help."
+                return "Thanks for the feedback!" if action == "up" else DOWNVOTED
             conv = await self._app.store.conversation_of_message(reply_id)
             if conv is None:
                 return "I can't find that conversation any more. Use /escalate to reach a person."
             outcome = await self._app.escalations.escalate(
-                conv.key, user_id=str(interaction.user.id), reason="", trigger="button"
+                conv.key,
+                user_id=str(interaction.user.id),
+                reason="the answer didn't help" if action == "feedback" else "",
+                trigger="feedback" if action == "feedback" else "button",
             )
             return outcome.message
 
-        await self._respond(interaction, work())
+        # A 👎 comes with an offer of a person, as its own button.
+        view = reply_view(reply_id, None) if action == "down" else None
+        await self._respond(interaction, work(), view=view)
 
     async def _card_conversation(self, interaction: Interaction) -> ThreadKey | None:
         """The conversation whose handoff card heads the thread this interaction came from, if any."""
@@ -193,16 +198,22 @@ class Interactions:
                 return latest.key
         return ThreadKey(PLATFORM, guild, channel_id, channel_id)
 
-    async def _respond(self, interaction: Interaction, work: Coroutine[Any, Any, str]) -> None:
+    async def _respond(
+        self,
+        interaction: Interaction,
+        work: Coroutine[Any, Any, str],
+        view: discord.ui.View | None = None,
+    ) -> None:
         """Answer with the work's text (ephemeral); defer first if it isn't done in time."""
         task = asyncio.ensure_future(_user_text(work))
         done, _ = await asyncio.wait({task}, timeout=self._defer_after)
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
             if task in done:
-                await interaction.response.send_message(task.result(), ephemeral=True)
+                await interaction.response.send_message(task.result(), ephemeral=True, **extra)
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await interaction.followup.send(await task, ephemeral=True)
+            await interaction.followup.send(await task, ephemeral=True, **extra)
         except discord.HTTPException as exc:
             log.warning("Discord: could not answer interaction %s: %s", interaction.id, exc)
 

@@ -405,6 +405,9 @@ async def test_answer_buttons_store_feedback_and_escalate_even_after_a_restart(
         assert [tuple(r) for r in rows] == [(reply_id, "900", 1), (reply_id, "902", -1)]
         open_ = await app.store.open_escalations()
         assert [(k, e.trigger, e.requested_by) for e, k in open_] == [(dm_key(), "button", "900")]
+        # The 👎 came with its own offer of a person, which escalates as feedback.
+        [offer] = [custom_ids(r) for r in fake.replies if r.get("components")]
+        assert offer == [f"supportbot:feedback:{reply_id}"]
 
 
 async def test_commands_are_synced_globally_or_to_the_configured_guilds(
@@ -473,3 +476,21 @@ async def test_supportbot_run_discord_answers_dms_through_the_configured_urls(
         code = await asyncio.wait_for(proc.wait(), timeout=30)
     assert code == 0, stderr
     assert "discord adapter running" in stderr and fake.token not in stderr
+
+
+async def test_the_offer_after_a_thumbs_down_escalates_as_feedback(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    async with serving(make_config()) as app:
+        [answer] = await ask_dm(fake, "is this helpful?", 1)
+        down = custom_ids(answer)[1]
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, down, user_id=902))
+        await fake.wait_for(lambda: len(fake.replies) == 1, what="the 👎 acknowledgement")
+        offer = fake.replies[0]
+        assert offer["content"].startswith("Thanks for telling us")
+        in_dm = offer | {"channel_id": answer["channel_id"]}  # the ephemeral reply sits in the DM
+        await fake.dispatch("INTERACTION_CREATE", fake.click(in_dm, custom_ids(offer)[0], user_id=902))
+        await fake.wait_for(lambda: len(fake.replies) == 2, what="the escalation response")
+        open_ = await app.store.open_escalations()
+        assert [(e.trigger, e.reason) for e, _ in open_] == [("feedback", "the answer didn't help")]
