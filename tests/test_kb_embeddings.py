@@ -11,6 +11,7 @@ import pytest
 
 from bot.kb import EmbeddingSettings, KBSettings, KnowledgeBase
 from bot.kb.embeddings import OpenAIEmbedder, build_embedder
+from bot.kb.knowledge_base import clarity
 from tests.fakes.openai_server import FakeOpenAI
 
 MODEL = "fake-embed"
@@ -183,3 +184,12 @@ def test_build_embedder_from_settings() -> None:
     assert str(embedder._client.base_url).startswith("http://127.0.0.1:9/v1")
     fallback = build_embedder(on, {"OPENAI_API_KEY": "sk-chat"})
     assert fallback is not None and fallback._client.api_key == "sk-chat"
+
+
+def test_clarity_is_how_far_the_best_chunk_stands_out() -> None:
+    flat = [0.50 + 0.01 * (i % 3) for i in range(60)]
+    standout = [*flat[:-1], 0.9]
+    assert clarity(standout) > 7 > clarity(flat)
+    assert clarity(flat) < 2.8  # nothing stands out: the hybrid search abstains
+    # Too few chunks to judge: no verdict, never an abstention.
+    assert clarity([0.1, 0.9, 0.2]) == float("inf")

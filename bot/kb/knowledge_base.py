@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import statistics
 from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -56,6 +57,21 @@ def text_digest(text: str) -> str:
 
 # chunk id, document id, unit vector
 VectorRow: TypeAlias = "tuple[int, int, array[float]]"
+
+
+# Below this many chunks a z-score says little (with n chunks it can't exceed √(n−1)): no verdict.
+CLARITY_MIN_CHUNKS = 50
+
+
+def clarity(scores: Sequence[float]) -> float:
+    """(best − mean) / standard deviation: a question the corpus really answers has a standout chunk.
+
+    Infinite (never abstains) for corpora too small to judge.
+    """
+    if len(scores) < CLARITY_MIN_CHUNKS:
+        return float("inf")
+    spread = statistics.pstdev(scores)
+    return (max(scores) - statistics.fmean(scores)) / spread if spread > 0 else 0.0
 
 
 def _cosine_chunks(query: array[float], rows: Sequence[VectorRow]) -> list[ChunkScore]:
@@ -389,19 +405,25 @@ class KnowledgeBase:
         abstain = confidence < self._settings.min_score
         if self._embedder is not None:
             try:
-                semantic = await self._semantic_pages(self._embedder, query)
+                semantic, clarity = await self._semantic_pages(self._embedder, query)
             except EmbeddingError as exc:
                 log.warning("kb: semantic search unavailable, answering from BM25 alone: %s", exc)
             else:
                 if semantic:
+                    e = self._settings.embeddings
                     similarity = semantic[0].score
                     depth = max(SEMANTIC_DEPTH, want)
-                    pages = reciprocal_rank_fusion(
-                        [pages[:depth], semantic[:depth]], self._settings.embeddings.rrf_k
-                    )
-                    abstain = abstain or similarity < self._settings.embeddings.min_similarity
+                    pages = reciprocal_rank_fusion([pages[:depth], semantic[:depth]], e.rrf_k)
+                    abstain = similarity < e.min_similarity or clarity < e.min_clarity
                     hits = await self._hits(pages[:want])
-                    return SearchResult(query, abstain, hits, confidence, similarity=round(similarity, 6))
+                    return SearchResult(
+                        query,
+                        abstain,
+                        hits,
+                        confidence,
+                        similarity=round(similarity, 6),
+                        clarity=round(clarity, 3) if clarity != float("inf") else None,
+                    )
         if not pages:
             return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
         hits = await self._hits(pages[:want])
@@ -451,14 +473,15 @@ class KnowledgeBase:
                 sizes[int(doc_id)] = title_term_count(str(title), str(path))
         return matched, sizes
 
-    async def _semantic_pages(self, embedder: Embedder, query: str) -> list[PageScore]:
-        """Pages by their best chunk's cosine similarity to the query (best first)."""
+    async def _semantic_pages(self, embedder: Embedder, query: str) -> tuple[list[PageScore], float]:
+        """Pages by their best chunk's cosine similarity to the query (best first), and the clarity:
+        how far the best cosine stands above the rest, in standard deviations."""
         rows = await self._vectors(embedder.model)
         if not rows:
-            return []
+            return [], 0.0
         [vector] = await embedder.embed([query])
         scored = await asyncio.to_thread(_cosine_chunks, vector, rows)
-        return aggregate(scored)
+        return aggregate(scored), clarity([c.score for c in scored])
 
     async def _vectors(self, model: str) -> list[VectorRow]:
         """All chunk vectors of `model`, cached until the indexed content changes."""

@@ -40,9 +40,12 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=2048)
     timeout_s: float = Field(30.0, gt=0.0)
     max_retries: int = Field(2, ge=0, le=10)
-    # Also abstain when the best chunk's cosine similarity is below this (the BM25 test on
-    # `kb.min_score` still applies). Model-dependent; 0.0 = off. Calibrate with `kb eval`.
+    # With embeddings the abstain decision is semantic (kb.min_score is for BM25 alone): abstain
+    # when the best chunk's cosine is below min_similarity (model-dependent; 0.0 = off), or when it
+    # stands fewer than min_clarity standard deviations above the mean cosine over all chunks
+    # (nothing stands out: the corpus is only loosely related; 0.0 = off). Calibrate with `kb eval`.
     min_similarity: float = Field(0.0, ge=-1.0, le=1.0)
+    min_clarity: float = Field(2.8, ge=0.0)
     rrf_k: int = Field(60, ge=1)  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
 
 
