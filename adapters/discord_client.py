@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.app import App
-from bot.escalation import EscalationError
+from bot.escalation import EscalationError, Outcome
 from bot.events import ReplyStatus, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -111,13 +111,7 @@ class Interactions:
             key = await self._card_conversation(interaction) or await self._conversation_of(
                 interaction, latest_of_user=False
             )
-            outcome = await self._app.escalations.resolve(
-                key,
-                staff_id=str(interaction.user.id),
-                role_ids=_role_ids(interaction),
-                staff_name=interaction.user.display_name,
-            )
-            return outcome.message
+            return await _as_staff(interaction, self._app.escalations.resolve, key)
 
         await self._respond(interaction, work())
 
@@ -128,13 +122,7 @@ class Interactions:
             escalations = self._app.escalations
             key = await escalations.key_of(escalation_id)
             act = escalations.claim if action == "claim" else escalations.resolve
-            outcome = await act(
-                key,
-                staff_id=str(interaction.user.id),
-                role_ids=_role_ids(interaction),
-                staff_name=interaction.user.display_name,
-            )
-            return outcome.message
+            return await _as_staff(interaction, act, key)
 
         await self._respond(interaction, work())
 
@@ -227,6 +215,17 @@ async def _user_text(work: Awaitable[str]) -> str:
     except Exception:
         log.exception("Discord interaction failed")
         return SORRY
+
+
+async def _as_staff(interaction: Interaction, act: Callable[..., Awaitable[Outcome]], key: ThreadKey) -> str:
+    """Claim or resolve as the person who pressed (the core checks they are staff)."""
+    outcome = await act(
+        key,
+        staff_id=str(interaction.user.id),
+        role_ids=_role_ids(interaction),
+        staff_name=interaction.user.display_name,
+    )
+    return outcome.message
 
 
 def _role_ids(interaction: Interaction) -> tuple[str, ...]:

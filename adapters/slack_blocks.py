@@ -34,7 +34,8 @@ def decode(value: str) -> ActionValue | None:
     return ActionValue(kind, int(number)) if number.isdigit() else None
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    """A Block Kit button; `value` comes back in the action payload."""
     button: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": text, "emoji": True},
@@ -54,15 +55,15 @@ def text_blocks(mrkdwn: str) -> list[Block]:
 
 
 def human_button(reply_id: int, trigger: str = "button") -> Block:
-    return _button("Talk to a human", HUMAN_ACTION, encode(trigger, reply_id))
+    return button("Talk to a human", HUMAN_ACTION, encode(trigger, reply_id))
 
 
 def answer_actions(reply_id: int, *, feedback: bool, native_feedback: bool) -> list[Block]:
     """The buttons under an answer: always a human, feedback only on real answers."""
     buttons: list[Block] = [human_button(reply_id)]
     if feedback and not native_feedback:
-        buttons.append(_button("👍", FEEDBACK_UP_ACTION, encode("up", reply_id)))
-        buttons.append(_button("👎", FEEDBACK_DOWN_ACTION, encode("down", reply_id)))
+        buttons.append(button("👍", FEEDBACK_UP_ACTION, encode("up", reply_id)))
+        buttons.append(button("👎", FEEDBACK_DOWN_ACTION, encode("down", reply_id)))
     blocks: list[Block] = [{"type": "actions", "block_id": f"supportbot_{reply_id}", "elements": buttons}]
     if feedback and native_feedback:
         blocks.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.slack_blocks import SECTION_LIMIT, Block
+from adapters.slack_blocks import SECTION_LIMIT, Block, button
 from adapters.slack_mrkdwn import escape
 from bot.handoff import StaffCard
 
@@ -14,18 +14,6 @@ HEADER_LIMIT = 150  # characters of a header block's plain text
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text, "emoji": True},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
 
 
 def card_message(card: StaffCard, group_id: str) -> tuple[str, list[Block]]:
@@ -60,8 +48,8 @@ def card_message(card: StaffCard, group_id: str) -> tuple[str, list[Block]]:
                 "type": "actions",
                 "block_id": f"supportbot_card_{card.escalation_id}",
                 "elements": [
-                    _button("Claim", CLAIM_ACTION, str(card.escalation_id), "primary"),
-                    _button("Resolve", RESOLVE_ACTION, str(card.escalation_id), "danger"),
+                    button("Claim", CLAIM_ACTION, str(card.escalation_id), "primary"),
+                    button("Resolve", RESOLVE_ACTION, str(card.escalation_id), "danger"),
                 ],
             },
         ],
@@ -75,7 +63,7 @@ def rating_blocks(text: str, escalation_id: int) -> list[Block]:
         {
             "type": "actions",
             "block_id": f"supportbot_rate_{escalation_id}",
-            "elements": [_button(str(n), f"{RATE_ACTION}_{n}", f"{escalation_id}:{n}") for n in range(1, 6)],
+            "elements": [button(str(n), f"{RATE_ACTION}_{n}", f"{escalation_id}:{n}") for n in range(1, 6)],
         },
     ]
 

@@ -7,8 +7,7 @@ import asyncio
 import os
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from bot.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import until
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900
@@ -66,16 +66,6 @@ async def ask_dm(fake: FakeDiscord, text: str, count: int, **who: Any) -> list[d
     await fake.dispatch("MESSAGE_CREATE", fake.dm_message(text, channel_id=DM, **who))
     await fake.wait_for(lambda: finished(fake, DM, count), what=f"answer {count} in the DM")
     return fake.sent_to(DM)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 10.0) -> Any:
-    """Poll an async check until it returns something truthy; return that."""
-    deadline = time.monotonic() + within
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-    return result
 
 
 def dm_key() -> ThreadKey:
