@@ -5,12 +5,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.settings import LoadedConfig, load_config
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A real SQLite file in WAL mode, as the app opens it (the knowledge base tests use it bare)."""
+    conn = await aiosqlite.connect(tmp_path / "bot.db")
+    await conn.execute("PRAGMA journal_mode=WAL")
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

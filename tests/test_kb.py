@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -12,14 +11,6 @@ from bot.kb import KBSettings, KnowledgeBase, SourceError
 from bot.kb.query import match_any, query_terms
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "bot.db")
-    await conn.execute("PRAGMA journal_mode=WAL")
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

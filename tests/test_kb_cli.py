@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -17,14 +16,6 @@ from bot.kb.cli import add_kb_parser, run_kb_command
 SETTINGS = KBSettings(min_score=0.5)
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
 RESET = "how do I reset my password for my workspace account settings"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "bot.db")
-    await conn.execute("PRAGMA journal_mode=WAL")
-    yield conn
-    await conn.close()
 
 
 def parse(*argv: str) -> argparse.Namespace:

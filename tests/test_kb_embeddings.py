@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -15,14 +14,6 @@ from bot.kb.knowledge_base import clarity
 from tests.fakes.openai_server import FakeOpenAI
 
 MODEL = "fake-embed"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "bot.db")
-    await conn.execute("PRAGMA journal_mode=WAL")
-    yield conn
-    await conn.close()
 
 
 def settings(fake: FakeOpenAI, **kb: object) -> KBSettings:

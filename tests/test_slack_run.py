@@ -8,11 +8,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, message
@@ -24,14 +22,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_supportbot_run_serves_slack_http_and_calls_the_configured_api(

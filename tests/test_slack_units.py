@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from adapters.slack_api import make_client
@@ -49,14 +47,6 @@ def test_split_prefers_paragraphs_and_keeps_code_blocks_closed() -> None:
 def test_clean_text_drops_the_mention_and_slack_escaping() -> None:
     assert clean_text("<@U0BOT> is 1 &lt; 2 &amp;&amp; 3 &gt; 2?", "U0BOT") == "is 1 < 2 && 3 > 2?"
     assert clean_text("<@U0BOT|supportbot> hi <@U0ADA>", "U0BOT") == "hi <@U0ADA>"
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_edits_are_throttled_and_interim_text_is_capped(
