@@ -16,6 +16,10 @@ class KeyedLocks:
     def __len__(self) -> int:
         return len(self._locks)
 
+    def busy(self, key: Hashable) -> bool:
+        """True while someone holds or waits for `key`'s lock (taking it would wait)."""
+        return key in self._locks
+
     @asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))

@@ -91,8 +91,13 @@ class ConversationManager:
         if stored is None:
             log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
             return
+        # What the store said of the conversation holds unless we wait for the lock (then an
+        # earlier message may have handed it over meanwhile): ask again only in that case.
+        waited = self._locks.busy(msg.key)
         async with self._locks.hold(msg.key):
-            if await self._store.current_escalation(stored.conversation_id) is not None:
+            if stored.handed_over or (
+                waited and await self._store.current_escalation(stored.conversation_id) is not None
+            ):
                 # A person has (or is about to take) this conversation: the bot stays silent.
                 await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
                 log.info("message %s left to staff (conversation escalated)", stored.id)

@@ -235,11 +235,11 @@ class SQLiteStore:
                     "INSERT INTO conversations (platform, workspace, channel, thread, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (platform, workspace, channel, thread)"
-                    " DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
+                    " DO UPDATE SET updated_at = excluded.updated_at RETURNING id, state",
                     (key.platform, key.workspace, key.channel, key.thread, now, now),
                 )
             )
-            conversation_id = int(rows[0][0])
+            conversation_id, state = int(rows[0][0]), str(rows[0][1])
             rows = list(
                 await db.execute_fetchall(
                     "INSERT OR IGNORE INTO messages (conversation_id, platform, platform_message_id,"
@@ -272,6 +272,7 @@ class SQLiteStore:
             tokens=tokens,
             created_at=datetime.fromisoformat(now),
             platform_message_id=msg.message_id,
+            handed_over=state != ConversationState.BOT,
         )
 
     async def history(self, conversation_id: int, before_id: int, limit: int) -> list[StoredMessage]:

@@ -38,6 +38,8 @@ class StoredMessage:
     created_at: datetime
     platform_message_id: str | None = None
     error: str | None = None
+    # From record_inbound only: staff had the conversation when the message was stored.
+    handed_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)
