@@ -69,7 +69,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
-            kb = KnowledgeBase(store.db, settings.kb, embedder=embedder)
+            kb = KnowledgeBase(store.db, settings.kb, embedder=embedder, write_lock=store.write_lock)
             await kb.setup()
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:

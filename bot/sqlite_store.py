@@ -195,6 +195,11 @@ class SQLiteStore:
             raise RuntimeError("store is not open")
         return self._db
 
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Held by every writer on the shared connection, so no transaction takes in another's writes."""
+        return self._write
+
     async def open(self) -> None:
         if self.path.parent != Path(""):
             await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)

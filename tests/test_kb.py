@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -9,6 +10,7 @@ import pytest
 
 from bot.kb import KBSettings, KnowledgeBase, SourceError
 from bot.kb.query import match_any, query_terms
+from bot.sqlite_store import SQLiteStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
 
@@ -222,3 +224,25 @@ async def test_setup_is_idempotent_and_versioned(db: aiosqlite.Connection) -> No
     await kb.setup()
     async with db.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'") as cur:
         assert await cur.fetchone() == ("2",)
+
+
+async def test_a_failed_add_leaves_nothing_behind_on_the_apps_autocommit_connection(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "app.db")  # the app's connection: autocommit, shared lock
+    await store.open()
+    try:
+        kb = KnowledgeBase(store.db, KBSettings(), write_lock=store.write_lock)
+        await kb.setup()
+        root = tmp_path / "docs"
+        write(root / "a.md", "# Alpha\n\nFirst page.\n")
+        write(root / "b.md", "# Beta\n\nThis page says BOOM.\n")
+        await store.db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON kb_chunks WHEN NEW.text LIKE '%BOOM%'"
+            " BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="boom"):
+            await kb.add(root)
+        rows = list(await store.db.execute_fetchall("SELECT count(*) FROM kb_documents"))
+        assert rows[0][0] == 0  # the whole add rolled back, not just the failing statement
+        assert not store.db.in_transaction
+    finally:
+        await store.close()

@@ -12,7 +12,8 @@ import json
 import logging
 import statistics
 from array import array
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeAlias
@@ -82,15 +83,34 @@ class KnowledgeBase:
     """Indexed help pages (grouped in named sources) and search over them."""
 
     def __init__(
-        self, db: aiosqlite.Connection, settings: KBSettings, *, embedder: Embedder | None = None
+        self,
+        db: aiosqlite.Connection,
+        settings: KBSettings,
+        *,
+        embedder: Embedder | None = None,
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         """`embedder` (see `bot.kb.embeddings.build_embedder`) turns on hybrid BM25 + semantic search;
-        without one the knowledge base is BM25 alone."""
+        without one the knowledge base is BM25 alone. `write_lock` is the lock of every other writer
+        on the same connection (the conversation store's), so transactions never interleave."""
         self._db = db
         self._settings = settings
         self._embedder = embedder
-        self._write_lock = asyncio.Lock()
+        self._write_lock = write_lock or asyncio.Lock()
         self._vector_cache: tuple[str, str, list[VectorRow]] | None = None  # version, model, rows
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One explicit write transaction: the app's connection runs in autocommit mode, where
+        statements would otherwise commit one by one and a rollback would undo nothing."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
 
     @property
     def settings(self) -> KBSettings:
@@ -136,13 +156,8 @@ class KnowledgeBase:
         source_name = name or loaded.default_name
         if not source_name:
             raise SourceError(f"cannot derive a source name from {target}; pass a name")
-        async with self._write_lock:
-            try:
-                report = await self._store(source_name, loaded.root, url_template, pattern, loaded.pages)
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
+        async with self._transaction():
+            report = await self._store(source_name, loaded.root, url_template, pattern, loaded.pages)
         warnings = loaded.warnings
         embedded = 0
         if self._embedder is not None:
@@ -183,14 +198,13 @@ class KnowledgeBase:
                 digest = text_digest(content)
                 legacy.append((digest, int(chunk_id)))
             todo.setdefault(str(digest), content)
-        async with self._write_lock:
+        async with self._transaction():
             if legacy:
                 await self._db.executemany("UPDATE kb_chunks SET digest = ? WHERE id = ?", legacy)
             await self._db.execute(
                 "DELETE FROM kb_vectors WHERE digest NOT IN (SELECT digest FROM kb_chunks)"
             )
             await self._bump_version()
-            await self._db.commit()
         if legacy:  # a legacy chunk may share its text with one that already has a vector
             async with self._db.execute(
                 "SELECT digest FROM kb_vectors WHERE model = ? AND digest IN "
@@ -209,13 +223,12 @@ class KnowledgeBase:
                 missing = len(items) - done
                 log.warning("kb: embedding %d chunks failed: %s", missing, exc)
                 return done, f"embeddings: {exc}; {missing} chunks have no vector yet (retried on next add)"
-            async with self._write_lock:
+            async with self._transaction():
                 await self._db.executemany(
                     "INSERT OR REPLACE INTO kb_vectors (model, digest, vector) VALUES (?, ?, ?)",
                     [(model, digest, to_blob(v)) for (digest, _), v in zip(group, vectors, strict=True)],
                 )
                 await self._bump_version()
-                await self._db.commit()
             done += len(group)
         return done, None
 
@@ -333,27 +346,22 @@ class KnowledgeBase:
 
     async def remove(self, source_name: str) -> bool:
         """Drop a source and everything indexed from it; False if there was no such source."""
-        async with self._write_lock:
+        async with self._transaction():
             async with self._db.execute("SELECT id FROM kb_sources WHERE name = ?", (source_name,)) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return False
             source_id = int(row[0])
-            try:
-                async with self._db.execute(
-                    "SELECT id FROM kb_documents WHERE source_id = ?", (source_id,)
-                ) as cur:
-                    doc_ids = [int(r[0]) async for r in cur]
-                await self._delete_documents(doc_ids)
-                await self._db.execute("DELETE FROM kb_sources WHERE id = ?", (source_id,))
-                await self._db.execute(
-                    "DELETE FROM kb_vectors WHERE digest NOT IN (SELECT digest FROM kb_chunks)"
-                )
-                await self._bump_version()
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
+            async with self._db.execute(
+                "SELECT id FROM kb_documents WHERE source_id = ?", (source_id,)
+            ) as cur:
+                doc_ids = [int(r[0]) async for r in cur]
+            await self._delete_documents(doc_ids)
+            await self._db.execute("DELETE FROM kb_sources WHERE id = ?", (source_id,))
+            await self._db.execute(
+                "DELETE FROM kb_vectors WHERE digest NOT IN (SELECT digest FROM kb_chunks)"
+            )
+            await self._bump_version()
         return True
 
     async def sources(self) -> list[SourceInfo]:
