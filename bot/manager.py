@@ -152,9 +152,8 @@ class ConversationManager:
             text = outcome.message
         except EscalationError as exc:
             text = str(exc)
-        await self._store.set_status(inbound.id, MessageStatus.HANDED_OVER)
         reply_id = await self._store.record_reply(
-            inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None
+            inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.HANDED_OVER
         )
         return ReplyDone(text, ReplyStatus.ESCALATED, reply_id)
 
@@ -243,14 +242,8 @@ class ConversationManager:
         if cost is not None and cost.cost_usd and self._spent is not None:
             self._spent = (self._spent[0], self._spent[1] + cost.cost_usd)
         reply_id = await self._store.record_reply(
-            inbound.conversation_id,
-            inbound.id,
-            Role.ASSISTANT,
-            answer,
-            self._counter.count(answer),
-            cost,
+            inbound, Role.ASSISTANT, answer, self._counter.count(answer), cost, settles=MessageStatus.ANSWERED
         )
-        await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
         yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
 
     async def _escalate_by_model(
@@ -266,9 +259,8 @@ class ConversationManager:
             note = str(exc)
         text = f"{said}\n\n{note}" if said else note
         reply_id = await self._store.record_reply(
-            inbound.conversation_id, inbound.id, Role.ASSISTANT, text, self._counter.count(text), cost
+            inbound, Role.ASSISTANT, text, self._counter.count(text), cost, settles=MessageStatus.HANDED_OVER
         )
-        await self._store.set_status(inbound.id, MessageStatus.HANDED_OVER)
         return ReplyDone(text, ReplyStatus.ESCALATED, reply_id, cost)
 
     async def _without_llm(
@@ -292,9 +284,8 @@ class ConversationManager:
         if reason == "no_llm" and found is not None:
             # The designed no-LLM mode: the message got the best answer this setup can give.
             reply_id = await self._store.record_reply(
-                inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None
+                inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.ANSWERED
             )
-            await self._store.set_status(inbound.id, MessageStatus.ANSWERED)
             return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
         return await self._notice(inbound, text, ReplyStatus.FAILED, reason)
 
@@ -367,7 +358,6 @@ class ConversationManager:
     async def _notice(self, inbound: StoredMessage, text: str, status: ReplyStatus, error: str) -> ReplyDone:
         """Record a non-answer (apology or refusal) and mark the inbound message failed."""
         reply_id = await self._store.record_reply(
-            inbound.conversation_id, inbound.id, Role.NOTICE, text, 0, None, error
+            inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.FAILED, error=error
         )
-        await self._store.set_status(inbound.id, MessageStatus.FAILED, error)
         return ReplyDone(text, status, reply_id)

@@ -103,6 +103,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- Messages stored but never answered (the process stopped mid-answer), for the start-up sweep.
     CREATE INDEX messages_unanswered ON messages (created_at) WHERE status = 'received';
     """,
+    """
+    -- A message with a reply is answered, whatever its status says (see record_reply).
+    CREATE INDEX messages_replies ON messages (reply_to) WHERE reply_to IS NOT NULL;
+    """,
 )
 
 _MESSAGE_COLUMNS = (
@@ -302,12 +306,13 @@ class SQLiteStore:
 
     async def record_reply(
         self,
-        conversation_id: int,
-        reply_to: int,
+        inbound: StoredMessage,
         role: Role,
         text: str,
         tokens: int,
         usage: Usage | None,
+        *,
+        settles: MessageStatus,
         error: str | None = None,
     ) -> int:
         now = _now()
@@ -319,11 +324,11 @@ class SQLiteStore:
                     " updated_at) SELECT ?, platform, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?"
                     " FROM conversations WHERE id = ? RETURNING id",
                     (
-                        conversation_id,
+                        inbound.conversation_id,
                         role.value,
                         text,
                         error,
-                        reply_to,
+                        inbound.id,
                         tokens,
                         usage.model if usage else None,
                         usage.prompt_tokens if usage else None,
@@ -331,14 +336,20 @@ class SQLiteStore:
                         usage.cost_usd if usage else None,
                         now,
                         now,
-                        conversation_id,
+                        inbound.conversation_id,
                     ),
                 )
             )
-        if not rows:
-            raise RuntimeError(f"conversation {conversation_id} does not exist")
-        reply_id = int(rows[0][0])
-        return reply_id
+            if not rows:
+                raise RuntimeError(f"conversation {inbound.conversation_id} does not exist")
+            # A second statement, not a transaction (two more round trips per answer): if the
+            # process stops between the two, the reply row alone already marks the message as
+            # answered for the start-up sweep (unanswered_between).
+            await self.db.execute(
+                "UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                (settles.value, error, now, inbound.id),
+            )
+        return int(rows[0][0])
 
     async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None:
         async with self._write:
@@ -601,7 +612,8 @@ class SQLiteStore:
             " c.platform, c.workspace, c.channel, c.thread"
             " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
             " WHERE m.status = 'received' AND m.role = 'user' AND m.created_at >= ?"
-            " AND m.created_at < ? ORDER BY m.id",
+            " AND m.created_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id) ORDER BY m.id",
             (
                 since.astimezone(UTC).isoformat(timespec="microseconds"),
                 before.astimezone(UTC).isoformat(timespec="microseconds"),

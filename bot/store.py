@@ -118,15 +118,17 @@ class ConversationStore(Protocol):
 
     async def record_reply(
         self,
-        conversation_id: int,
-        reply_to: int,
+        inbound: StoredMessage,
         role: Role,
         text: str,
         tokens: int,
         usage: Usage | None,
+        *,
+        settles: MessageStatus,
         error: str | None = None,
     ) -> int:
-        """Store an outbound message (pending until the platform accepts it); returns its id."""
+        """Store the outbound message for `inbound` (pending until the platform accepts it) and
+        give `inbound` its final status (`settles`, with `error`); returns the reply's id."""
         ...
 
     async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None: ...

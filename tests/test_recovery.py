@@ -57,3 +57,23 @@ async def test_messages_after_the_start_or_too_old_are_left_alone(
     # Started before the message: it belongs to this run, which answers it live.
     assert await answer_unanswered(bot.app, now - timedelta(seconds=1)) == 0
     assert fake_openai.requests == []
+
+
+async def test_a_message_whose_reply_was_stored_is_not_answered_again(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    bot = await start_bot()
+    key = ThreadKey("slack", TEAM, DM, DM)
+    earlier = datetime.now(UTC)
+    stored = await bot.app.store.record_inbound(
+        IncomingMessage(key, f"{DM}:1700000000.000200", USER, "Ada", "hello?", True, earlier), 4
+    )
+    assert stored is not None
+    # A stop between storing the reply and settling the message's status leaves exactly this.
+    await bot.app.store.db.execute(
+        "INSERT INTO messages (conversation_id, platform, role, text, status, reply_to, created_at,"
+        " updated_at) VALUES (?, 'slack', 'assistant', 'Hi!', 'delivered', ?, ?, ?)",
+        (stored.conversation_id, stored.id, earlier.isoformat(), earlier.isoformat()),
+    )
+    assert await answer_unanswered(bot.app, earlier + timedelta(seconds=1)) == 0
+    assert fake_openai.requests == []
