@@ -169,11 +169,10 @@ class Handoff:
 
     # -- relay ---------------------------------------------------------------------------------
 
-    async def user_wrote(self, key: ThreadKey, user_name: str, text: str) -> None:
+    async def user_wrote(self, key: ThreadKey, conversation_id: int, user_name: str, text: str) -> None:
         """A message in an escalated conversation: copy it to the staff thread when it's a DM."""
         async with self._relays.hold(key):
-            conv = await self._store.find_conversation(key)
-            record = await self._store.current_escalation(conv.id) if conv is not None else None
+            record = await self._store.current_escalation(conversation_id)
             if record is None:
                 return
             line = f"{user_name}: {text}"

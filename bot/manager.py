@@ -78,10 +78,6 @@ class ConversationManager:
         self._system: tuple[date, str, int] | None = None  # (day, rendered prompt, its tokens)
         self._locks = KeyedLocks()
 
-    @property
-    def store(self) -> ConversationStore:
-        return self._store
-
     async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Answer one message. Yields nothing for a duplicate delivery; else ends with ReplyDone.
 
@@ -103,7 +99,9 @@ class ConversationManager:
                 log.info("message %s left to staff (conversation escalated)", stored.id)
                 if self._handoff is not None:
                     try:
-                        await self._handoff.user_wrote(msg.key, msg.user_name or msg.user_id, msg.text)
+                        await self._handoff.user_wrote(
+                            msg.key, stored.conversation_id, msg.user_name or msg.user_id, msg.text
+                        )
                     except Exception:  # the message is stored; staff can still read it in history
                         log.exception("relaying message %s to the staff thread failed", stored.id)
                 return
@@ -307,7 +305,7 @@ class ConversationManager:
         cap = self._settings.llm.daily_budget_usd
         if cap <= 0:
             return False
-        today = datetime.now(UTC).date()
+        today = self._today()
         if self._spent is None or self._spent[0] != today:
             since = datetime(today.year, today.month, today.day, tzinfo=UTC)
             self._spent = (today, await self._store.cost_since(since))
