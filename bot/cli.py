@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,12 +22,6 @@ from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
 
 EXIT_USAGE = 2
-
-# What each platform needs in the environment: (variable, what it is for) — any one of a group.
-PLATFORM_NEEDS: dict[str, list[list[str]]] = {
-    "slack": [["SLACK_BOT_TOKEN"], ["SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"]],
-    "discord": [["DISCORD_BOT_TOKEN"]],
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,12 +218,21 @@ def _check(config: LoadedConfig) -> int:
     if not s.escalation.staff_user_ids and not s.escalation.staff_role_ids:
         print("handoff: no staff listed — nobody can claim or resolve (escalation.staff_user_ids)")
     print("platform console: ready")
-    for platform, groups in PLATFORM_NEEDS.items():
-        missing = [" or ".join(g) for g in groups if not any(os.environ.get(v) for v in g)]
+    # The same rules `supportbot run` applies, one platform at a time.
+    for platform in ("slack", "discord"):
+        run, missing = plan(
+            config,
+            slack_http=False,
+            slack=platform == "slack",
+            discord=platform == "discord",
+            host=None,
+            port=None,
+        )
         if missing:
-            print(f"platform {platform}: not configured — missing {', '.join(missing)}")
+            print(f"platform {platform}: not configured — {'; '.join(missing)}")
         else:
-            print(f"platform {platform}: configured")
+            mode = f" ({run.slack} mode)" if platform == "slack" else ""
+            print(f"platform {platform}: configured{mode}")
     return EXIT_USAGE if problems else 0
 
 

@@ -109,7 +109,13 @@ async def test_check_reports_platforms(tmp_path: Path) -> None:
     assert "llm: not configured" in out
     assert "handoff: no staff channel" in out and "handoff: no staff listed" in out
     assert "platform discord: configured" in out
-    assert "platform slack: not configured — missing SLACK_BOT_TOKEN" in out
+    assert "platform slack: not configured — Slack: SLACK_BOT_TOKEN is not set" in out
+    code, out, _ = await run_cli(
+        "check", env={**env, "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x"}
+    )
+    assert "platform slack: configured (socket mode)" in out
+    code, out, _ = await run_cli("check", env={**env, "SLACK_BOT_TOKEN": "xoxb-x"})
+    assert "platform slack: not configured — Slack HTTP mode: SLACK_SIGNING_SECRET is not set" in out
 
 
 async def test_escalations_and_their_timings_are_listed(
