@@ -230,7 +230,8 @@ class ConversationManager:
             return
         footer = ""
         if grounded and found is not None:
-            footer = sources_footer(answer, found.hits)
+            # An answer that cites nothing is the model saying the material doesn't cover it.
+            footer = sources_footer(answer, found.hits) or f"\n\n{OFFER_HUMAN}"
         elif found is not None:
             footer = f"\n\n{OFFER_HUMAN}"
         if footer:

@@ -141,3 +141,19 @@ async def test_a_follow_up_is_searched_with_the_previous_question(
     assert done is not None and done.status is ReplyStatus.ANSWERED
     material = fake_openai.requests[1]["messages"][-2]["content"]
     assert "<reference>" in material and 'title="Refunds' in material
+
+
+async def test_an_answer_citing_nothing_offers_a_person(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Material was found, but the model says it doesn't answer the question: no Sources, an offer."""
+    write_kb(tmp_path)
+    fake_openai.reply = lambda request: "The help center doesn't say whether refunds reach PayPal."
+    async with running_app(make_config(KB_TOML, kb=True)) as app:
+        _, done = await ask(app.manager, message("are annual plan refunds sent back to paypal?"))
+    assert done is not None and done.status is ReplyStatus.ANSWERED
+    assert "<reference>" in fake_openai.requests[0]["messages"][-2]["content"]
+    assert done.text == (
+        "The help center doesn't say whether refunds reach PayPal.\n\n"
+        "If you'd like, I can bring in a person from the team: use /escalate or the button."
+    )
