@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from contextlib import aclosing, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -95,8 +96,12 @@ class DiscordAdapter:
         guild_ready_timeout_s: float = 2.0,
         defer_after_s: float = 2.0,
         drain_timeout_s: float = 10.0,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_lost(problem)` is called if the gateway connection ends for good after start
+        (discord.py gave up reconnecting); `supportbot run` then stops so a supervisor restarts it."""
         self._app = app
+        self._on_lost = on_lost
         self._settings = app.config.settings.discord
         self._interactions = Interactions(app, defer_after_s=defer_after_s)
         self._ready_timeout = ready_timeout_s
@@ -232,10 +237,10 @@ class DiscordAdapter:
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
         if self._closing or task.cancelled():
             return
-        error = task.exception()
-        log.error(
-            "%s. The bot is offline on Discord until restarted.", _gateway_problem(error, "the gateway")
-        )
+        problem = _gateway_problem(task.exception(), "the gateway")
+        log.error("%s. The bot is offline on Discord until restarted.", problem)
+        if self._on_lost is not None:
+            self._on_lost(problem)
 
     async def _shutdown(self) -> None:
         self._closing = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -78,7 +79,7 @@ def plan(
     return run, problems
 
 
-def _adapters(app: App, run: RunPlan) -> list[PlatformAdapter]:
+def _adapters(app: App, run: RunPlan, on_lost: Callable[[str], None]) -> list[PlatformAdapter]:
     adapters: list[PlatformAdapter] = []
     if run.slack is not None:
         from adapters.slack_adapter import SlackAdapter
@@ -87,13 +88,23 @@ def _adapters(app: App, run: RunPlan) -> list[PlatformAdapter]:
     if run.discord:
         from adapters.discord_adapter import DiscordAdapter
 
-        adapters.append(DiscordAdapter(app))
+        adapters.append(DiscordAdapter(app, on_lost=on_lost))
     return adapters
 
 
 async def serve(config: LoadedConfig, run: RunPlan) -> int:
-    """Run until SIGINT/SIGTERM; 1 if an adapter could not start."""
+    """Run until SIGINT/SIGTERM; 1 if an adapter could not start or lost its platform for good.
+
+    Exiting on a lost connection (rather than serving the other platforms half-alive) lets a
+    supervisor restart the bot; the start-up sweep then answers what arrived meanwhile.
+    """
     stop = asyncio.Event()
+    lost: list[str] = []
+
+    def on_lost(problem: str) -> None:
+        lost.append(problem)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -101,7 +112,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
         began = datetime.now(UTC)  # messages stored before this were left by an earlier run
         started: list[PlatformAdapter] = []
         try:
-            for adapter in _adapters(app, run):
+            for adapter in _adapters(app, run, on_lost):
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
@@ -110,6 +121,9 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
             await stop.wait()
             recovery.cancel()
             await asyncio.gather(reminders, recovery, return_exceptions=True)
+            if lost:
+                log.error("stopping: a platform connection was lost for good (%s)", "; ".join(lost))
+                return 1
             return 0
         except AdapterStartError as exc:
             log.error("%s", exc)

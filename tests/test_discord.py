@@ -468,6 +468,39 @@ async def test_supportbot_run_discord_answers_dms_through_the_configured_urls(
     assert "discord adapter running" in stderr and fake.token not in stderr
 
 
+async def test_supportbot_run_exits_when_the_gateway_is_lost_for_good(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    """A token revoked while running (close code 4004): discord.py stops reconnecting, so the
+    process exits non-zero for its supervisor to restart it, instead of staying up deaf."""
+    config = make_config()
+    env = os.environ | {"SUPPORTBOT_CONFIG": str(config.config_file)}
+    env.pop("SLACK_BOT_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "supportbot"),
+        "run",
+        "--discord",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        while not seen or "discord adapter running" not in seen[-1]:  # start() has returned
+            line = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
+            assert line, "".join(seen)
+            seen.append(line.decode())
+        await fake_discord.disconnect_all(4004, "Authentication failed.")
+        code = await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    stderr = "".join(seen) + (await proc.stderr.read()).decode()
+    assert code == 1, stderr
+    assert "the gateway refused the bot token" in stderr and "lost for good" in stderr
+    assert len(fake_discord.identifies) == 1  # no reconnect loop with a refused token
+
+
 async def test_the_offer_after_a_thumbs_down_escalates_as_feedback(
     make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
 ) -> None:

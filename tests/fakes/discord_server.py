@@ -162,6 +162,11 @@ class FakeDiscord:
 
     # -- gateway -----------------------------------------------------------------------------------
 
+    async def disconnect_all(self, code: int, reason: str) -> None:
+        """Close every gateway connection with a close code, as Discord does (4004: token revoked)."""
+        for ws, _ in list(self._sockets):
+            await ws.close(code=code, message=reason.encode())
+
     async def dispatch(self, event: str, data: Payload) -> None:
         """Send a DISPATCH event to every connected (identified) client."""
         for ws, seq in list(self._sockets):
