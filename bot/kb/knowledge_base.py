@@ -60,10 +60,19 @@ def text_digest(text: str) -> str:
 VectorRow: TypeAlias = "tuple[int, int, array[float]]"
 
 
-def lift(scores: Sequence[float]) -> float:
-    """How far the best cosine stands above the mean cosine over all chunks: a question the corpus
-    really answers has a standout chunk, while a loosely related one scores like the background."""
-    return max(scores) - statistics.fmean(scores) if scores else 0.0
+# Below this many chunks a z-score says little (with n chunks it can't exceed √(n−1)): no verdict.
+CLARITY_MIN_CHUNKS = 50
+
+
+def clarity(scores: Sequence[float]) -> float:
+    """(best − mean) / standard deviation: a question the corpus really answers has a standout chunk.
+
+    Infinite (never abstains) for corpora too small to judge.
+    """
+    if len(scores) < CLARITY_MIN_CHUNKS:
+        return float("inf")
+    spread = statistics.pstdev(scores)
+    return (max(scores) - statistics.fmean(scores)) / spread if spread > 0 else 0.0
 
 
 def _cosine_chunks(query: array[float], rows: Sequence[VectorRow]) -> list[ChunkScore]:
@@ -404,7 +413,7 @@ class KnowledgeBase:
         abstain = confidence < self._settings.min_score
         if self._embedder is not None:
             try:
-                semantic, lift = await self._semantic_pages(self._embedder, query)
+                semantic, clarity = await self._semantic_pages(self._embedder, query)
             except EmbeddingError as exc:
                 log.warning("kb: semantic search unavailable, answering from BM25 alone: %s", exc)
             else:
@@ -413,10 +422,7 @@ class KnowledgeBase:
                     similarity = semantic[0].score
                     depth = max(SEMANTIC_DEPTH, want)
                     pages = reciprocal_rank_fusion([pages[:depth], semantic[:depth]], e.rrf_k)
-                    # Lexical and semantic evidence together: either alone lets near-domain
-                    # questions through (bench/README.md, "Knowledge base").
-                    support = confidence + lift
-                    abstain = similarity < e.min_similarity or support < e.min_support
+                    abstain = similarity < e.min_similarity or clarity < e.min_clarity
                     hits = await self._hits(pages[:want])
                     return SearchResult(
                         query,
@@ -424,7 +430,7 @@ class KnowledgeBase:
                         hits,
                         confidence,
                         similarity=round(similarity, 6),
-                        support=round(support, 6),
+                        clarity=round(clarity, 3) if clarity != float("inf") else None,
                     )
         if not pages:
             return SearchResult(query=query, abstain=True, hits=[], confidence=0.0)
@@ -476,14 +482,14 @@ class KnowledgeBase:
         return matched, sizes
 
     async def _semantic_pages(self, embedder: Embedder, query: str) -> tuple[list[PageScore], float]:
-        """Pages by their best chunk's cosine similarity to the query (best first), and how far the
-        best cosine stands above the mean over all chunks."""
+        """Pages by their best chunk's cosine similarity to the query (best first), and the clarity:
+        how far the best cosine stands above the rest, in standard deviations."""
         rows = await self._vectors(embedder.model)
         if not rows:
             return [], 0.0
         [vector] = await embedder.embed([query])
         scored = await asyncio.to_thread(_cosine_chunks, vector, rows)
-        return aggregate(scored), lift([c.score for c in scored])
+        return aggregate(scored), clarity([c.score for c in scored])
 
     async def _vectors(self, model: str) -> list[VectorRow]:
         """All chunk vectors of `model`, cached until the indexed content changes."""

@@ -40,12 +40,12 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=2048)
     timeout_s: float = Field(30.0, gt=0.0)
     max_retries: int = Field(2, ge=0, le=10)
-    # With embeddings the bot abstains when the best chunk's cosine is below min_similarity
-    # (model-dependent; 0.0 = off), or when the evidence is weak on both sides: the support, BM25
-    # coverage of the question (0..1, as for kb.min_score) plus how far the best cosine stands above
-    # the mean cosine over all chunks, is below min_support (0.0 = off). Calibrate with `kb eval`.
+    # With embeddings the abstain decision is semantic (kb.min_score is for BM25 alone): abstain
+    # when the best chunk's cosine is below min_similarity (model-dependent; 0.0 = off), or when it
+    # stands fewer than min_clarity standard deviations above the mean cosine over all chunks
+    # (nothing stands out: the corpus is only loosely related; 0.0 = off). Calibrate with `kb eval`.
     min_similarity: float = Field(0.0, ge=-1.0, le=1.0)
-    min_support: float = Field(0.65, ge=0.0)
+    min_clarity: float = Field(2.8, ge=0.0)
     rrf_k: int = Field(60, ge=1)  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
 
 

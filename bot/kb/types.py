@@ -31,7 +31,7 @@ class SearchResult:
     hits: list[Hit]
     confidence: float = 0.0  # 0..1, the share of the query's weight the best page covers
     similarity: float | None = None  # best chunk's cosine similarity when embeddings were used
-    support: float | None = None  # confidence + that cosine's lift above the corpus mean (hybrid)
+    clarity: float | None = None  # how many standard deviations that cosine stands above the mean
 
 
 @dataclass(frozen=True, slots=True)
