@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 import discord
 
-from adapters.discord_client import PLATFORM, Interaction, SupportClient
+from adapters.discord_client import PLATFORM, Interaction, SupportClient, reply_view
 from adapters.discord_split import split_message
 from bot.app import App
-from bot.events import ThreadKey
+from bot.events import ReplyDone, ThreadKey
 from bot.handoff import StaffCard
 
 log = logging.getLogger(__name__)
@@ -191,8 +191,14 @@ class DiscordHandoff:
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         view = rating_view(rate_escalation) if rate_escalation is not None else None
+        await self._post(key, text, view)
+
+    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
+        return await self._post(key, done.text, reply_view(done.reply_id, done.status))
+
+    async def _post(self, key: ThreadKey, text: str, view: discord.ui.View | None) -> str:
         try:
-            await self._send(int(key.thread), text, view)
+            return await self._send(int(key.thread), text, view)
         except discord.NotFound as exc:
             if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
                 raise
@@ -200,7 +206,7 @@ class DiscordHandoff:
             reference = discord.MessageReference(
                 message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
             )
-            await self._send(int(key.channel), text, view, reference)
+            return await self._send(int(key.channel), text, view, reference)
 
     async def _send(
         self,
@@ -208,16 +214,19 @@ class DiscordHandoff:
         text: str,
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
-    ) -> None:
+    ) -> str:
+        """Post `text` (split at Discord's limit); returns the last message's id."""
         target = self._client.get_partial_messageable(channel_id)
         parts = split_message(text)
+        sent = ""
         for i, part in enumerate(parts):
             extra: dict[str, Any] = {}
             if i == 0 and reference is not None:
                 extra["reference"] = reference
             if i == len(parts) - 1 and view is not None:
                 extra["view"] = view  # the buttons go under the last piece
-            await target.send(part, **extra)
+            sent = str((await target.send(part, **extra)).id)
+        return sent
 
     async def _staff_channel(self, channel: str) -> discord.TextChannel:
         found: Any = self._client.get_channel(int(channel)) if channel.isdigit() else None

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_api import describe
+from adapters.slack_blocks import answer_actions
 from adapters.slack_cards import (
     CLAIM_ACTION,
     RATE_ACTION,
@@ -29,9 +30,10 @@ from adapters.slack_mrkdwn import escape
 from adapters.slack_names import NameCache
 from adapters.slack_payloads import PLATFORM, is_dm_channel
 from adapters.slack_staff import StaffGroup
+from adapters.slack_stream import EditStream, Target
 from bot.app import App
 from bot.escalation import EscalationError
-from bot.events import ThreadKey
+from bot.events import ReplyDone, ReplyStatus, ThreadKey
 from bot.handoff import StaffCard
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,19 @@ class SlackHandoff:
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
         await self._client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(text))
+
+    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
+        s = self._app.config.settings.slack
+        thread = None if key.thread == key.channel else key.thread  # None: the top level of a DM
+        stream = EditStream(
+            self._client, Target(key.channel, thread, key.workspace, ""), s.max_interim_chars, 0.0
+        )
+        answered = done.status is ReplyStatus.ANSWERED
+        actions = (
+            answer_actions(done.reply_id, feedback=answered, native_feedback=False) if done.reply_id else []
+        )
+        await stream.finish(done.text, actions)
+        return stream.posted[-1].ts
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.escalation import Outcome
-from bot.events import ThreadKey
+from bot.events import ReplyDone, ThreadKey
 from bot.llm import LLMClient, LLMError
 from bot.locks import KeyedLocks
 from bot.settings import BusinessHours, EscalationSettings
@@ -65,6 +65,11 @@ class PlatformPort(Protocol):
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         """Post into the user's conversation; with `rate_escalation`, add 1–5 rating buttons."""
+        ...
+
+    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
+        """Post a bot answer (Markdown) that was not streamed, formatted and with the buttons a live
+        answer gets; returns the platform's id of its last message."""
         ...
 
 

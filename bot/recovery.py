@@ -33,12 +33,12 @@ async def answer_unanswered(app: App, started: datetime) -> int:
         if done is None or done.reply_id is None:
             continue
         try:
-            await port.send_to_user(key, done.text)
+            posted = await port.send_answer(key, done)  # formatted, with buttons, like a live answer
         except Exception as exc:  # the platform refused: recorded, and the sweep goes on
             log.warning("could not deliver the recovered answer to message %s: %s", inbound.id, exc)
             await app.manager.mark_delivery_failed(done.reply_id, type(exc).__name__)
             continue
-        await app.manager.mark_delivered(done.reply_id, None)
+        await app.manager.mark_delivered(done.reply_id, posted)
         answered += 1
     if answered:
         log.warning("answered %s message(s) left unanswered by the last stop", answered)

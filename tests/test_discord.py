@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ import pytest
 
 from adapters.discord_adapter import DiscordAdapter
 from bot.app import App, running_app
-from bot.events import ThreadKey
+from bot.events import IncomingMessage, ThreadKey
+from bot.recovery import answer_unanswered
 from bot.runner import AdapterStartError
 from bot.settings import LoadedConfig
 from bot.store import MessageStatus, Role
@@ -517,3 +519,28 @@ async def test_the_offer_after_a_thumbs_down_escalates_as_feedback(
         await fake.wait_for(lambda: len(fake.replies) == 2, what="the escalation response")
         open_ = await app.store.open_escalations()
         assert [(e.trigger, e.reason) for e, _ in open_] == [("feedback", "the answer didn't help")]
+
+
+async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its_buttons(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    earlier = datetime.now(UTC)
+    async with serving(make_config()) as app:
+        # What a run that stopped mid-answer leaves behind: the message stored, no reply.
+        stored = await app.store.record_inbound(
+            IncomingMessage(dm_key(), "m-1", "900", "Ada", "where are my invoices?", True, earlier), 8
+        )
+        assert stored is not None
+        assert await answer_unanswered(app, earlier + timedelta(seconds=1)) == 1
+        [answer] = fake.sent_to(DM)
+        assert answer["content"] == "Echo (2 messages): where are my invoices?"
+        assert [i.rsplit(":", 1)[0] for i in custom_ids(answer)] == [
+            "supportbot:up",
+            "supportbot:down",
+            "supportbot:human",
+        ]
+        conv = await app.store.find_conversation(dm_key())
+        assert conv is not None
+        _, reply = await app.store.messages(conv.id, 5)
+        assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, answer["id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from adapters.slack_blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from bot.events import IncomingMessage, ThreadKey
 from bot.recovery import answer_unanswered
 from bot.store import MessageStatus, Role
@@ -30,9 +31,13 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
     assert stored is not None
     started = earlier + timedelta(seconds=1)
 
+    fake_openai.reply = lambda request: "Open **Billing** → *Invoices*."
     assert await answer_unanswered(bot.app, started) == 1
     posts = [c.params for c in bot.slack.calls if c.method == "chat.postMessage"]
-    assert [(p["channel"], p["text"]) for p in posts] == [(DM, "Echo (2 messages): where are my invoices?")]
+    # Delivered like a live answer: Markdown turned into mrkdwn, with the answer's buttons.
+    assert [(p["channel"], p["text"]) for p in posts] == [(DM, "Open *Billing* → _Invoices_.")]
+    actions = [e["action_id"] for b in posts[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == [HUMAN_ACTION, FEEDBACK_UP_ACTION, FEEDBACK_DOWN_ACTION]
     conv = await bot.app.store.find_conversation(key)
     assert conv is not None
     inbound, reply = await bot.app.store.messages(conv.id, 5)
@@ -41,6 +46,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
         Role.ASSISTANT,
         MessageStatus.DELIVERED,
     )
+    assert reply.platform_message_id is not None and reply.platform_message_id in bot.slack.messages
     assert await answer_unanswered(bot.app, started) == 0  # never twice
     assert len(fake_openai.requests) == 1
 
