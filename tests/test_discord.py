@@ -440,21 +440,25 @@ async def test_start_errors_name_the_fix(
             pass
 
 
-async def test_supportbot_run_discord_answers_dms_through_the_configured_urls(
-    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord, tmp_path: Path
-) -> None:
-    """The stable contract: env vars only, a real `supportbot run --discord` process."""
-    fake = fake_discord
-    config = make_config()
+async def run_discord_process(config: LoadedConfig) -> asyncio.subprocess.Process:
+    """`supportbot run --discord` as a real process, configured by env vars only (stderr piped)."""
     env = os.environ | {"SUPPORTBOT_CONFIG": str(config.config_file)}
     env.pop("SLACK_BOT_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "supportbot"),
         "run",
         "--discord",
         env=env,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_supportbot_run_discord_answers_dms_through_the_configured_urls(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The stable contract: env vars only, a real `supportbot run --discord` process."""
+    fake = fake_discord
+    proc = await run_discord_process(make_config())
     try:
         await fake.wait_connected(within=30)
         await ask_dm(fake, "hello from a real process", 1)
@@ -475,16 +479,7 @@ async def test_supportbot_run_exits_when_the_gateway_is_lost_for_good(
 ) -> None:
     """A token revoked while running (close code 4004): discord.py stops reconnecting, so the
     process exits non-zero for its supervisor to restart it, instead of staying up deaf."""
-    config = make_config()
-    env = os.environ | {"SUPPORTBOT_CONFIG": str(config.config_file)}
-    env.pop("SLACK_BOT_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "supportbot"),
-        "run",
-        "--discord",
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await run_discord_process(make_config())
     assert proc.stderr is not None
     seen: list[str] = []
     try:
