@@ -94,8 +94,7 @@ class SlackHandoff:
         actions = (
             answer_actions(done.reply_id, feedback=answered, native_feedback=False) if done.reply_id else []
         )
-        await stream.finish(done.text, actions)
-        return stream.posted[-1].ts
+        return await stream.finish(done.text, actions)
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}

@@ -69,7 +69,7 @@ class PlatformPort(Protocol):
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
         """Post a bot answer (Markdown) that was not streamed, formatted and with the buttons a live
-        answer gets; returns the platform's id of its last message."""
+        answer gets; returns the message id a live answer would record."""
         ...
 
 
