@@ -96,7 +96,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
     """Run until SIGINT/SIGTERM; 1 if an adapter could not start or lost its platform for good.
 
     Exiting on a lost connection (rather than serving the other platforms half-alive) lets a
-    supervisor restart the bot; the start-up sweep then answers what arrived meanwhile.
+    supervisor restart the bot; the start-up sweep then answers what was stored but not answered.
     """
     stop = asyncio.Event()
     lost: list[str] = []
