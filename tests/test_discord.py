@@ -27,6 +27,7 @@ from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import until
+from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900
@@ -539,3 +540,17 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
         assert conv is not None
         _, reply = await app.store.messages(conv.id, 5)
         assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, answer["id"])
+
+
+async def test_a_grounded_answer_ends_with_its_sources(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    fake_openai.reply = citing_reply
+    async with serving(make_config(KB_TOML, kb=True)):
+        [answer] = await ask_dm(fake_discord, "can I get a refund on my annual plan?", 1)
+    assert "<reference>" in fake_openai.requests[0]["messages"][-2]["content"]
+    assert answer["content"] == (
+        "Annual plans are refunded within 30 days [1].\n\n"
+        "Sources:\n[1] Refunds — https://help.example.com/refunds"
+    )

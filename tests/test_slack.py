@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,7 @@ from tests.fakes.slack_server import (
     serving_bot,
     slash_command,
 )
+from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 CHANNEL, DM, USER = "C0SUPPORT", "D0ADA", "U0ADA"
 
@@ -66,12 +68,12 @@ async def start_bot(
     """Start the app and the adapter on settings `toml`; everything stops at the end of the test."""
     stack = AsyncExitStack()
 
-    async def start(toml: str = "", *, token: str | None = None) -> Bot:
+    async def start(toml: str = "", *, token: str | None = None, kb: bool = False) -> Bot:
         monkeypatch.setenv("SLACK_BOT_TOKEN", token or fake_slack.token)
         monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
         monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
         monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
-        app = await stack.enter_async_context(running_app(make_config(toml)))
+        app = await stack.enter_async_context(running_app(make_config(toml, kb=kb)))
         adapter, sender = await stack.enter_async_context(serving_bot(app))
         return Bot(app, adapter, sender, fake_slack)
 
@@ -137,6 +139,23 @@ async def test_mention_is_answered_in_its_thread_with_history(
     assert (stored[0].role, stored[0].user_name) == (Role.USER, "Ada")
     assert all(m.status is MessageStatus.DELIVERED for m in stored if m.role is Role.ASSISTANT)
     assert stored[1].platform_message_id == first.ts
+
+
+async def test_a_grounded_answer_ends_with_its_sources_as_slack_links(
+    start_bot: BotFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    write_kb(tmp_path)
+    fake_openai.reply = citing_reply
+    bot = await start_bot(KB_TOML, kb=True)
+    await bot.send.event(
+        mention("can I get a refund on my annual plan?", channel=CHANNEL, ts="300.1", user=USER)
+    )
+    [answer] = await wait_answers(bot.slack, CHANNEL, "300.1", 1)
+    assert "<reference>" in fake_openai.requests[0]["messages"][-2]["content"]
+    assert answer.text == (
+        "Annual plans are refunded within 30 days [1].\n\n"
+        "Sources:\n[1] Refunds — https://help.example.com/refunds"
+    )
 
 
 async def test_thread_follow_ups_need_no_mention_but_other_threads_are_left_alone(
