@@ -337,13 +337,14 @@ class DiscordAdapter:
         async def post(text: str, final: bool) -> discord.Message:
             channel = await asyncio.shield(opening)
             reference = where.take_reference()
+            # No link previews: a Sources list would otherwise bury the answer under page cards.
             if final and buttons is not None:
                 if reference is not None:
-                    return await channel.send(text, reference=reference, view=buttons)
-                return await channel.send(text, view=buttons)
+                    return await channel.send(text, reference=reference, view=buttons, suppress_embeds=True)
+                return await channel.send(text, view=buttons, suppress_embeds=True)
             if reference is not None:
-                return await channel.send(text, reference=reference)
-            return await channel.send(text)
+                return await channel.send(text, reference=reference, suppress_embeds=True)
+            return await channel.send(text, suppress_embeds=True)
 
         async def edit(message: discord.Message, text: str, final: bool) -> discord.Message:
             if final and buttons is not None:

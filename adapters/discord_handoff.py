@@ -194,11 +194,13 @@ class DiscordHandoff:
         await self._post(key, text, view)
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
-        return await self._post(key, done.text, reply_view(done.reply_id, done.status))
+        return await self._post(key, done.text, reply_view(done.reply_id, done.status), answer=True)
 
-    async def _post(self, key: ThreadKey, text: str, view: discord.ui.View | None) -> str:
+    async def _post(
+        self, key: ThreadKey, text: str, view: discord.ui.View | None, *, answer: bool = False
+    ) -> str:
         try:
-            return await self._send(int(key.thread), text, view)
+            return await self._send(int(key.thread), text, view, answer=answer)
         except discord.NotFound as exc:
             if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
                 raise
@@ -206,7 +208,7 @@ class DiscordHandoff:
             reference = discord.MessageReference(
                 message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
             )
-            return await self._send(int(key.channel), text, view, reference)
+            return await self._send(int(key.channel), text, view, reference, answer=answer)
 
     async def _send(
         self,
@@ -214,13 +216,16 @@ class DiscordHandoff:
         text: str,
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
+        *,
+        answer: bool = False,
     ) -> str:
-        """Post `text` (split at Discord's limit); returns the last message's id."""
+        """Post `text` (split at Discord's limit); returns the last message's id. Answers go without
+        link previews, as live ones do."""
         target = self._client.get_partial_messageable(channel_id)
         parts = split_message(text)
         sent = ""
         for i, part in enumerate(parts):
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {"suppress_embeds": True} if answer else {}
             if i == 0 and reference is not None:
                 extra["reference"] = reference
             if i == len(parts) - 1 and view is not None:

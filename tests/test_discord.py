@@ -531,6 +531,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
         assert await answer_unanswered(app, earlier + timedelta(seconds=1)) == 1
         [answer] = fake.sent_to(DM)
         assert answer["content"] == "Echo (2 messages): where are my invoices?"
+        assert answer["flags"] & 4  # no link previews, like a live answer
         assert [i.rsplit(":", 1)[0] for i in custom_ids(answer)] == [
             "supportbot:up",
             "supportbot:down",
@@ -554,3 +555,4 @@ async def test_a_grounded_answer_ends_with_its_sources(
         "Annual plans are refunded within 30 days [1].\n\n"
         "Sources:\n[1] Refunds — https://help.example.com/refunds"
     )
+    assert answer["flags"] & 4  # SUPPRESS_EMBEDS: no preview card per source link
