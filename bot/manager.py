@@ -28,6 +28,14 @@ from bot.tokens import TokenCounter
 log = logging.getLogger(__name__)
 
 OFFER_HUMAN = "If you'd like, I can bring in a person from the team: use /escalate or the button."
+# Where a platform has no buttons, the offer names only what works there.
+OFFERS = {"console": "If you'd like, I can bring in a person from the team: type /escalate."}
+
+
+def offer_human(platform: str) -> str:
+    return OFFERS.get(platform, OFFER_HUMAN)
+
+
 APOLOGIES: dict[LLMErrorKind, str] = {
     LLMErrorKind.RATE_LIMITED: "Sorry, I'm getting too many requests right now.",
     LLMErrorKind.TIMEOUT: "Sorry, the answer took too long to arrive.",
@@ -164,10 +172,10 @@ class ConversationManager:
         )
         found = await self._retrieve(inbound, recent)
         if self._llm is None:
-            yield await self._without_llm(inbound, found, "no_llm")
+            yield await self._without_llm(msg, inbound, found, "no_llm")
             return
         if await self._over_budget():
-            yield await self._without_llm(inbound, found, "budget")
+            yield await self._without_llm(msg, inbound, found, "budget")
             return
         system, system_tokens = self._system_prompt()
         grounded = found is not None and not found.abstain and bool(found.hits)
@@ -218,7 +226,7 @@ class ConversationManager:
                     usage = chunk
         except LLMError as exc:
             log.warning("LLM call for message %s failed: %s", inbound.id, exc)
-            yield await self._without_llm(inbound, found, exc.kind.value, APOLOGIES[exc.kind])
+            yield await self._without_llm(msg, inbound, found, exc.kind.value, APOLOGIES[exc.kind])
             return
         answer = "".join(parts).strip()
         if handover is not None:
@@ -226,14 +234,14 @@ class ConversationManager:
             return
         if not answer:
             kind = LLMErrorKind.SERVER
-            yield await self._without_llm(inbound, found, "empty_response", APOLOGIES[kind])
+            yield await self._without_llm(msg, inbound, found, "empty_response", APOLOGIES[kind])
             return
         footer = ""
         if grounded and found is not None:
             # An answer that cites nothing is the model saying the material doesn't cover it.
-            footer = sources_footer(answer, found.hits) or f"\n\n{OFFER_HUMAN}"
+            footer = sources_footer(answer, found.hits) or f"\n\n{offer_human(msg.key.platform)}"
         elif found is not None:
-            footer = f"\n\n{OFFER_HUMAN}"
+            footer = f"\n\n{offer_human(msg.key.platform)}"
         if footer:
             yield TextDelta(footer)
             answer += footer
@@ -263,9 +271,15 @@ class ConversationManager:
         return ReplyDone(text, ReplyStatus.ESCALATED, reply_id, cost)
 
     async def _without_llm(
-        self, inbound: StoredMessage, found: SearchResult | None, reason: str, apology: str = ""
+        self,
+        msg: IncomingMessage,
+        inbound: StoredMessage,
+        found: SearchResult | None,
+        reason: str,
+        apology: str = "",
     ) -> ReplyDone:
         """Answer from the knowledge base alone (best passages), else apologise; offer a person."""
+        offer = offer_human(msg.key.platform)
         if found is not None and not found.abstain and found.hits:
             lead = PASSAGES_LEAD.get(reason) or (
                 f"{apology} Meanwhile, these passages from our help center look relevant:"
@@ -273,13 +287,13 @@ class ConversationManager:
             passage = found.hits[0].text
             if self._kb is not None:
                 passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
-            text = passages_answer(lead, found.hits, passage, OFFER_HUMAN)
+            text = passages_answer(lead, found.hits, passage, offer)
         elif found is not None and reason in PASSAGES_LEAD:
-            text = f"{NOT_FOUND} {OFFER_HUMAN}"
+            text = f"{NOT_FOUND} {offer}"
         elif reason == "no_llm":
             text = APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
         else:
-            text = f"{apology} {OFFER_HUMAN}"
+            text = f"{apology} {offer}"
         if reason == "no_llm" and found is not None:
             # The designed no-LLM mode: the message got the best answer this setup can give.
             reply_id = await self._store.record_reply(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from adapters.console_adapter import ConsoleAdapter
 from bot.app import running_app
-from bot.events import ReplyStatus
+from bot.events import ReplyStatus, ThreadKey
 from bot.grounding import NO_MATERIAL_RULES
 from bot.store import MessageStatus
 from tests.conftest import ConfigFactory
@@ -149,11 +150,15 @@ async def test_an_answer_citing_nothing_offers_a_person(
     """Material was found, but the model says it doesn't answer the question: no Sources, an offer."""
     write_kb(tmp_path)
     fake_openai.reply = lambda request: "The help center doesn't say whether refunds reach PayPal."
+    question = "are annual plan refunds sent back to paypal?"
     async with running_app(make_config(KB_TOML, kb=True)) as app:
-        _, done = await ask(app.manager, message("are annual plan refunds sent back to paypal?"))
+        _, done = await ask(app.manager, message(question))
+        in_slack = replace(message(question), key=ThreadKey("slack", "T1", "D1", "D1"))
+        _, slack_done = await ask(app.manager, in_slack)
     assert done is not None and done.status is ReplyStatus.ANSWERED
     assert "<reference>" in fake_openai.requests[0]["messages"][-2]["content"]
     assert done.text == (
         "The help center doesn't say whether refunds reach PayPal.\n\n"
-        "If you'd like, I can bring in a person from the team: use /escalate or the button."
+        "If you'd like, I can bring in a person from the team: type /escalate."  # the console
     )
+    assert slack_done is not None and slack_done.text.endswith("use /escalate or the button.")
