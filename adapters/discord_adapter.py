@@ -24,9 +24,8 @@ from adapters.discord_client import PLATFORM, Interactions, SupportClient, reply
 from adapters.discord_handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
 from adapters.discord_stream import StreamedReply
 from bot.app import App
-from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
+from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.runner import AdapterStartError
-from bot.store import ConversationState
 
 log = logging.getLogger(__name__)
 
@@ -330,8 +329,14 @@ class DiscordAdapter:
         self, client: SupportClient, incoming: IncomingMessage, where: _Destination, thread_name: str
     ) -> None:
         """Stream the manager's reply into Discord; mark it delivered or failed."""
-        opening = asyncio.create_task(where.open(client, thread_name))
-        typing = asyncio.create_task(self._typing(incoming.key, opening))
+        accepted = asyncio.Event()  # set when the manager will reply: not a duplicate, no person on it
+
+        async def open_when_accepted() -> discord.abc.Messageable:
+            await accepted.wait()
+            return await where.open(client, thread_name)
+
+        opening = asyncio.create_task(open_when_accepted())
+        typing = asyncio.create_task(_keep_typing(opening))
         buttons: discord.ui.View | None = None  # set when the reply is complete; goes on its last message
 
         async def post(text: str, final: bool) -> discord.Message:
@@ -359,7 +364,9 @@ class DiscordAdapter:
         try:
             async with aclosing(self._app.manager.handle(incoming)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, Accepted):
+                        accepted.set()
+                    elif isinstance(event, TextDelta):
                         text += event.text
                         if interim_ok:
                             try:
@@ -380,12 +387,6 @@ class DiscordAdapter:
                 opening.cancel()
             elif not opening.cancelled() and opening.exception() is not None:
                 log.debug("Discord: opening %s failed: %s", incoming.key.thread, opening.exception())
-
-    async def _typing(self, key: ThreadKey, opening: asyncio.Task[discord.abc.Messageable]) -> None:
-        """Show "typing…", except while staff have the conversation (the bot won't answer then)."""
-        conv = await self._app.store.find_conversation(key)
-        if conv is None or conv.state == ConversationState.BOT:
-            await _keep_typing(opening)
 
     async def _deliver(
         self,

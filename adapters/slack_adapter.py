@@ -296,7 +296,7 @@ class SlackAdapter:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         await writing.add(event.text)
-                    else:
+                    elif isinstance(event, ReplyDone):
                         done = event
             if done is None:  # a duplicate, or a person has the conversation: stay silent
                 return

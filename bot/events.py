@@ -64,6 +64,12 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class Accepted:
+    """The message is new and the bot will reply (not a duplicate, not left to staff): the moment
+    for an adapter to show that it is working ("typing…")."""
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDone:
     """The complete reply. Always the last event of a stream; `text` is what to show in full."""
 
@@ -73,4 +79,4 @@ class ReplyDone:
     usage: Usage | None = None
 
 
-ReplyEvent = TextDelta | ReplyDone
+ReplyEvent = Accepted | TextDelta | ReplyDone

@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
-from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ReplyStatus, TextDelta, ThreadKey, Usage
+from bot.events import (
+    Accepted,
+    IncomingMessage,
+    ReplyDone,
+    ReplyEvent,
+    ReplyStatus,
+    TextDelta,
+    ThreadKey,
+    Usage,
+)
 from bot.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, passages_answer, reference_block, sources_footer
 from bot.handoff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
@@ -87,7 +96,8 @@ class ConversationManager:
         self._locks = KeyedLocks()
 
     async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
-        """Answer one message. Yields nothing for a duplicate delivery; else ends with ReplyDone.
+        """Answer one message. Yields nothing for a duplicate delivery or a conversation a person has;
+        else Accepted first and ReplyDone last.
 
         Consume it with contextlib.aclosing(): the thread's lock is held until the stream ends.
         """
@@ -113,6 +123,7 @@ class ConversationManager:
                     except Exception:  # the message is stored; staff can still read it in history
                         log.exception("relaying message %s to the staff thread failed", stored.id)
                 return
+            yield Accepted()
             if self._escalations.wants_human(stored.text):
                 yield await self._escalate_on_keyword(msg, stored)
                 return

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from bot.events import IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
+from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.manager import ConversationManager
 
 _ids = itertools.count(1)
@@ -37,6 +37,8 @@ async def ask(
     async with aclosing(manager.handle(msg)) as stream:
         async for event in stream:
             events.append(event)
+    assert not events or isinstance(events[0], Accepted)  # a reply is always announced first
+    events = events[1:]
     done = events[-1] if events else None
     assert done is None or isinstance(done, ReplyDone)
     assert all(isinstance(e, TextDelta) for e in events[:-1])

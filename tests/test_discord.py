@@ -205,6 +205,9 @@ async def test_the_same_message_create_twice_gets_one_answer(
         asked = sorted(r["messages"][-1]["content"] for r in fake_openai.requests)
         assert asked == ["next", "once in the guild too", "only once"]
         assert len(fake.sent_to(DM)) == 2 and len(fake.sent_to(int(mention["id"]))) == 1
+        # A duplicate shows no "typing…" and starts no second thread: only accepted messages do.
+        assert len(fake.find("POST", rf"/channels/{DM}/typing")) == 2
+        assert len(fake.find("POST", rf"/channels/\d+/messages/{mention['id']}/threads")) == 1
 
 
 FENCED = (
