@@ -14,10 +14,12 @@ from pathlib import Path
 import tiktoken
 
 from adapters.console_adapter import ConsoleAdapter
-from bot.app import open_store, running_app
+from bot.answer_check import ModelCheck
+from bot.app import build_llm, open_store, running_app
 from bot.events import ThreadKey
 from bot.kb.cli import add_kb_parser, run_kb_command
 from bot.kb.embeddings import build_embedder
+from bot.prompt import render_system_prompt
 from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
 
@@ -138,13 +140,24 @@ async def _escalations(config: LoadedConfig) -> int:
 
 
 async def _kb(config: LoadedConfig, args: argparse.Namespace) -> int:
-    embedder = build_embedder(config.settings.kb.embeddings)
+    settings = config.settings
+    embedder = build_embedder(settings.kb.embeddings)
+    llm = build_llm(config) if getattr(args, "with_llm", False) else None
+    judge = None
+    if llm is not None:
+        system = render_system_prompt(
+            config.system_prompt, bot_name=settings.bot.name, company=settings.bot.company,
+            today=datetime.now(UTC).date(),
+        )  # fmt: skip
+        judge = ModelCheck(llm, system, settings.kb.max_context_chars)
     try:
         async with open_store(config) as store:
-            return await run_kb_command(args, store.db, config.settings.kb, embedder=embedder)
+            return await run_kb_command(args, store.db, settings.kb, embedder=embedder, judge=judge)
     finally:
         if embedder is not None:
             await embedder.close()
+        if llm is not None:
+            await llm.close()
 
 
 def _print_table(rows: Sequence[tuple[str, ...]], *, right_align: bool = False) -> None:

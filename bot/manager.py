@@ -10,8 +10,6 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, date, datetime
 
-from openai.types.chat import ChatCompletionMessageParam
-
 from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.events import (
     Accepted,
@@ -29,7 +27,7 @@ from bot.kb import KnowledgeBase, SearchResult
 from bot.kb.query import query_terms
 from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.locks import KeyedLocks
-from bot.prompt import render_system_prompt
+from bot.prompt import render_system_prompt, request_messages
 from bot.settings import Settings
 from bot.store import ConversationStore, MessageStatus, Role, StoredMessage
 from bot.tokens import TokenCounter
@@ -212,15 +210,8 @@ class ConversationManager:
             yield await self._notice(inbound, text, ReplyStatus.REFUSED, "too_long")
             return
         history = self._fit_history(recent, budget - inbound.tokens)
-        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}]
-        for turn in history:
-            if turn.role is Role.USER:
-                messages.append({"role": "user", "content": turn.text})
-            else:
-                messages.append({"role": "assistant", "content": turn.text})
-        if material:
-            messages.append({"role": "system", "content": material})
-        messages.append({"role": "user", "content": inbound.text})
+        turns = [(turn.role is Role.USER, turn.text) for turn in history]
+        messages = request_messages(system, turns, material, inbound.text)
 
         parts: list[str] = []
         usage: CompletionUsage | None = None

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import aiosqlite
 
 from .embeddings import Embedder
-from .evaluate import EvalDataError, evaluate, load_questions
+from .evaluate import EvalDataError, Judge, JudgeError, evaluate, load_questions
 from .knowledge_base import KnowledgeBase
 from .loader import SourceError
 from .schema import SchemaError
@@ -51,6 +51,12 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     ev = commands.add_parser("eval", help="score retrieval on a JSONL question set")
     ev.add_argument("file", type=Path, metavar="FILE.jsonl")
     ev.add_argument("--details", action="store_true", help="also print each missed question")
+    ev.add_argument(
+        "--with-llm",
+        action="store_true",
+        help="also ask the configured model each question with its passages, as the bot would;"
+        " an answer that cites none counts as abstaining",
+    )
     return kb
 
 
@@ -147,7 +153,9 @@ class _UsageError(Exception):
     pass
 
 
-async def _run(args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO, err: TextIO) -> int:
+async def _run(
+    args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO, err: TextIO, judge: Judge | None
+) -> int:
     command = args.kb_command
     if command == "add":
         return await _add(args, kb, err, out)
@@ -172,7 +180,9 @@ async def _run(args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: Te
         return await _search(args, kb, inp, out)
     if command == "eval":
         questions = await asyncio.to_thread(load_questions, args.file)
-        report = await evaluate(kb, questions)
+        if args.with_llm and judge is None:
+            raise _UsageError("kb eval --with-llm needs a language model: set OPENAI_API_KEY")
+        report = await evaluate(kb, questions, judge=judge if args.with_llm else None)
         if args.details:
             for o in report.outcomes:
                 relevant = set(o.question.relevant)
@@ -195,16 +205,18 @@ async def run_kb_command(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     embedder: Embedder | None = None,
+    judge: Judge | None = None,
 ) -> int:
-    """Execute a parsed `kb ...` command against `db`; returns the process exit code."""
+    """Execute a parsed `kb ...` command against `db`; returns the process exit code. `judge` is
+    what `kb eval --with-llm` asks (see `bot.answer_check`)."""
     inp = stdin or sys.stdin
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     kb = KnowledgeBase(db, settings, embedder=embedder)
     try:
         await kb.setup()
-        return await _run(args, kb, inp, out, err)
-    except (SourceError, EvalDataError, SchemaError, _UsageError) as exc:
+        return await _run(args, kb, inp, out, err, judge)
+    except (SourceError, EvalDataError, JudgeError, SchemaError, _UsageError) as exc:
         err.write(f"error: {exc}\n")
         return 1 if not isinstance(exc, _UsageError) else 2
     except sqlite3.Error as exc:

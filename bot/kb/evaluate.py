@@ -7,15 +7,24 @@ marks a question the knowledge base cannot answer, where the bot should abstain.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .knowledge_base import KnowledgeBase
+from .types import SearchResult
+
+# Whether the bot, given what retrieval found, would still decline to answer (e.g. its model
+# cites no passage). None = judge by retrieval alone.
+Judge = Callable[["Question", SearchResult], Awaitable[bool]]
 
 
 class EvalDataError(Exception):
     """The question file is missing or malformed; the message is one line."""
+
+
+class JudgeError(Exception):
+    """The judge (e.g. the language model) could not give a verdict; the message is one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +122,15 @@ def score(outcomes: Sequence[QuestionOutcome]) -> EvalReport:
     )
 
 
-async def evaluate(kb: KnowledgeBase, questions: Sequence[Question], k: int = 5) -> EvalReport:
+async def evaluate(
+    kb: KnowledgeBase, questions: Sequence[Question], k: int = 5, judge: Judge | None = None
+) -> EvalReport:
+    """Search each question; it counts as abstained when retrieval abstains or `judge` says the bot
+    would decline with what was found."""
     outcomes = []
     for q in questions:
         result = await kb.search(q.question, k=max(k, 5))
         ranked = tuple(h.source for h in result.hits)
-        outcomes.append(QuestionOutcome(q, result.abstain, ranked))
+        abstain = result.abstain or (judge is not None and await judge(q, result))
+        outcomes.append(QuestionOutcome(q, abstain, ranked))
     return score(outcomes)
