@@ -8,7 +8,7 @@ for: the model is told to say so when the material doesn't answer, and such an a
 from __future__ import annotations
 
 from bot.grounding import reference_block, sources_footer
-from bot.kb import SearchResult
+from bot.kb import KBSettings, SearchResult
 from bot.kb.evaluate import JudgeError, Question
 from bot.llm import LLMClient, LLMError
 from bot.prompt import request_messages
@@ -17,17 +17,18 @@ from bot.prompt import request_messages
 class ModelCheck:
     """A `Judge` for `bot.kb.evaluate`: True when the model's answer cites none of the passages."""
 
-    def __init__(self, llm: LLMClient, system_prompt: str, max_context_chars: int) -> None:
+    def __init__(self, llm: LLMClient, system_prompt: str, kb: KBSettings) -> None:
         self._llm = llm
         self._system = system_prompt
-        self._max_chars = max_context_chars
+        self._kb = kb
 
     async def __call__(self, question: Question, found: SearchResult) -> bool:
         if found.abstain or not found.hits:
             return True  # the model would get no material at all
-        material = reference_block(found.hits, self._max_chars)
+        hits = found.hits[: self._kb.top_k]  # a live answer's search returns top_k hits
+        material = reference_block(hits, self._kb.max_context_chars)
         try:
             answer = await self._llm.complete(request_messages(self._system, [], material, question.question))
         except LLMError as exc:
             raise JudgeError(f"the model check of question {question.id} failed: {exc}") from exc
-        return not sources_footer(answer, found.hits)
+        return not sources_footer(answer, hits)

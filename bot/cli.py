@@ -149,7 +149,7 @@ async def _kb(config: LoadedConfig, args: argparse.Namespace) -> int:
             config.system_prompt, bot_name=settings.bot.name, company=settings.bot.company,
             today=datetime.now(UTC).date(),
         )  # fmt: skip
-        judge = ModelCheck(llm, system, settings.kb.max_context_chars)
+        judge = ModelCheck(llm, system, settings.kb)
     try:
         async with open_store(config) as store:
             return await run_kb_command(args, store.db, settings.kb, embedder=embedder, judge=judge)
