@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.slack_mrkdwn import split_mrkdwn
+from bot.events import ReplyDone, ReplyStatus
 
 HUMAN_ACTION = "supportbot_human"
 FEEDBACK_ACTION = "supportbot_feedback"  # the feedback_buttons element (one element, two values)
@@ -56,6 +57,15 @@ def text_blocks(mrkdwn: str) -> list[Block]:
 
 def human_button(reply_id: int, trigger: str = "button") -> Block:
     return button("Talk to a human", HUMAN_ACTION, encode(trigger, reply_id))
+
+
+def reply_actions(done: ReplyDone, *, native_feedback: bool) -> list[Block] | None:
+    """The buttons under a finished reply: none under refusals and handovers, feedback only under
+    answers (a failure's apology gets just the human button)."""
+    if done.reply_id is None or done.status in (ReplyStatus.REFUSED, ReplyStatus.ESCALATED):
+        return None
+    answered = done.status is ReplyStatus.ANSWERED
+    return answer_actions(done.reply_id, feedback=answered, native_feedback=native_feedback)
 
 
 def answer_actions(reply_id: int, *, feedback: bool, native_feedback: bool) -> list[Block]:

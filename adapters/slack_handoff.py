@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_api import describe
-from adapters.slack_blocks import answer_actions
+from adapters.slack_blocks import reply_actions
 from adapters.slack_cards import (
     CLAIM_ACTION,
     RATE_ACTION,
@@ -33,7 +33,7 @@ from adapters.slack_staff import StaffGroup
 from adapters.slack_stream import EditStream, Target
 from bot.app import App
 from bot.escalation import EscalationError
-from bot.events import ReplyDone, ReplyStatus, ThreadKey
+from bot.events import ReplyDone, ThreadKey
 from bot.handoff import StaffCard
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,7 @@ class SlackHandoff:
         stream = EditStream(
             self._client, Target(key.channel, thread, key.workspace, ""), s.max_interim_chars, 0.0
         )
-        answered = done.status is ReplyStatus.ANSWERED
-        actions = (
-            answer_actions(done.reply_id, feedback=answered, native_feedback=False) if done.reply_id else []
-        )
-        return await stream.finish(done.text, actions)
+        return await stream.finish(done.text, reply_actions(done, native_feedback=False))
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}

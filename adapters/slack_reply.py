@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_api import describe, error_code
-from adapters.slack_blocks import Block, answer_actions
+from adapters.slack_blocks import Block, reply_actions
 from adapters.slack_payloads import Origin
 from adapters.slack_stream import EditStream, NativeStream, NativeUnavailable, Target
 from bot.events import ReplyDone, ReplyStatus
@@ -130,20 +130,13 @@ class Writing:
         answered = done.status is ReplyStatus.ANSWERED
         native_feedback = answered and self._writer.native_feedback
         try:
-            return await self._finish(done, self._actions(done, native_feedback))
+            return await self._finish(done, reply_actions(done, native_feedback=native_feedback))
         except SlackApiError as exc:
             if not native_feedback or error_code(exc) != "invalid_blocks":
                 raise
             self._writer.native_feedback = False
             log.info("Slack refused the feedback_buttons block; using plain 👍/👎 buttons from now on")
-            return await self._finish(done, self._actions(done, False))
-
-    @staticmethod
-    def _actions(done: ReplyDone, native_feedback: bool) -> list[Block] | None:
-        if done.reply_id is None or done.status in (ReplyStatus.REFUSED, ReplyStatus.ESCALATED):
-            return None
-        answered = done.status is ReplyStatus.ANSWERED
-        return answer_actions(done.reply_id, feedback=answered, native_feedback=native_feedback)
+            return await self._finish(done, reply_actions(done, native_feedback=False))
 
     async def _finish(self, done: ReplyDone, actions: list[Block] | None) -> str:
         answered = done.status is ReplyStatus.ANSWERED
