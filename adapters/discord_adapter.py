@@ -341,15 +341,14 @@ class DiscordAdapter:
 
         async def post(text: str, final: bool) -> discord.Message:
             channel = await asyncio.shield(opening)
-            reference = where.take_reference()
             # No link previews: a Sources list would otherwise bury the answer under page cards.
-            if final and buttons is not None:
-                if reference is not None:
-                    return await channel.send(text, reference=reference, view=buttons, suppress_embeds=True)
-                return await channel.send(text, view=buttons, suppress_embeds=True)
+            extra: dict[str, Any] = {"suppress_embeds": True}
+            reference = where.take_reference()
             if reference is not None:
-                return await channel.send(text, reference=reference, suppress_embeds=True)
-            return await channel.send(text, suppress_embeds=True)
+                extra["reference"] = reference
+            if final and buttons is not None:
+                extra["view"] = buttons
+            return await channel.send(text, **extra)
 
         async def edit(message: discord.Message, text: str, final: bool) -> discord.Message:
             if final and buttons is not None:

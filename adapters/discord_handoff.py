@@ -194,13 +194,11 @@ class DiscordHandoff:
         await self._post(key, text, view)
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
-        return await self._post(key, done.text, reply_view(done.reply_id, done.status), answer=True)
+        return await self._post(key, done.text, reply_view(done.reply_id, done.status))
 
-    async def _post(
-        self, key: ThreadKey, text: str, view: discord.ui.View | None, *, answer: bool = False
-    ) -> str:
+    async def _post(self, key: ThreadKey, text: str, view: discord.ui.View | None) -> str:
         try:
-            return await self._send(int(key.thread), text, view, answer=answer)
+            return await self._send(int(key.thread), text, view)
         except discord.NotFound as exc:
             if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
                 raise
@@ -208,7 +206,7 @@ class DiscordHandoff:
             reference = discord.MessageReference(
                 message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
             )
-            return await self._send(int(key.channel), text, view, reference, answer=answer)
+            return await self._send(int(key.channel), text, view, reference)
 
     async def _send(
         self,
@@ -216,16 +214,14 @@ class DiscordHandoff:
         text: str,
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
-        *,
-        answer: bool = False,
     ) -> str:
-        """Post `text` (split at Discord's limit); returns the last message's id. Answers go without
-        link previews, as live ones do."""
+        """Post `text` into a user's conversation (split at Discord's limit, without link previews,
+        like live answers); returns the last message's id."""
         target = self._client.get_partial_messageable(channel_id)
         parts = split_message(text)
         sent = ""
         for i, part in enumerate(parts):
-            extra: dict[str, Any] = {"suppress_embeds": True} if answer else {}
+            extra: dict[str, Any] = {"suppress_embeds": True}
             if i == 0 and reference is not None:
                 extra["reference"] = reference
             if i == len(parts) - 1 and view is not None:
