@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.manager import ConversationManager
+from bot.sqlite_store import SQLiteStore
+from bot.store import StoredMessage
 
 _ids = itertools.count(1)
 T = TypeVar("T")
@@ -55,3 +57,12 @@ async def until(check: Callable[[], Awaitable[T]], what: str, within: float = 10
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
     return result
+
+
+async def left_unanswered(
+    store: SQLiteStore, key: ThreadKey, message_id: str, text: str, at: datetime
+) -> StoredMessage:
+    """What a run that stopped mid-answer leaves behind: the message stored, no reply."""
+    stored = await store.record_inbound(IncomingMessage(key, message_id, "U0ADA", "Ada", text, True, at), 8)
+    assert stored is not None
+    return stored

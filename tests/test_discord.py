@@ -18,7 +18,7 @@ import pytest
 
 from adapters.discord_adapter import DiscordAdapter
 from bot.app import App, running_app
-from bot.events import IncomingMessage, ThreadKey
+from bot.events import ThreadKey
 from bot.recovery import answer_unanswered
 from bot.runner import AdapterStartError
 from bot.settings import LoadedConfig
@@ -26,7 +26,7 @@ from bot.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import until
+from tests.helpers import left_unanswered, until
 from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
@@ -526,11 +526,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
     fake = fake_discord
     earlier = datetime.now(UTC)
     async with serving(make_config()) as app:
-        # What a run that stopped mid-answer leaves behind: the message stored, no reply.
-        stored = await app.store.record_inbound(
-            IncomingMessage(dm_key(), "m-1", "900", "Ada", "where are my invoices?", True, earlier), 8
-        )
-        assert stored is not None
+        await left_unanswered(app.store, dm_key(), "m-1", "where are my invoices?", earlier)
         assert await answer_unanswered(app, earlier + timedelta(seconds=1)) == 1
         [answer] = fake.sent_to(DM)
         assert answer["content"] == "Echo (2 messages): where are my invoices?"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from adapters.slack_blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
-from bot.events import IncomingMessage, ThreadKey
+from bot.events import ThreadKey
 from bot.recovery import answer_unanswered
 from bot.store import MessageStatus, Role
 from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM
-from tests.test_slack import DM, USER, BotFactory
+from tests.helpers import left_unanswered
+from tests.test_slack import DM, BotFactory
 
 fake_slack = test_slack.fake_slack
 start_bot = test_slack.start_bot
@@ -23,12 +24,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
     bot = await start_bot()
     key = ThreadKey("slack", TEAM, DM, DM)
     earlier = datetime.now(UTC)
-    # What a run that stopped mid-answer leaves behind: the message stored, no reply.
-    stored = await bot.app.store.record_inbound(
-        IncomingMessage(key, f"{DM}:1700000000.000100", USER, "Ada", "where are my invoices?", True, earlier),
-        tokens=8,
-    )
-    assert stored is not None
+    await left_unanswered(bot.app.store, key, f"{DM}:1700000000.000100", "where are my invoices?", earlier)
     started = earlier + timedelta(seconds=1)
 
     fake_openai.reply = lambda request: "Open **Billing** → *Invoices*."
@@ -57,7 +53,7 @@ async def test_messages_after_the_start_or_too_old_are_left_alone(
     bot = await start_bot("[bot]\nrecover_minutes = 5\n")
     key = ThreadKey("slack", TEAM, DM, DM)
     now = datetime.now(UTC)
-    await bot.app.store.record_inbound(IncomingMessage(key, "old", USER, "Ada", "hello", True, now), 4)
+    await left_unanswered(bot.app.store, key, "old", "hello", now)
     # Started ten minutes after the message: older than recover_minutes.
     assert await answer_unanswered(bot.app, now + timedelta(minutes=10)) == 0
     # Started before the message: it belongs to this run, which answers it live.
@@ -71,10 +67,7 @@ async def test_a_message_whose_reply_was_stored_is_not_answered_again(
     bot = await start_bot()
     key = ThreadKey("slack", TEAM, DM, DM)
     earlier = datetime.now(UTC)
-    stored = await bot.app.store.record_inbound(
-        IncomingMessage(key, f"{DM}:1700000000.000200", USER, "Ada", "hello?", True, earlier), 4
-    )
-    assert stored is not None
+    stored = await left_unanswered(bot.app.store, key, f"{DM}:1700000000.000200", "hello?", earlier)
     # A stop between storing the reply and settling the message's status leaves exactly this.
     await bot.app.store.db.execute(
         "INSERT INTO messages (conversation_id, platform, role, text, status, reply_to, created_at,"
