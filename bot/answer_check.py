@@ -1,5 +1,6 @@
-"""Would the bot answer? Asks the model a question with its retrieved passages, as a live answer
-does, and calls it a decline when the answer cites no passage (`kb eval --with-llm`).
+"""Would the bot answer? Asks the model a question with its retrieved passages, in the request a
+live answer sends (same system prompt, reference block and question, but no history and no
+escalation tool), and calls it a decline when the answer cites no passage (`kb eval --with-llm`).
 
 With a model configured, that is how the bot abstains on questions retrieval finds near-miss pages
 for: the model is told to say so when the material doesn't answer, and such an answer cites nothing.
