@@ -29,11 +29,11 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from bench.common import fake_openai_process
 from bot.app import App, running_app
+from bot.conversation.prompt import render_system_prompt
 from bot.events import IncomingMessage, ReplyDone, ReplyStatus, ThreadKey
-from bot.prompt import render_system_prompt
+from bot.llm.tokens import TokenCounter, load_counter
 from bot.settings import DEFAULT_CONFIG_DIR, LoadedConfig, load_config
-from bot.sqlite_store import SQLiteStore
-from bot.tokens import TokenCounter, load_counter
+from bot.storage.sqlite import SQLiteStore
 
 Sender = Callable[[str], Awaitable[int]]  # sends one message, returns its latency in ns
 

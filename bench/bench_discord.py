@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.discord_adapter import DiscordAdapter
+from adapters.discord.adapter import DiscordAdapter
 from bench.common import fake_openai_process
 from bot.app import running_app
 from bot.settings import load_config

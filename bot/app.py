@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 import openai
 
-from bot.escalation import Escalations
-from bot.handoff import Handoff
+from bot.conversation.manager import ConversationManager
+from bot.handoff.escalation import Escalations
+from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
-from bot.llm import LLMClient
-from bot.manager import ConversationManager
+from bot.llm.client import LLMClient
+from bot.llm.tokens import load_counter
 from bot.settings import LoadedConfig
-from bot.sqlite_store import SQLiteStore
-from bot.tokens import load_counter
+from bot.storage.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import tiktoken
 
-from adapters.console_adapter import ConsoleAdapter
-from bot.answer_check import ModelCheck
 from bot.app import build_llm, open_store, running_app
+from bot.conversation.answer_check import ModelCheck
+from bot.conversation.prompt import render_system_prompt
 from bot.events import ThreadKey
 from bot.kb.cli import add_kb_parser, run_kb_command
 from bot.kb.embeddings import build_embedder
-from bot.prompt import render_system_prompt
+from bot.platforms import ChatPlatform, InvitePlatform, PlatformError, RunOptions, load
 from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
 
@@ -78,16 +78,16 @@ async def _chat(config: LoadedConfig, args: argparse.Namespace) -> int:
                 f"{config.settings.bot.name} — conversation '{thread}' (resume with --thread"
                 f" {thread}). Type /escalate [reason] to reach a person, /quit or Ctrl-D to leave.\n"
             )
-        adapter = ConsoleAdapter(
+        console = load("console")
+        assert isinstance(console, ChatPlatform)
+        await console.chat(
+            app,
             thread=thread,
             user_name=args.user or getpass.getuser(),
             stdin=sys.stdin,
             stdout=sys.stdout,
             interactive=interactive,
-            bot_name=config.settings.bot.name,
-            escalations=app.escalations,
         )
-        await adapter.run(app.manager)
     return 0
 
 
@@ -233,19 +233,12 @@ def _check(config: LoadedConfig) -> int:
     print("platform console: ready")
     # The same rules `supportbot run` applies, one platform at a time.
     for platform in ("slack", "discord"):
-        run, missing = plan(
-            config,
-            slack_http=False,
-            slack=platform == "slack",
-            discord=platform == "discord",
-            host=None,
-            port=None,
-        )
+        run, missing = plan(config, RunOptions(requested={platform: ""}))
         if missing:
             print(f"platform {platform}: not configured — {'; '.join(missing)}")
         else:
-            mode = f" ({run.slack} mode)" if platform == "slack" else ""
-            print(f"platform {platform}: configured{mode}")
+            mode = run.mode(platform)
+            print(f"platform {platform}: configured{f' ({mode} mode)' if platform == 'slack' else ''}")
     return EXIT_USAGE if problems else 0
 
 
@@ -267,23 +260,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "history":
             return asyncio.run(_history(config, args))
         if args.command == "run":
-            run, problems = plan(
-                config,
-                slack_http=args.slack_http,
-                slack=args.slack,
-                discord=args.discord,
-                host=args.host,
-                port=args.port,
-            )
+            requested: dict[str, str] = {}
+            if args.slack or args.slack_http:
+                requested["slack"] = "http" if args.slack_http else ""
+            if args.discord:
+                requested["discord"] = ""
+            run, problems = plan(config, RunOptions(requested, host=args.host, port=args.port))
             if problems:
                 for problem in problems:
                     print(f"supportbot: {problem}", file=sys.stderr)
                 return EXIT_USAGE
             return asyncio.run(serve(config, run))
         if args.command == "invite-url":
-            from adapters.discord_invite import invite_command  # discord.py loads only when asked for
-
-            return invite_command(args.client_id, config.secrets.discord_bot_token)
+            discord = load("discord")  # discord.py loads only when asked for
+            assert isinstance(discord, InvitePlatform)
+            return discord.invite(config, args.client_id)
         if args.command == "escalations":
             return asyncio.run(_escalations(config))
         if args.command == "kb":
@@ -291,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stats":
             return asyncio.run(_stats(config))
         return _check(config)
+    except PlatformError as exc:
+        print(f"supportbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

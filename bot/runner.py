@@ -1,7 +1,6 @@
 """`supportbot run`: start every configured platform adapter on one app and stop them on a signal.
 
-This is the composition root for platforms, so it imports the adapters (lazily: a team that runs
-only Discord never loads slack-bolt). The rest of the core imports neither.
+Platforms come from the registry (`bot.platforms`), so this module imports no adapter.
 """
 
 from __future__ import annotations
@@ -9,87 +8,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
-from bot.app import App, running_app
-from bot.recovery import answer_unanswered
+from bot.app import running_app
+from bot.conversation.recovery import answer_unanswered
+from bot.platforms import AdapterStartError, Platform, PlatformAdapter, RunOptions, runnable
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
 
-class PlatformAdapter(Protocol):
-    """What the runner needs from a platform adapter."""
-
-    platform: str
-
-    async def start(self) -> None:
-        """Connect and begin receiving; return once serving (errors raise AdapterStartError)."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class AdapterStartError(Exception):
-    """An adapter could not start; the message names the setting or permission to fix."""
-
-
 @dataclass(frozen=True, slots=True)
 class RunPlan:
-    slack: str | None  # None, "socket" or "http"
-    discord: bool
-    host: str
-    port: int
+    """The platforms to start, each with its mode, and how `supportbot run` was asked."""
+
+    platforms: tuple[tuple[Platform, str], ...]
+    options: RunOptions
+
+    def mode(self, name: str) -> str | None:
+        return next((mode for p, mode in self.platforms if p.name == name), None)
 
 
-def plan(
-    config: LoadedConfig, *, slack_http: bool, slack: bool, discord: bool, host: str | None, port: int | None
-) -> tuple[RunPlan, list[str]]:
+def plan(config: LoadedConfig, options: RunOptions) -> tuple[RunPlan, list[str]]:
     """Which platforms to start: the ones asked for, or every configured one. Returns problems too."""
-    s, env = config.settings, config.secrets
+    chosen: list[tuple[Platform, str]] = []
     problems: list[str] = []
-    explicit = slack_http or slack or discord
-    slack_mode: str | None = None
-    if slack_http or slack or (not explicit and env.slack_bot_token is not None):
-        if env.slack_bot_token is None:
-            problems.append("Slack: SLACK_BOT_TOKEN is not set")
-        elif slack_http or env.slack_app_token is None:
-            slack_mode = "http"
-            if env.slack_signing_secret is None:
-                problems.append("Slack HTTP mode: SLACK_SIGNING_SECRET is not set")
-        else:
-            slack_mode = "socket"
-    want_discord = discord or (not explicit and env.discord_bot_token is not None)
-    if want_discord and env.discord_bot_token is None:
-        problems.append("Discord: DISCORD_BOT_TOKEN is not set")
-    run = RunPlan(
-        slack=slack_mode,
-        discord=want_discord and env.discord_bot_token is not None,
-        host=host or s.slack.http_host,
-        port=port or s.slack.http_port,
-    )
-    if not problems and run.slack is None and not run.discord:
+    for platform in runnable():
+        step = platform.plan(config, options)
+        problems.extend(step.problems)
+        if step.mode is not None and not step.problems:
+            chosen.append((platform, step.mode))
+    unknown = sorted(set(options.requested) - {p.name for p in runnable()})
+    problems.extend(f"{name}: this platform is not installed" for name in unknown)
+    if not problems and not chosen:
         problems.append(
             "no platform is configured: set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET)"
             " or DISCORD_BOT_TOKEN — or try `supportbot chat`"
         )
-    return run, problems
-
-
-def _adapters(app: App, run: RunPlan, on_lost: Callable[[str], None]) -> list[PlatformAdapter]:
-    adapters: list[PlatformAdapter] = []
-    if run.slack is not None:
-        from adapters.slack_adapter import SlackAdapter
-
-        adapters.append(SlackAdapter(app, mode=run.slack, host=run.host, port=run.port))
-    if run.discord:
-        from adapters.discord_adapter import DiscordAdapter
-
-        adapters.append(DiscordAdapter(app, on_lost=on_lost))
-    return adapters
+    return RunPlan(tuple(chosen), options), problems
 
 
 async def serve(config: LoadedConfig, run: RunPlan) -> int:
@@ -112,7 +69,8 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
         began = datetime.now(UTC)  # messages stored before this were left by an earlier run
         started: list[PlatformAdapter] = []
         try:
-            for adapter in _adapters(app, run, on_lost):
+            for platform, mode in run.platforms:
+                adapter = platform.build(app, mode, run.options, on_lost)
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)

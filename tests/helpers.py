@@ -10,10 +10,10 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from bot.conversation.manager import ConversationManager
 from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
-from bot.manager import ConversationManager
-from bot.sqlite_store import SQLiteStore
-from bot.store import StoredMessage
+from bot.storage.sqlite import SQLiteStore
+from bot.storage.store import StoredMessage
 
 _ids = itertools.count(1)
 T = TypeVar("T")

@@ -16,13 +16,13 @@ from typing import Any
 import discord
 import pytest
 
-from adapters.discord_adapter import DiscordAdapter
+from adapters.discord.adapter import DiscordAdapter
 from bot.app import App, running_app
+from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
-from bot.recovery import answer_unanswered
-from bot.runner import AdapterStartError
+from bot.platforms import AdapterStartError
 from bot.settings import LoadedConfig
-from bot.store import MessageStatus, Role
+from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from adapters.discord_invite import application_id_from_token, invite_url, needed_permissions
-from adapters.discord_split import fence_state, split_message
-from adapters.discord_stream import StreamedReply
+from adapters.discord.invite import application_id_from_token, invite_url, needed_permissions
+from adapters.discord.split import fence_state, split_message
+from adapters.discord.stream import StreamedReply
 from bot.cli import main
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import running_app
-from bot.escalation import EscalationError
 from bot.events import ReplyStatus
-from bot.handoff import in_business_hours
+from bot.handoff.escalation import EscalationError
+from bot.handoff.staff import in_business_hours
 from bot.settings import BusinessHours
-from bot.store import MessageStatus
+from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import ask, message

@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adapters.console_adapter import ConsoleAdapter
+from adapters.console.adapter import ConsoleAdapter
 from bot.app import running_app
+from bot.conversation.grounding import NO_MATERIAL_RULES
 from bot.events import ReplyStatus, ThreadKey
-from bot.grounding import NO_MATERIAL_RULES
-from bot.store import MessageStatus
+from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import ask, message

@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.discord_adapter import DiscordAdapter
-from adapters.slack_adapter import SlackAdapter
-from adapters.slack_cards import RESOLVE_ACTION
+from adapters.discord.adapter import DiscordAdapter
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.cards import RESOLVE_ACTION
 from bot.app import App, running_app
 from bot.settings import LoadedConfig
-from bot.store import EscalationRecord
+from bot.storage.store import EscalationRecord
 from tests import test_discord, test_slack
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord

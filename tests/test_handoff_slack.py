@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.slack_blocks import ESCALATE_SHORTCUT, HUMAN_ACTION
-from adapters.slack_cards import CLAIM_ACTION, RATE_ACTION, RESOLVE_ACTION
+from adapters.slack.blocks import ESCALATE_SHORTCUT, HUMAN_ACTION
+from adapters.slack.cards import CLAIM_ACTION, RATE_ACTION, RESOLVE_ACTION
 from bot.events import ThreadKey
-from bot.store import EscalationRecord, MessageStatus
+from bot.storage.store import EscalationRecord, MessageStatus
 from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (
@@ -152,6 +152,10 @@ async def test_a_thread_escalated_by_shortcut_gets_a_card_and_goes_through_claim
 
     # Back with the bot: answered again. Nothing else was ever posted in the user's thread.
     await bot.send.event(mention("thanks!", channel=CHANNEL, ts="2000.5", user=USER, thread_ts="2000.1"))
+    # The answer streams: wait for its final text, not just for the message to exist.
+    await slack.wait_for(
+        lambda: slack.thread(CHANNEL, "2000.1")[-1].text.endswith("thanks!"), what="the final answer"
+    )
     final = await thread_texts(slack, CHANNEL, "2000.1", 4)
     assert final[-1].endswith("thanks!") and len(final) == 4
     asked = [r["messages"][-1]["content"] for r in fake_openai.requests if r.get("stream")]

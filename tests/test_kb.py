@@ -10,7 +10,7 @@ import pytest
 
 from bot.kb import KBSettings, KnowledgeBase, SourceError
 from bot.kb.query import match_any, query_terms
-from bot.sqlite_store import SQLiteStore
+from bot.storage.sqlite import SQLiteStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
 

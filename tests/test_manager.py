@@ -9,8 +9,8 @@ import pytest
 
 from bot.app import running_app
 from bot.events import ReplyStatus, TextDelta
-from bot.store import MessageStatus, Role
-from bot.tokens import load_counter
+from bot.llm.tokens import load_counter
+from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import ask, message

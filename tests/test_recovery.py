@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.slack_blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
+from adapters.slack.blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
+from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
-from bot.recovery import answer_unanswered
-from bot.store import MessageStatus, Role
+from bot.storage.store import MessageStatus, Role
 from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack_adapter import SlackAdapter
-from adapters.slack_blocks import HUMAN_ACTION
-from adapters.slack_mrkdwn import to_mrkdwn
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.blocks import HUMAN_ACTION
+from adapters.slack.mrkdwn import to_mrkdwn
 from bot.app import App, running_app
 from bot.events import ThreadKey
-from bot.runner import AdapterStartError
-from bot.store import MessageStatus, Role
+from bot.platforms import AdapterStartError
+from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (

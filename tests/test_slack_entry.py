@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from adapters.slack_blocks import ESCALATE_SHORTCUT, FEEDBACK_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
+from adapters.slack.blocks import ESCALATE_SHORTCUT, FEEDBACK_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from bot.events import ThreadKey
-from bot.store import EscalationRecord, MessageStatus
+from bot.storage.store import EscalationRecord, MessageStatus
 from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, block_action, mention, message, message_shortcut

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.slack_api import make_client
-from adapters.slack_mrkdwn import split_mrkdwn, to_mrkdwn
-from adapters.slack_payloads import clean_text
-from adapters.slack_stream import EditStream, Target
+from adapters.slack.api import make_client
+from adapters.slack.mrkdwn import split_mrkdwn, to_mrkdwn
+from adapters.slack.payloads import clean_text
+from adapters.slack.stream import EditStream, Target
 from bot.settings import load_config
 from tests.fakes.slack_server import FakeSlack
 

@@ -208,7 +208,7 @@ async def run_kb_command(
     judge: Judge | None = None,
 ) -> int:
     """Execute a parsed `kb ...` command against `db`; returns the process exit code. `judge` is
-    what `kb eval --with-llm` asks (see `bot.answer_check`)."""
+    what `kb eval --with-llm` asks (see `bot.conversation.answer_check`)."""
     inp = stdin or sys.stdin
     out = stdout or sys.stdout
     err = stderr or sys.stderr

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack_adapter import SlackAdapter
+from adapters.slack.adapter import SlackAdapter
 from bot.app import App
 
 TEAM = "T0TEAM"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.slack_blocks import SECTION_LIMIT, Block, button
-from adapters.slack_mrkdwn import escape
-from bot.handoff import StaffCard
+from adapters.slack.blocks import SECTION_LIMIT, Block, button
+from adapters.slack.mrkdwn import escape
+from bot.handoff.staff import StaffCard
 
 CLAIM_ACTION = "supportbot_claim"
 RESOLVE_ACTION = "supportbot_resolve"

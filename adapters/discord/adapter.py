@@ -20,12 +20,12 @@ import aiohttp
 import discord
 import yarl
 
-from adapters.discord_client import PLATFORM, Interactions, SupportClient, reply_view
-from adapters.discord_handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
-from adapters.discord_stream import StreamedReply
+from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
+from adapters.discord.handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
+from adapters.discord.stream import StreamedReply
 from bot.app import App
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
-from bot.runner import AdapterStartError
+from bot.platforms import AdapterStartError
 
 log = logging.getLogger(__name__)
 

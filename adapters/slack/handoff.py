@@ -15,9 +15,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import describe
-from adapters.slack_blocks import reply_actions
-from adapters.slack_cards import (
+from adapters.slack.api import describe
+from adapters.slack.blocks import reply_actions
+from adapters.slack.cards import (
     CLAIM_ACTION,
     RATE_ACTION,
     RESOLVE_ACTION,
@@ -25,16 +25,16 @@ from adapters.slack_cards import (
     decode_rating,
     rating_blocks,
 )
-from adapters.slack_entry import where_clicked
-from adapters.slack_mrkdwn import escape
-from adapters.slack_names import NameCache
-from adapters.slack_payloads import PLATFORM, is_dm_channel
-from adapters.slack_staff import StaffGroup
-from adapters.slack_stream import EditStream, Target
+from adapters.slack.entry import where_clicked
+from adapters.slack.mrkdwn import escape
+from adapters.slack.names import NameCache
+from adapters.slack.payloads import PLATFORM, is_dm_channel
+from adapters.slack.staff import StaffGroup
+from adapters.slack.stream import EditStream, Target
 from bot.app import App
-from bot.escalation import EscalationError
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff import StaffCard
+from bot.handoff.escalation import EscalationError
+from bot.handoff.staff import StaffCard
 
 log = logging.getLogger(__name__)
 

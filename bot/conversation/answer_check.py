@@ -8,11 +8,11 @@ for: the model is told to say so when the material doesn't answer, and such an a
 
 from __future__ import annotations
 
-from bot.grounding import reference_block, sources_footer
+from bot.conversation.grounding import reference_block, sources_footer
+from bot.conversation.prompt import request_messages
 from bot.kb import KBSettings, SearchResult
 from bot.kb.evaluate import JudgeError, Question
-from bot.llm import LLMClient, LLMError
-from bot.prompt import request_messages
+from bot.llm.client import LLMClient, LLMError
 
 
 class ModelCheck:

@@ -15,9 +15,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import error_code
-from adapters.slack_blocks import Block, text_blocks
-from adapters.slack_mrkdwn import cut_point, split_mrkdwn, to_mrkdwn
+from adapters.slack.api import error_code
+from adapters.slack.blocks import Block, text_blocks
+from adapters.slack.mrkdwn import cut_point, split_mrkdwn, to_mrkdwn
 
 log = logging.getLogger(__name__)
 

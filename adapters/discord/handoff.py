@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 import discord
 
-from adapters.discord_client import PLATFORM, Interaction, SupportClient, reply_view
-from adapters.discord_split import split_message
+from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
+from adapters.discord.split import split_message
 from bot.app import App
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff import StaffCard
+from bot.handoff.staff import StaffCard
 
 log = logging.getLogger(__name__)
 

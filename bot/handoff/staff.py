@@ -15,12 +15,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.escalation import Outcome
+from bot.conversation.locks import KeyedLocks
 from bot.events import ReplyDone, ThreadKey
-from bot.llm import LLMClient, LLMError
-from bot.locks import KeyedLocks
+from bot.handoff.escalation import Outcome
+from bot.llm.client import LLMClient, LLMError
 from bot.settings import BusinessHours, EscalationSettings
-from bot.store import ConversationStore, Role
+from bot.storage.store import ConversationStore, Role
 
 log = logging.getLogger(__name__)
 

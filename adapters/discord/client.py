@@ -16,8 +16,8 @@ import discord
 from discord import app_commands
 
 from bot.app import App
-from bot.escalation import EscalationError, Outcome
 from bot.events import ReplyStatus, ThreadKey
+from bot.handoff.escalation import EscalationError, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletionToolParam
 
 from bot.events import ThreadKey
 from bot.settings import EscalationSettings
-from bot.store import ConversationStore, EscalationRecord
+from bot.storage.store import ConversationStore, EscalationRecord
 
 TOOL_NAME = "escalate_to_human"
 # Offered to the model in every request, so it can hand over on its own judgement.

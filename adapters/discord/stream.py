@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from adapters.discord_split import MESSAGE_LIMIT, split_message
+from adapters.discord.split import MESSAGE_LIMIT, split_message
 
 M = TypeVar("M")
 

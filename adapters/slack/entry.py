@@ -16,8 +16,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import describe
-from adapters.slack_blocks import (
+from adapters.slack.api import describe
+from adapters.slack.blocks import (
     ESCALATE_SHORTCUT,
     FEEDBACK_ACTION,
     HUMAN_ACTION,
@@ -25,12 +25,12 @@ from adapters.slack_blocks import (
     decode,
     offer_human_blocks,
 )
-from adapters.slack_names import NameCache
-from adapters.slack_payloads import PLATFORM, clean_text, is_dm_channel, team_of, thread_key
-from adapters.slack_staff import StaffGroup
+from adapters.slack.names import NameCache
+from adapters.slack.payloads import PLATFORM, clean_text, is_dm_channel, team_of, thread_key
+from adapters.slack.staff import StaffGroup
 from bot.app import App
-from bot.escalation import EscalationError
 from bot.events import ThreadKey
+from bot.handoff.escalation import EscalationError
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import api_url, describe, error_code, make_client
-from adapters.slack_entry import SlackEntryPoints
-from adapters.slack_handoff import SlackHandoff
-from adapters.slack_names import NameCache
-from adapters.slack_payloads import (
+from adapters.slack.api import api_url, describe, error_code, make_client
+from adapters.slack.entry import SlackEntryPoints
+from adapters.slack.handoff import SlackHandoff
+from adapters.slack.names import NameCache
+from adapters.slack.payloads import (
     Origin,
     answerable,
     clean_text,
@@ -37,12 +37,12 @@ from adapters.slack_payloads import (
     team_of,
     with_files,
 )
-from adapters.slack_reply import ReplyWriter, Sign
-from adapters.slack_staff import StaffGroup
+from adapters.slack.reply import ReplyWriter, Sign
+from adapters.slack.staff import StaffGroup
 from bot.app import App
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
-from bot.runner import AdapterStartError
-from bot.store import ConversationState
+from bot.platforms import AdapterStartError
+from bot.storage.store import ConversationState
 
 log = logging.getLogger(__name__)
 

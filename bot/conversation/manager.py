@@ -10,7 +10,15 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, date, datetime
 
-from bot.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
+from bot.conversation.grounding import (
+    NO_MATERIAL_RULES,
+    PASSAGE_CHARS,
+    passages_answer,
+    reference_block,
+    sources_footer,
+)
+from bot.conversation.locks import KeyedLocks
+from bot.conversation.prompt import render_system_prompt, request_messages
 from bot.events import (
     Accepted,
     IncomingMessage,
@@ -21,16 +29,14 @@ from bot.events import (
     ThreadKey,
     Usage,
 )
-from bot.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, passages_answer, reference_block, sources_footer
-from bot.handoff import Handoff
+from bot.handoff.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
+from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase, SearchResult
 from bot.kb.query import query_terms
-from bot.llm import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
-from bot.locks import KeyedLocks
-from bot.prompt import render_system_prompt, request_messages
+from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
+from bot.llm.tokens import TokenCounter
 from bot.settings import Settings
-from bot.store import ConversationStore, MessageStatus, Role, StoredMessage
-from bot.tokens import TokenCounter
+from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
 
 log = logging.getLogger(__name__)
 

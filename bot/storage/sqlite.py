@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.events import IncomingMessage, ThreadKey, Usage
-from bot.store import (
+from bot.storage.store import (
     Conversation,
     ConversationState,
     EscalationRecord,

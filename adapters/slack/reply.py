@@ -12,10 +12,10 @@ from enum import StrEnum
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import describe, error_code
-from adapters.slack_blocks import Block, reply_actions
-from adapters.slack_payloads import Origin
-from adapters.slack_stream import EditStream, NativeStream, NativeUnavailable, Target
+from adapters.slack.api import describe, error_code
+from adapters.slack.blocks import Block, reply_actions
+from adapters.slack.payloads import Origin
+from adapters.slack.stream import EditStream, NativeStream, NativeUnavailable, Target
 from bot.events import ReplyDone, ReplyStatus
 from bot.settings import SlackSettings
 

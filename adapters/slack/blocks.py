@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack_mrkdwn import split_mrkdwn
+from adapters.slack.mrkdwn import split_mrkdwn
 from bot.events import ReplyDone, ReplyStatus
 
 HUMAN_ACTION = "supportbot_human"

@@ -8,9 +8,9 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.escalation import EscalationError, Escalations
+from bot.conversation.manager import ConversationManager
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
-from bot.manager import ConversationManager
+from bot.handoff.escalation import EscalationError, Escalations
 
 QUIT_WORDS = frozenset({"/quit", "/exit"})
 

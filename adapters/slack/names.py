@@ -10,7 +10,7 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_api import describe
+from adapters.slack.api import describe
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,31 @@
+"""The console's entry in the platform registry: `supportbot chat` in this terminal (never `run`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+class ConsolePlatform:
+    name = "console"
+
+    async def chat(
+        self, app: App, *, thread: str, user_name: str, stdin: TextIO, stdout: TextIO, interactive: bool
+    ) -> None:
+        from adapters.console.adapter import ConsoleAdapter
+
+        adapter = ConsoleAdapter(
+            thread=thread,
+            user_name=user_name,
+            stdin=stdin,
+            stdout=stdout,
+            interactive=interactive,
+            bot_name=app.config.settings.bot.name,
+            escalations=app.escalations,
+        )
+        await adapter.run(app.manager)
+
+
+PLATFORM = ConsolePlatform()

@@ -1,0 +1,42 @@
+"""Discord's entry in the platform registry: when to start it, the adapter to build, the invite link.
+
+Importing this module loads no Discord library; `build` and `invite` do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
+from bot.settings import LoadedConfig
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+class DiscordPlatform:
+    name = "discord"
+
+    def plan(self, config: LoadedConfig, options: RunOptions) -> PlatformPlan:
+        token = config.secrets.discord_bot_token
+        if not options.wants(self.name) and (options.requested or token is None):
+            return PlatformPlan(None)
+        if token is None:
+            return PlatformPlan(None, ("Discord: DISCORD_BOT_TOKEN is not set",))
+        return PlatformPlan("gateway")
+
+    def build(
+        self, app: App, mode: str, options: RunOptions, on_lost: Callable[[str], None]
+    ) -> PlatformAdapter:
+        from adapters.discord.adapter import DiscordAdapter
+
+        return DiscordAdapter(app, on_lost=on_lost)
+
+    def invite(self, config: LoadedConfig, client_id: str | None) -> int:
+        from adapters.discord.invite import invite_command
+
+        return invite_command(client_id, config.secrets.discord_bot_token)
+
+
+PLATFORM = DiscordPlatform()

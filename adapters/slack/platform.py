@@ -1,0 +1,42 @@
+"""Slack's entry in the platform registry: when to start it, in which mode, and the adapter to build.
+
+Importing this module loads no Slack library; `build` does, so a Discord-only run never loads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
+from bot.settings import LoadedConfig
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+class SlackPlatform:
+    name = "slack"
+
+    def plan(self, config: LoadedConfig, options: RunOptions) -> PlatformPlan:
+        """Socket Mode when SLACK_APP_TOKEN is set, else (or with --slack-http) the HTTP Events API."""
+        env = config.secrets
+        if not options.wants(self.name) and (options.requested or env.slack_bot_token is None):
+            return PlatformPlan(None)
+        if env.slack_bot_token is None:
+            return PlatformPlan(None, ("Slack: SLACK_BOT_TOKEN is not set",))
+        if options.requested.get(self.name) == "http" or env.slack_app_token is None:
+            if env.slack_signing_secret is None:
+                return PlatformPlan("http", ("Slack HTTP mode: SLACK_SIGNING_SECRET is not set",))
+            return PlatformPlan("http")
+        return PlatformPlan("socket")
+
+    def build(
+        self, app: App, mode: str, options: RunOptions, on_lost: Callable[[str], None]
+    ) -> PlatformAdapter:
+        from adapters.slack.adapter import SlackAdapter
+
+        return SlackAdapter(app, mode=mode, host=options.host, port=options.port)
+
+
+PLATFORM = SlackPlatform()
