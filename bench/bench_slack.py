@@ -19,7 +19,8 @@ from pathlib import Path
 from bench.common import fake_openai_process
 from bot.app import running_app
 from bot.settings import DEFAULT_CONFIG_DIR, load_config
-from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mention, message, serving_bot
+from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mention, message
+from tests.helpers import serving_bot
 
 SIGN_METHODS = frozenset({"assistant.threads.setStatus", "reactions.add"})
 FINAL_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.stopStream"})
@@ -56,7 +57,7 @@ async def _one(fake: FakeSlack, send: SlackSender, channel: str, kind: str, n: i
             for c in fake.calls
         )
 
-    await fake.wait_for(final, 30, f"the answer in {channel}")
+    await fake.wait_for(final, 30, what=f"the answer in {channel}")
     mine = [c for c in fake.calls if _channel_of(c.params) == channel]
     sign = next(c.at for c in mine if c.method in SIGN_METHODS)
     done = next(c.at for c in mine if c.method in FINAL_METHODS and "blocks" in c.params)

@@ -107,10 +107,8 @@ async def serve(port: int, threads: int) -> None:
     await model.load()
     runner = web.AppRunner(make_app(model), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    bound = runner.addresses[0][1]
     print(f"http://127.0.0.1:{bound}/v1", flush=True)
     try:
         await asyncio.Event().wait()

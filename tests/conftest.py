@@ -1,16 +1,22 @@
-"""Shared fixtures: a fake OpenAI server on 127.0.0.1 and settings pointing at it and a tmp database."""
+"""Shared fixtures: the fake platforms (OpenAI, Slack, Discord) on 127.0.0.1, settings pointing at them
+and a database in tmp, and the Slack adapter served against the fake Slack."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiosqlite
+import discord
 import pytest
 
+from bot.app import running_app
 from bot.settings import LoadedConfig, load_config
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack
+from tests.helpers import Bot, BotFactory, serving_bot
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,8 +32,26 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
 
 @pytest.fixture
 async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
+    """Slack that knows U0ADA as Ada and asks rate-limited clients to retry at once."""
+    fake = FakeSlack(retry_after="0", users={"U0ADA": "Ada"})
     await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """Discord's REST API and gateway, with the bot's token and URLs in the environment."""
+    fake = FakeDiscord()
+    await fake.start()
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
+    monkeypatch.setenv("DISCORD_API_URL", fake.api_url)
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", fake.gateway_url)
+    # The adapter points discord.py's class attributes at the fake; put them back afterwards.
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
     yield fake
     await fake.stop()
 
@@ -69,3 +93,23 @@ def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: Fa
         return load_config(path)
 
     return factory
+
+
+@pytest.fixture
+async def start_bot(
+    make_config: ConfigFactory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BotFactory]:
+    """Start the app and the Slack adapter (HTTP mode) on settings `toml`; all stop at the test's end."""
+    stack = AsyncExitStack()
+
+    async def start(toml: str = "", *, token: str | None = None, kb: bool = False) -> Bot:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", token or fake_slack.token)
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+        monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+        app = await stack.enter_async_context(running_app(make_config(toml, kb=kb)))
+        adapter, sender = await stack.enter_async_context(serving_bot(app))
+        return Bot(app, adapter, sender, fake_slack)
+
+    yield start
+    await stack.aclose()

@@ -1,19 +1,25 @@
-"""Small helpers for driving the manager the way an adapter does."""
+"""Small helpers: driving the manager the way an adapter does, and serving the real Slack adapter."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import aiohttp
+
+from adapters.slack.adapter import SlackAdapter
+from bot.app import App
 from bot.conversation.manager import ConversationManager
 from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.storage.sqlite import SQLiteStore
 from bot.storage.store import StoredMessage
+from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender
 
 _ids = itertools.count(1)
 T = TypeVar("T")
@@ -49,7 +55,7 @@ async def ask(
     return events, done
 
 
-async def until(check: Callable[[], Awaitable[T]], what: str, within: float = 10.0) -> T:
+async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = 10.0) -> T:
     """Poll an async check until it returns something truthy, and return that; fail after `within` s."""
     deadline = time.monotonic() + within
     while not (result := await check()):
@@ -66,3 +72,31 @@ async def left_unanswered(
     stored = await store.record_inbound(IncomingMessage(key, message_id, "U0ADA", "Ada", text, True, at), 8)
     assert stored is not None
     return stored
+
+
+@asynccontextmanager
+async def serving_bot(app: App) -> AsyncIterator[tuple[SlackAdapter, SlackSender]]:
+    """The real Slack adapter in HTTP mode on an ephemeral port, and a sender of signed requests to it."""
+    adapter = SlackAdapter(app, mode="http", host="127.0.0.1", port=0)
+    await adapter.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield (
+                adapter,
+                SlackSender(f"http://127.0.0.1:{adapter.port}/slack/events", SIGNING_SECRET, session),
+            )
+    finally:
+        await adapter.close()
+
+
+@dataclass
+class Bot:
+    """The app with the Slack adapter running, a sender of Slack's requests, and the fake Slack."""
+
+    app: App
+    adapter: SlackAdapter
+    send: SlackSender
+    slack: FakeSlack
+
+
+BotFactory = Callable[..., Awaitable[Bot]]

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
 
 from adapters.discord.adapter import DiscordAdapter
@@ -31,22 +30,6 @@ from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900
-
-
-@pytest.fixture
-async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    await fake.start()
-    monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
-    monkeypatch.setenv("DISCORD_API_URL", fake.api_url)
-    monkeypatch.setenv("DISCORD_GATEWAY_URL", fake.gateway_url)
-    # The adapter points discord.py's class attributes at the fake; put them back afterwards.
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    )
-    yield fake
-    await fake.stop()
 
 
 @asynccontextmanager

@@ -18,7 +18,6 @@ from adapters.slack.cards import RESOLVE_ACTION
 from bot.app import App, running_app
 from bot.settings import LoadedConfig
 from bot.storage.store import EscalationRecord
-from tests import test_discord, test_slack
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -26,9 +25,6 @@ from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mes
 from tests.helpers import until
 from tests.test_discord import DM, ask_dm, custom_ids, dm_key
 from tests.test_handoff_slack import STAFF, STAFF_CHANNEL, card_of, press, staff_toml, thread_texts
-
-fake_slack = test_slack.fake_slack
-fake_discord = test_discord.fake_discord
 
 STAFF_MEMBER = 7_000_000_000_000_000_900  # a Discord user with the staff role
 RATED = "This conversation is resolved and I'm back to help."
@@ -207,7 +203,7 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     await fake.wait_for(lambda: fake.sent_to(thread), what="the relayed DM in the staff thread")
     assert fake.sent_to(thread)[0]["content"] == "Ada: it says password expired"
 
-    staff = {"user_id": STAFF_MEMBER, "name": "Sam", "roles": [fake.staff_role_id]}
+    staff: dict[str, Any] = {"user_id": STAFF_MEMBER, "name": "Sam", "roles": [fake.staff_role_id]}
     grace = {"user_id": 901, "name": "Grace", "roles": []}
     await fake.dispatch("INTERACTION_CREATE", fake.click(card, f"supportbot:resolve:{record.id}", **grace))
     assert (await replies(fake, 2))[-1] == "Only support staff can resolve escalations."
@@ -257,7 +253,7 @@ async def test_a_restart_while_escalated_keeps_the_state_and_the_relay(
     )
     await fake.dispatch("MESSAGE_CREATE", reply)
     assert (await dm_texts(fake, 1)) == ["Sam (support): Looking now"]
-    staff = {"user_id": STAFF_MEMBER, "name": "Sam", "roles": [fake.staff_role_id]}
+    staff: dict[str, Any] = {"user_id": STAFF_MEMBER, "name": "Sam", "roles": [fake.staff_role_id]}
     await fake.dispatch("INTERACTION_CREATE", fake.click(card, f"supportbot:claim:{record.id}", **staff))
     await fake.wait_for(lambda: len(fake.replies) >= 2, what="the claim response")
     assert fake.replies[-1]["content"] == "You've claimed this conversation."

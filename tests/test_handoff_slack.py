@@ -12,7 +12,6 @@ from adapters.slack.blocks import ESCALATE_SHORTCUT, HUMAN_ACTION
 from adapters.slack.cards import CLAIM_ACTION, RATE_ACTION, RESOLVE_ACTION
 from bot.events import ThreadKey
 from bot.storage.store import EscalationRecord, MessageStatus
-from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (
     TEAM,
@@ -23,12 +22,9 @@ from tests.fakes.slack_server import (
     message,
     message_shortcut,
 )
-from tests.helpers import until
-from tests.test_slack import CHANNEL, DM, USER, Bot, BotFactory, button_values, wait_answers
+from tests.helpers import Bot, BotFactory, until
+from tests.test_slack import CHANNEL, DM, USER, button_values, wait_answers
 from tests.test_slack_entry import command_text
-
-fake_slack = test_slack.fake_slack
-start_bot = test_slack.start_bot
 
 STAFF_CHANNEL, STAFF, GROUP = "C0STAFF", "U0STAFF", "S0STAFF"
 

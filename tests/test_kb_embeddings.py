@@ -18,7 +18,7 @@ MODEL = "fake-embed"
 
 def settings(fake: FakeOpenAI, **kb: object) -> KBSettings:
     emb = EmbeddingSettings(enabled=True, base_url=fake.base_url, model=MODEL, batch_size=4, max_retries=0)
-    return KBSettings(embeddings=emb, **kb)  # type: ignore[arg-type]
+    return KBSettings(embeddings=emb, **kb)
 
 
 async def open_kb(

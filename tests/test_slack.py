@@ -7,9 +7,6 @@ store is real SQLite; nothing of ours is mocked.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.blocks import HUMAN_ACTION
 from adapters.slack.mrkdwn import to_mrkdwn
-from bot.app import App, running_app
+from bot.app import running_app
 from bot.events import ThreadKey
 from bot.platforms import AdapterStartError
 from bot.storage.store import MessageStatus, Role
@@ -26,59 +23,18 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (
     BOT_ID,
     BOT_USER,
-    SIGNING_SECRET,
     TEAM,
     FakeSlack,
     Message,
-    SlackSender,
     event_callback,
     mention,
     message,
-    serving_bot,
     slash_command,
 )
+from tests.helpers import Bot, BotFactory, until
 from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 CHANNEL, DM, USER = "C0SUPPORT", "D0ADA", "U0ADA"
-
-
-@dataclass
-class Bot:
-    app: App
-    adapter: SlackAdapter
-    send: SlackSender
-    slack: FakeSlack
-
-
-BotFactory = Callable[..., Awaitable[Bot]]
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(retry_after="0", users={USER: "Ada"})
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def start_bot(
-    make_config: ConfigFactory, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[BotFactory]:
-    """Start the app and the adapter on settings `toml`; everything stops at the end of the test."""
-    stack = AsyncExitStack()
-
-    async def start(toml: str = "", *, token: str | None = None, kb: bool = False) -> Bot:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", token or fake_slack.token)
-        monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-        monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
-        monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
-        app = await stack.enter_async_context(running_app(make_config(toml, kb=kb)))
-        adapter, sender = await stack.enter_async_context(serving_bot(app))
-        return Bot(app, adapter, sender, fake_slack)
-
-    yield start
-    await stack.aclose()
 
 
 def answers(slack: FakeSlack, channel: str, thread_ts: str | None) -> list[Message]:
@@ -133,11 +89,12 @@ async def test_mention_is_answered_in_its_thread_with_history(
     sent = [(m["role"], m["content"]) for m in fake_openai.requests[-1]["messages"][1:]]
     assert sent[0] == ("user", "how do I reset my password")  # the earlier turn reached the model
     assert len(bot.slack.called("users.info")) == 1  # the name is cached
-    conv = await bot.app.store.find_conversation(ThreadKey("slack", TEAM, CHANNEL, "100.1"))
+    key = ThreadKey("slack", TEAM, CHANNEL, "100.1")
+    await _assert_delivered(bot, key)
+    conv = await bot.app.store.find_conversation(key)
     assert conv is not None
     stored = await bot.app.store.messages(conv.id, 10)
     assert (stored[0].role, stored[0].user_name) == (Role.USER, "Ada")
-    assert all(m.status is MessageStatus.DELIVERED for m in stored if m.role is Role.ASSISTANT)
     assert stored[1].platform_message_id == first.ts
 
 
@@ -422,7 +379,14 @@ async def test_socket_mode_names_a_rejected_app_token(
 
 
 async def _assert_delivered(bot: Bot, key: ThreadKey) -> None:
-    conv = await bot.app.store.find_conversation(key)
-    assert conv is not None
-    replies = [m for m in await bot.app.store.messages(conv.id, 10) if m.role is Role.ASSISTANT]
-    assert replies and all(m.status is MessageStatus.DELIVERED and m.platform_message_id for m in replies)
+    """Every reply gets stored as delivered, with its ts (just after Slack answered the last call)."""
+
+    async def delivered() -> bool:
+        conv = await bot.app.store.find_conversation(key)
+        stored = await bot.app.store.messages(conv.id, 10) if conv is not None else []
+        replies = [m for m in stored if m.role is Role.ASSISTANT]
+        return bool(replies) and all(
+            m.status is MessageStatus.DELIVERED and m.platform_message_id for m in replies
+        )
+
+    await until(delivered, "the replies stored as delivered")

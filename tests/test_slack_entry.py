@@ -8,15 +8,12 @@ import sqlite3
 from adapters.slack.blocks import ESCALATE_SHORTCUT, FEEDBACK_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from bot.events import ThreadKey
 from bot.storage.store import EscalationRecord, MessageStatus
-from tests import test_slack
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, block_action, mention, message, message_shortcut
-from tests.helpers import until
-from tests.test_slack import CHANNEL, DM, USER, Bot, BotFactory, answers, button_values, wait_answers
+from tests.helpers import Bot, BotFactory, until
+from tests.test_slack import CHANNEL, DM, USER, answers, button_values, wait_answers
 
 # The same fixtures as the conversation tests: the fake Slack and the adapter in HTTP mode.
-fake_slack = test_slack.fake_slack
-start_bot = test_slack.start_bot
 
 STAFF = "U0STAFF"
 STAFF_TOML = f'[escalation]\nstaff_user_ids = ["{STAFF}"]\n'

@@ -3,21 +3,24 @@
 The gateway says HELLO, answers IDENTIFY with READY and one GUILD_CREATE (a text channel, a staff role,
 the bot's own role), ACKs heartbeats and dispatches events on demand. REST endpoints the client uses are
 served and every call is recorded; faults (429 with Via and retry_after, 403, 500) can be queued.
+A channel can be left out of the client's cache (`uncached_thread`): the client then only learns of it
+from the REST API, as when a thread was created while the bot was offline.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.base import FakeServer, json_response
 
 API_PREFIX = "/api/v10"
 NOW = "2025-01-01T00:00:00.000000+00:00"
@@ -57,29 +60,30 @@ def user(user_id: int, name: str, *, bot: bool = False) -> Payload:
 
 
 @dataclass
-class FakeDiscord:
+class FakeDiscord(FakeServer[Call]):
     bot_id: int = 1_200_000_000_000_000_001
     guild_id: int = 1_200_000_000_000_000_100
     channel_id: int = 1_200_000_000_000_000_200  # a text channel in the guild
     staff_role_id: int = 1_200_000_000_000_000_300
     bot_role_id: int = 1_200_000_000_000_000_301
     reject_message_content: bool = False  # close with 4014 when the intent is asked for
-    calls: list[Call] = field(default_factory=list)
     identifies: list[Payload] = field(default_factory=list)
     messages: dict[int, Payload] = field(default_factory=dict)  # posted by the bot, as last edited
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
     channels: dict[int, Payload] = field(default_factory=dict)
-    port: int = 0
     _faults: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
     _sockets: list[tuple[web.WebSocketResponse, itertools.count[int]]] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
 
     # -- addresses ---------------------------------------------------------------------------------
 
     @property
+    def url(self) -> str:
+        return f"{super().url}{API_PREFIX}"
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+        return self.url
 
     @property
     def gateway_url(self) -> str:
@@ -95,23 +99,15 @@ class FakeDiscord:
 
     # -- server ------------------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> None:
+    def routes(self, app: web.Application) -> None:
         self.channels[self.channel_id] = self._text_channel()
-        app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
         for ws, _ in list(self._sockets):
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     def fail_next(
         self,
@@ -139,17 +135,8 @@ class FakeDiscord:
         pattern = re.compile(path)
         return [c for c in self.calls if c.method == method and pattern.fullmatch(c.path)]
 
-    async def wait_for(
-        self, check: Callable[[], bool | object], *, within: float = 10.0, what: str = "condition"
-    ) -> None:
-        """Poll until check() is truthy; fail the test with `what` after `within` seconds."""
-        deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out waiting for {what}; calls: {[(c.method, c.path) for c in self.calls]}"
-                )
-            await asyncio.sleep(0.01)
+    def describe_calls(self) -> str:
+        return repr([(c.method, c.path) for c in self.calls])
 
     async def wait_connected(self, within: float = 10.0) -> None:
         await self.wait_for(lambda: bool(self._sockets), within=within, what="a gateway connection")
@@ -188,6 +175,7 @@ class FakeDiscord:
                     await self._identify(ws, seq, frame["d"])
         finally:
             self._sockets[:] = [(w, s) for w, s in self._sockets if w is not ws]
+            self.changed()
         return ws
 
     async def _identify(self, ws: web.WebSocketResponse, seq: itertools.count[int], data: Payload) -> None:
@@ -209,6 +197,7 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(seq), "d": ready}))
         await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(seq), "d": self._guild()}))
         self._sockets.append((ws, seq))
+        self.changed()
 
     # -- payloads ----------------------------------------------------------------------------------
 
@@ -395,7 +384,9 @@ class FakeDiscord:
             payload["message"] = message
         return payload
 
-    def slash(self, command: str, *, channel_id: int, options: Payload | None = None, **who: Any) -> Payload:
+    def slash(
+        self, command: str, *, channel_id: int, options: Mapping[str, object] | None = None, **who: Any
+    ) -> Payload:
         opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
         data = {"id": str(self.next_id()), "name": command, "type": 1, "options": opts}
         if "guild" in who and who.pop("guild"):
@@ -421,19 +412,19 @@ class FakeDiscord:
             raw = await request.read()
             if raw:
                 body = json.loads(raw)
-        self.calls.append(Call(request.method, path, dict(request.query), body, time.perf_counter()))
+        self.record(Call(request.method, path, dict(request.query), body, time.perf_counter()))
         bot_auth = not path.startswith(("/interactions/", "/webhooks/"))
         if bot_auth and request.headers.get("Authorization") != f"Bot {self.token}":
-            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+            return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         for fault in self._faults:
             if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
                 fault.times -= 1
-                return _json(fault.body, status=fault.status, headers=fault.headers)
+                return json_response(fault.body, status=fault.status, headers=fault.headers)
         for method, pattern, handler in self._routes():
             match = pattern.fullmatch(path)
             if method == request.method and match:
                 return await handler(body, *match.groups())
-        return _json({"message": "404: Not Found", "code": 0}, status=404)
+        return json_response({"message": "404: Not Found", "code": 0}, status=404)
 
     def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Awaitable[web.StreamResponse]]]]:
         table: list[tuple[str, str, Callable[..., Awaitable[web.StreamResponse]]]] = [
@@ -454,10 +445,12 @@ class FakeDiscord:
         return [(m, re.compile(p), h) for m, p, h in table]
 
     async def _me(self, body: Any) -> web.Response:
-        return _json(user(self.bot_id, "Supportbot", bot=True) | {"verified": True, "mfa_enabled": False})
+        return json_response(
+            user(self.bot_id, "Supportbot", bot=True) | {"verified": True, "mfa_enabled": False}
+        )
 
     async def _application(self, body: Any) -> web.Response:
-        return _json(
+        return json_response(
             {
                 "id": str(self.bot_id),
                 "name": "Supportbot",
@@ -475,7 +468,7 @@ class FakeDiscord:
 
     async def _gateway_info(self, body: Any) -> web.Response:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _commands(self, body: Any, app_id: str, guild_id: str | None = None) -> web.Response:
         out = []
@@ -485,7 +478,7 @@ class FakeDiscord:
             if guild_id is not None:
                 registered["guild_id"] = guild_id
             out.append(registered)
-        return _json(out)
+        return json_response(out)
 
     async def _no_content(self, body: Any, *ids: str) -> web.Response:
         return web.Response(status=204)
@@ -504,55 +497,68 @@ class FakeDiscord:
     async def _post_message(self, body: Payload, channel_id: str) -> web.Response:
         message = self._message(channel_id, body)
         self.messages[int(message["id"])] = message
-        return _json(message)
+        return json_response(message)
 
     async def _edit_message(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(int(message_id))
         if message is None:
-            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
         if "content" in body:
             message["content"] = body["content"]
         if "components" in body:
             message["components"] = body["components"]
         message["edited_timestamp"] = NOW
-        return _json(message)
+        return json_response(message)
 
     async def _delete_message(self, body: Any, channel_id: str, message_id: str) -> web.Response:
         self.messages.pop(int(message_id), None)
         return web.Response(status=204)
 
-    async def _start_thread(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
-        if int(message_id) in self.channels:
-            return _json(
-                {"message": "A thread has already been created for this message", "code": 160004}, 400
-            )
-        thread = {
-            "id": message_id,  # Discord: the thread shares the id of the message it starts from
+    def uncached_thread(self, name: str = "an older thread", owner_id: int = 901) -> int:
+        """A public thread under the text channel that the client was never told of (REST knows it)."""
+        thread_id = self.next_id()
+        self.channels[thread_id] = self._thread(str(thread_id), str(self.channel_id), name, owner_id)
+        return thread_id
+
+    def _thread(
+        self, thread_id: str, parent_id: str, name: str, owner_id: int, archive_minutes: int = 1440
+    ) -> Payload:
+        return {
+            "id": thread_id,
             "type": 11,
             "guild_id": str(self.guild_id),
-            "parent_id": channel_id,
-            "owner_id": str(self.bot_id),
-            "name": body["name"],
+            "parent_id": parent_id,
+            "owner_id": str(owner_id),
+            "name": name,
             "message_count": 0,
             "member_count": 1,
             "rate_limit_per_user": 0,
             "flags": 0,
             "thread_metadata": {
                 "archived": False,
-                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "auto_archive_duration": archive_minutes,
                 "archive_timestamp": NOW,
                 "locked": False,
             },
         }
+
+    async def _start_thread(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
+        if int(message_id) in self.channels:
+            return json_response(
+                {"message": "A thread has already been created for this message", "code": 160004}, 400
+            )
+        # Discord: the thread shares the id of the message it starts from.
+        archive = body.get("auto_archive_duration", 1440)
+        thread = self._thread(message_id, channel_id, body["name"], self.bot_id, archive)
         self.channels[int(message_id)] = thread
         await self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
-        return _json(thread, status=201)
+        return json_response(thread, status=201)
 
     async def _get_channel(self, body: Any, channel_id: str) -> web.Response:
         channel = self.channels.get(int(channel_id))
         if channel is None:
-            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
-        return _json(channel)
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        return json_response(channel)
 
     async def _callback(self, body: Payload, interaction_id: str, token: str) -> web.Response:
         kind = body["type"]
@@ -570,18 +576,9 @@ class FakeDiscord:
             self.replies.append(message | {"interaction_id": interaction_id, "callback_type": kind})
             response["interaction"]["response_message_id"] = message["id"]
             response["resource"] = {"type": kind, "message": message}
-        return _json(response)
+        return json_response(response)
 
     async def _followup(self, body: Payload, app_id: str, token: str) -> web.Response:
         message = self._message("0", body) | {"webhook_id": app_id}
         self.replies.append(message | {"token": token, "callback_type": None})
-        return _json(message)
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    # discord.py parses JSON only when Content-Type is exactly application/json.
-    return web.Response(
-        body=json.dumps(data).encode(),
-        status=status,
-        headers={**(headers or {}), "Content-Type": "application/json"},
-    )
+        return json_response(message)

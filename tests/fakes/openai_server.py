@@ -6,6 +6,7 @@ The default answer echoes the last user message and counts the messages it was s
 `/v1/embeddings` returns deterministic vectors: a normalised hashed bag of words, after mapping
 words through `embedding_aliases` (so a test can make "block" mean "mute"); its requests are
 recorded in `embedding_requests` and its faults queued with `fail_embeddings_next`.
+Every request is a `Call` in `calls` (`requests`, `auth_headers` and `embedding_requests` are views).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.base import FakeServer, json_response
+
+CHAT = "/v1/chat/completions"
+EMBEDDINGS = "/v1/embeddings"
+
 # A reply is text, or {"tool": name, "arguments": {...}, "text": optional text before the call}.
 Reply = Callable[[dict[str, Any]], str | dict[str, Any]]
 
@@ -35,49 +41,62 @@ def echo_reply(request: dict[str, Any]) -> str:
     return f"Echo ({len(request['messages'])} messages): {last}"
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    path: str  # CHAT or EMBEDDINGS
+    body: dict[str, Any]
+    authorization: str  # the Authorization header as sent
+    at: float  # time.monotonic() when it arrived
+
+
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(FakeServer[Call]):
     latency_s: float = 0.0  # before the first chunk
     reply: Reply = echo_reply
     chunk_words: int = 3  # words per streamed chunk
-    requests: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[str] = field(default_factory=deque)
-    auth_headers: list[str] = field(default_factory=list)
     retry_after: str = "0"
-    _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    port: int = 0
     embedding_dims: int = 64
     embedding_aliases: dict[str, str] = field(default_factory=dict)
-    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_faults: deque[str] = field(default_factory=deque)
 
     @property
+    def url(self) -> str:
+        return f"{super().url}/v1"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self.url
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The chat completion requests' bodies, in order."""
+        return [c.body for c in self.calls if c.path == CHAT]
+
+    @property
+    def auth_headers(self) -> list[str]:
+        """The chat completion requests' Authorization headers, in order."""
+        return [c.authorization for c in self.calls if c.path == CHAT]
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls if c.path == EMBEDDINGS]
 
     def fail_next(self, fault: str, times: int = 1) -> None:
         """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut."""
         self.faults.extend([fault] * times)
 
-    async def start(self, port: int = 0) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
-        app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
-        return self.base_url
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post(CHAT, self._completions)
+        app.router.add_post(EMBEDDINGS, self._embeddings)
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
+
+    def _record(self, request: web.Request, body: dict[str, Any]) -> None:
+        self.record(Call(request.path, body, request.headers.get("Authorization", ""), time.monotonic()))
 
     def fail_embeddings_next(self, fault: str, times: int = 1) -> None:
         """Queue `times` embeddings faults: 500, 401, malformed."""
@@ -94,16 +113,16 @@ class FakeOpenAI:
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.embedding_requests.append(body)
+        self._record(request, body)
         fault = self.embedding_faults.popleft() if self.embedding_faults else None
         if fault == "500":
             return _error(500, "server_error", "The server had an error")
         if fault == "401":
             return _error(401, "invalid_api_key", "Incorrect API key provided")
         if fault == "malformed":
-            return web.Response(status=200, text="this is not json", content_type="application/json")
+            return web.Response(status=200, body=b"this is not json", content_type="application/json")
         texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
-        data = []
+        data: list[dict[str, Any]] = []
         for index, text in enumerate(texts):
             vector: Any = self.embed(text)
             if body.get("encoding_format") == "base64":
@@ -111,12 +130,11 @@ class FakeOpenAI:
             data.append({"object": "embedding", "index": index, "embedding": vector})
         tokens = sum(len(t.split()) for t in texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-        return web.json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
+        return json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(body)
-        self.auth_headers.append(request.headers.get("Authorization", ""))
+        self._record(request, body)
         fault = self.faults.popleft() if self.faults else None
         if fault == "429":
             return _error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": self.retry_after})
@@ -130,7 +148,7 @@ class FakeOpenAI:
             await self._stopping.wait()
             return _error(500, "server_error", "stopped")
         if fault == "malformed":
-            return web.Response(status=200, text="this is not json", content_type="application/json")
+            return web.Response(status=200, body=b"this is not json", content_type="application/json")
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         reply = self.reply(body)
@@ -140,7 +158,7 @@ class FakeOpenAI:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         completion_tokens = len(text.split())
         if not body.get("stream"):
-            return web.json_response(
+            return json_response(
                 {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
@@ -164,7 +182,7 @@ class FakeOpenAI:
             if fault == "cut" and i == 1:
                 await resp.write(b"data: {not json\n\n")
                 return resp
-            delta = {"role": "assistant", "content": piece if i == 0 else " " + piece}
+            delta: dict[str, Any] = {"role": "assistant", "content": piece if i == 0 else " " + piece}
             await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
         if tool is not None:  # streamed like the API: id and name first, arguments in pieces
             arguments = json.dumps(tool.get("arguments", {}))
@@ -206,7 +224,7 @@ def _sse(payload: dict[str, Any]) -> bytes:
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    return web.json_response(body, status=status, headers=headers)
+    return json_response(body, status=status, headers=headers)
 
 
 async def _serve(port: int, latency_s: float) -> None:

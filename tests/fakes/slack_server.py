@@ -7,6 +7,7 @@ Faults: per-method queued errors (`ratelimited` is a real 429 with Retry-After),
 limit that answers `msg_too_long`, a token check (`invalid_auth`), and features that can be
 switched off (assistant status, chat streaming, feedback_buttons blocks).
 `SlackSender` plays Slack delivering events, slash commands and interactivity: signed requests.
+It models Slack only: nothing of the product is imported (tests.helpers serves the real adapter).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -26,8 +25,7 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack.adapter import SlackAdapter
-from bot.app import App
+from tests.fakes.base import FakeServer, json_response
 
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
@@ -52,7 +50,7 @@ class Message:
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(FakeServer[Call]):
     token: str = "xoxb-test-token"
     app_token: str = "xapp-test-token"  # Socket Mode: apps.connections.open
     max_text: int = 40_000  # chat.postMessage/update text longer than this → msg_too_long
@@ -62,41 +60,30 @@ class FakeSlack:
     retry_after: str = "1"
     users: dict[str, str] = field(default_factory=dict)  # user id → display name
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # user group id → member ids
-    calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)  # ts → message
     reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name)
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what the bot acked over Socket Mode
     _socket_out: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _envelopes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
+    def url(self) -> str:
+        return f"{super().url}/api/"
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+        return self.url
 
     def fail_next(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `error` ("ratelimited" → HTTP 429)."""
         self.faults[method].extend([error] * times)
 
-    async def start(self, port: int = 0) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        return self.api_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # Looking at what the bot did.
 
@@ -108,17 +95,11 @@ class FakeSlack:
         found = [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
         return sorted(found, key=lambda m: float(m.ts))
 
-    async def wait_for(self, check: Callable[[], bool], within: float = 10.0, what: str = "the bot") -> None:
-        """Poll until `check()` holds; fail with the calls seen so far if it never does."""
-        deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline:
-                seen = [(c.method, c.params) for c in self.calls]
-                raise AssertionError(f"timed out waiting for {what}; Slack calls: {seen}")
-            await asyncio.sleep(0.01)
+    def describe_calls(self) -> str:
+        return repr([(c.method, c.params) for c in self.calls])
 
     async def wait_calls(self, method: str, count: int = 1, within: float = 10.0) -> list[Call]:
-        await self.wait_for(lambda: len(self.called(method)) >= count, within, f"{count} x {method}")
+        await self.wait_for(lambda: len(self.called(method)) >= count, within, what=f"{count} x {method}")
         return self.called(method)
 
     # The Web API.
@@ -126,7 +107,7 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        self.calls.append(Call(method, params, time.monotonic()))
+        self.record(Call(method, params, time.monotonic()))
         token = self.app_token if method.startswith("apps.") else self.token
         if request.headers.get("Authorization") != f"Bearer {token}":
             return _error("invalid_auth")
@@ -134,7 +115,7 @@ class FakeSlack:
         if queued:
             fault = queued.popleft()
             if fault == "ratelimited":
-                return web.json_response(
+                return json_response(
                     {"ok": False, "error": "ratelimited"},
                     status=429,
                     headers={"Retry-After": self.retry_after},
@@ -175,6 +156,7 @@ class FakeSlack:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     self.socket_acks.append(json.loads(msg.data))
+                    self.changed()
         finally:
             sender.cancel()
         return ws
@@ -325,11 +307,11 @@ def _blocks(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ok(**fields: Any) -> web.Response:
-    return web.json_response({"ok": True, **fields})
+    return json_response({"ok": True, **fields})
 
 
 def _error(code: str, **fields: Any) -> web.Response:
-    return web.json_response({"ok": False, "error": code, **fields})
+    return json_response({"ok": False, "error": code, **fields})
 
 
 # Slack's side of the Events API: deliveries to the bot's HTTP endpoint.
@@ -491,18 +473,3 @@ def message_shortcut(
 
 
 SIGNING_SECRET = "test-signing-secret"
-
-
-@asynccontextmanager
-async def serving_bot(app: App) -> AsyncIterator[tuple[SlackAdapter, SlackSender]]:
-    """The real adapter in HTTP mode on an ephemeral port, and a sender of signed requests to it."""
-    adapter = SlackAdapter(app, mode="http", host="127.0.0.1", port=0)
-    await adapter.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield (
-                adapter,
-                SlackSender(f"http://127.0.0.1:{adapter.port}/slack/events", SIGNING_SECRET, session),
-            )
-    finally:
-        await adapter.close()
