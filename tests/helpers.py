@@ -18,7 +18,7 @@ from bot.app import App
 from bot.conversation.manager import ConversationManager
 from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.storage.sqlite import SQLiteStore
-from bot.storage.store import StoredMessage
+from bot.storage.store import MessageStatus, Role, StoredMessage
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender
 
 _ids = itertools.count(1)
@@ -72,6 +72,19 @@ async def left_unanswered(
     stored = await store.record_inbound(IncomingMessage(key, message_id, "U0ADA", "Ada", text, True, at), 8)
     assert stored is not None
     return stored
+
+
+async def delivered_replies(app: App, key: ThreadKey, count: int = 1) -> list[StoredMessage]:
+    """The conversation's replies, once `count` are stored as delivered: the adapter marks them just
+    after the platform accepted them, so a test that saw the platform's side waits for this one."""
+
+    async def replies() -> list[StoredMessage] | None:
+        conv = await app.store.find_conversation(key)
+        stored = await app.store.messages(conv.id, 50) if conv is not None else []
+        found = [m for m in stored if m.role is not Role.USER]
+        return found if sum(m.status is MessageStatus.DELIVERED for m in found) >= count else None
+
+    return await until(replies, f"{count} replies stored as delivered")
 
 
 @asynccontextmanager

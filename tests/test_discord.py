@@ -25,7 +25,7 @@ from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import left_unanswered, until
+from tests.helpers import delivered_replies, left_unanswered, until
 from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
@@ -86,11 +86,11 @@ async def test_dm_is_streamed_then_edited_and_history_carries_over(
         assert fake_discord.find("POST", rf"/channels/{DM}/typing")
         assert posts[0].body["allowed_mentions"]["parse"] == []  # model output never pings anyone
 
+        replies = await delivered_replies(app, dm_key(), 2)
         conv = await app.store.find_conversation(dm_key())
         assert conv is not None
         stored = await app.store.messages(conv.id, 10)
         assert [m.status for m in stored if m.role is Role.USER] == [MessageStatus.ANSWERED] * 2
-        replies = [m for m in stored if m.role is not Role.USER]
         assert [m.status for m in replies] == [MessageStatus.DELIVERED] * 2
         assert [m.platform_message_id for m in replies] == [m["id"] for m in answers]
 
@@ -218,9 +218,7 @@ async def test_a_long_answer_is_split_and_the_code_fence_is_reopened(
         assert lines == [f"print('line {i:03}')  # keeps going" for i in range(120)]
         assert "Run it with python3." in parts[-1]
         assert [m["components"] != [] for m in fake.sent_to(DM)] == [False] * (len(parts) - 1) + [True]
-        conv = await app.store.find_conversation(dm_key())
-        assert conv is not None
-        [reply] = [m for m in await app.store.messages(conv.id, 10) if m.role is Role.ASSISTANT]
+        [reply] = await delivered_replies(app, dm_key())
         assert (
             reply.status is MessageStatus.DELIVERED
             and reply.platform_message_id == fake.sent_to(DM)[-1]["id"]
@@ -236,9 +234,7 @@ async def test_a_429_on_send_is_retried_by_discord_py(
         await ask_dm(fake, "rate limited", 1)
         posts = fake.find("POST", rf"/channels/{DM}/messages")
         assert len(posts) == 2 and posts[1].at - posts[0].at >= 0.05
-        conv = await app.store.find_conversation(dm_key())
-        assert conv is not None
-        statuses = [m.status for m in await app.store.messages(conv.id, 10) if m.role is not Role.USER]
+        statuses = [m.status for m in await delivered_replies(app, dm_key())]
         assert statuses == [MessageStatus.DELIVERED]
 
 
