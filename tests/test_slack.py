@@ -390,7 +390,7 @@ async def test_socket_mode_answers_and_acks_over_the_websocket(
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
     async with running_app(make_config()) as app:
-        adapter = SlackAdapter(app, mode="socket")
+        adapter = SlackAdapter(app.service, app.config, mode="socket")
         await adapter.start()
         try:
             sent = await fake_slack.socket_send(
@@ -418,7 +418,7 @@ async def test_socket_mode_names_a_rejected_app_token(
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     async with running_app(make_config()) as app:
         with pytest.raises(AdapterStartError, match="invalid_auth: set SLACK_APP_TOKEN"):
-            await SlackAdapter(app, mode="socket").start()
+            await SlackAdapter(app.service, app.config, mode="socket").start()
 
 
 async def _assert_delivered(bot: Bot, key: ThreadKey) -> None:

@@ -23,9 +23,9 @@ class ConsolePlatform:
             stdout=stdout,
             interactive=interactive,
             bot_name=app.config.settings.bot.name,
-            escalations=app.escalations,
+            service=app.service,
         )
-        await adapter.run(app.manager)
+        await adapter.run()
 
 
 PLATFORM = ConsolePlatform()

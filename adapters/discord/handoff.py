@@ -15,9 +15,10 @@ import discord
 
 from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
 from adapters.discord.split import split_message
-from bot.app import App
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.staff import StaffCard
+from bot.service import Person, SupportService
+from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,11 @@ class DiscordHandoff:
 
     platform = PLATFORM
 
-    def __init__(self, app: App, client: SupportClient) -> None:
-        self._app = app
+    def __init__(self, *, service: SupportService, config: LoadedConfig, client: SupportClient) -> None:
+        self._service = service
         self._client = client
-        self._settings = app.config.settings.escalation
-        self._reads_content = app.config.settings.discord.message_content_intent
+        self._settings = config.settings.escalation
+        self._reads_content = config.settings.discord.message_content_intent
         self._warned = False
 
     # -- PlatformPort ------------------------------------------------------------------------------
@@ -154,6 +155,12 @@ class DiscordHandoff:
             return f"https://discord.com/channels/@me/{key.channel}"
         # A conversation's thread shares the id of the question it started from, in the parent channel.
         return f"https://discord.com/channels/{key.workspace}/{key.channel}/{key.thread}"
+
+    def started_at(self, key: ThreadKey) -> str:
+        """A Discord timestamp of the conversation's first message (its id is a snowflake)."""
+        if not key.thread.isdigit():
+            return "earlier"
+        return f"<t:{discord.utils.snowflake_time(int(key.thread)).timestamp():.0f}:f>"
 
     async def post_staff_card(self, channel: str, card: StaffCard) -> str:
         target = await self._staff_channel(channel)
@@ -244,17 +251,17 @@ class DiscordHandoff:
     async def staff_message(self, message: discord.Message) -> bool:
         """A message in a handoff card's thread: relayed to the user in a DM. True if it was one (the bot
         stays out of card threads)."""
-        staff = self._settings.staff_channel
         channel = message.channel
-        if staff.platform != PLATFORM or message.guild is None:
+        if message.guild is None:
             return False
         if isinstance(channel, discord.Thread):
-            if str(channel.parent_id) != staff.channel:
-                return False
-        elif not isinstance(channel, discord.PartialMessageable):  # an uncached thread looks like this
+            parent: str | None = str(channel.parent_id)
+        elif isinstance(channel, discord.PartialMessageable):  # an uncached thread: its parent is unknown
+            parent = None
+        else:
             return False
         thread = str(channel.id)
-        if await self._app.store.escalation_by_staff_thread(PLATFORM, staff.channel, thread) is None:
+        if not await self._service.is_card_thread(PLATFORM, thread, parent):
             return False
         me = self._client.user
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip() if me else message.content.strip()
@@ -262,9 +269,13 @@ class DiscordHandoff:
         if not text:
             self._warn_no_content(thread)
             return True
-        await self._app.handoff.staff_wrote(
-            PLATFORM, staff.channel, thread, message.author.display_name, text
+        roles = (
+            tuple(str(r.id) for r in message.author.roles)
+            if isinstance(message.author, discord.Member)
+            else ()
         )
+        person = Person(str(message.author.id), message.author.display_name, roles)
+        await self._service.staff_wrote(PLATFORM, thread, person, text)
         return True
 
     def _warn_no_content(self, thread: str) -> None:

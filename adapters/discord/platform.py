@@ -31,7 +31,7 @@ class DiscordPlatform:
     ) -> PlatformAdapter:
         from adapters.discord.adapter import DiscordAdapter
 
-        return DiscordAdapter(app, on_lost=on_lost)
+        return DiscordAdapter(app.service, app.config, on_lost=on_lost)
 
     def invite(self, config: LoadedConfig, client_id: str | None) -> int:
         from adapters.discord.invite import invite_command

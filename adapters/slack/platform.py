@@ -36,7 +36,7 @@ class SlackPlatform:
     ) -> PlatformAdapter:
         from adapters.slack.adapter import SlackAdapter
 
-        return SlackAdapter(app, mode=mode, host=options.host, port=options.port)
+        return SlackAdapter(app.service, app.config, mode=mode, host=options.host, port=options.port)
 
 
 PLATFORM = SlackPlatform()

@@ -31,6 +31,7 @@ from bot.events import (
 )
 from bot.handoff.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.handoff.staff import Handoff
+from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.kb.query import query_terms
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
@@ -168,7 +169,7 @@ class ConversationManager:
     async def _escalate_on_keyword(self, msg: IncomingMessage, inbound: StoredMessage) -> ReplyDone:
         try:
             outcome = await self._escalations.escalate(
-                msg.key, user_id=msg.user_id, reason=inbound.text, trigger="keyword"
+                msg.key, user_id=msg.user_id, reason=inbound.text, trigger=Trigger.KEYWORD
             )
             text = outcome.message
         except EscalationError as exc:
@@ -267,7 +268,7 @@ class ConversationManager:
         """The model called escalate_to_human: hand over and tell the user what happens next."""
         try:
             outcome = await self._escalations.escalate(
-                msg.key, user_id=msg.user_id, reason=tool_reason(call.arguments), trigger="model"
+                msg.key, user_id=msg.user_id, reason=tool_reason(call.arguments), trigger=Trigger.MODEL
             )
             note = outcome.message
         except EscalationError as exc:

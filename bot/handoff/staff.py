@@ -57,6 +57,10 @@ class PlatformPort(Protocol):
 
     async def conversation_link(self, key: ThreadKey) -> str | None: ...
 
+    def started_at(self, key: ThreadKey) -> str:
+        """The moment the conversation began, written so each reader sees it in their own time zone."""
+        ...
+
     async def post_staff_card(self, channel: str, card: StaffCard) -> str:
         """Post the card (with Claim and Resolve buttons, staff mentioned); return its thread id."""
         ...

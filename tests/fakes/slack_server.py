@@ -496,7 +496,7 @@ SIGNING_SECRET = "test-signing-secret"
 @asynccontextmanager
 async def serving_bot(app: App) -> AsyncIterator[tuple[SlackAdapter, SlackSender]]:
     """The real adapter in HTTP mode on an ephemeral port, and a sender of signed requests to it."""
-    adapter = SlackAdapter(app, mode="http", host="127.0.0.1", port=0)
+    adapter = SlackAdapter(app.service, app.config, mode="http", host="127.0.0.1", port=0)
     await adapter.start()
     try:
         async with aiohttp.ClientSession() as session:
