@@ -70,7 +70,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
         started: list[PlatformAdapter] = []
         try:
             for platform, mode in run.platforms:
-                adapter = platform.build(app, mode, run.options, on_lost)
+                adapter = platform.build(app.service, app.config, mode, run.options, on_lost)
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)

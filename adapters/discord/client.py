@@ -16,7 +16,6 @@ import discord
 from discord import app_commands
 
 from bot.events import ReplyStatus
-from bot.handoff.escalation import EscalationError
 from bot.handoff.states import Trigger
 from bot.service import SORRY, Person, Place, SupportService
 
@@ -149,8 +148,6 @@ async def _user_text(work: Awaitable[Said]) -> tuple[str, discord.ui.View | None
     """The work's text (and buttons), or what to tell the user when it failed."""
     try:
         said = await work
-    except EscalationError as exc:
-        return str(exc), None
     except Exception:
         log.exception("Discord interaction failed")
         return SORRY, None
