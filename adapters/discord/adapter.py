@@ -22,9 +22,10 @@ import yarl
 
 from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
 from adapters.discord.handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
-from adapters.discord.stream import StreamedReply
+from adapters.discord.stream import DiscordSurface
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
+from bot.reply.stream import ReplyStream
 from bot.service import SupportService
 from bot.settings import LoadedConfig
 
@@ -340,28 +341,12 @@ class DiscordAdapter:
 
         opening = asyncio.create_task(open_when_accepted())
         typing = asyncio.create_task(_keep_typing(opening))
-        buttons: discord.ui.View | None = None  # set when the reply is complete; goes on its last message
-
-        async def post(text: str, final: bool) -> discord.Message:
-            channel = await asyncio.shield(opening)
-            # No link previews: a Sources list would otherwise bury the answer under page cards.
-            extra: dict[str, Any] = {"suppress_embeds": True}
-            reference = where.take_reference()
-            if reference is not None:
-                extra["reference"] = reference
-            if final and buttons is not None:
-                extra["view"] = buttons
-            return await channel.send(text, **extra)
-
-        async def edit(message: discord.Message, text: str, final: bool) -> discord.Message:
-            if final and buttons is not None:
-                return await message.edit(content=text, view=buttons)
-            return await message.edit(content=text)
-
-        async def delete(message: discord.Message) -> None:
-            await message.delete()
-
-        stream = StreamedReply(post, edit, delete, interval_s=self._settings.edit_interval_s)
+        surface = DiscordSurface(
+            lambda: asyncio.shield(opening),
+            edit_interval_s=self._settings.edit_interval_s,
+            reference=where.take_reference,
+        )
+        stream: ReplyStream[discord.Message] = ReplyStream(surface)
         text, interim_ok = "", True
         try:
             async with aclosing(self._service.handle(incoming)) as events:
@@ -380,9 +365,9 @@ class DiscordAdapter:
                             typing.cancel()
                     elif isinstance(event, ReplyDone):
                         typing.cancel()
-                        buttons = reply_view(event.reply_id, event.status)
+                        surface.view = reply_view(event.reply_id, event.status)
                         # Still inside the stream, so the thread's next answer waits for this one.
-                        await self._deliver(stream, event, incoming, decorate=buttons is not None)
+                        await self._deliver(stream, event, incoming, decorate=surface.view is not None)
         finally:
             typing.cancel()
             if not opening.done():
@@ -392,14 +377,14 @@ class DiscordAdapter:
 
     async def _deliver(
         self,
-        stream: StreamedReply[discord.Message],
+        stream: ReplyStream[discord.Message],
         done: ReplyDone,
         incoming: IncomingMessage,
         *,
         decorate: bool,
     ) -> None:
         try:
-            last = await stream.finish(done.text, decorate=decorate)
+            *_, last = await stream.finish(done.text, decorate=decorate)
         except SEND_ERRORS as exc:
             problem = _send_problem(exc)
             log.error(

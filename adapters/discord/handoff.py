@@ -14,9 +14,11 @@ from typing import Any, Literal
 import discord
 
 from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
-from adapters.discord.split import split_message
+from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.staff import StaffCard
+from bot.reply.split import split_message
+from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
 from bot.settings import LoadedConfig
 
@@ -193,7 +195,7 @@ class DiscordHandoff:
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
         target = self._client.get_partial_messageable(int(thread))
-        for part in split_message(text):
+        for part in split_message(text, MESSAGE_LIMIT):
             await target.send(part)
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
@@ -222,19 +224,22 @@ class DiscordHandoff:
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
     ) -> str:
-        """Post `text` into a user's conversation (split at Discord's limit, without link previews,
-        like live answers); returns the last message's id."""
-        target = self._client.get_partial_messageable(channel_id)
-        parts = split_message(text)
-        sent = ""
-        for i, part in enumerate(parts):
-            extra: dict[str, Any] = {"suppress_embeds": True}
-            if i == 0 and reference is not None:
-                extra["reference"] = reference
-            if i == len(parts) - 1 and view is not None:
-                extra["view"] = view  # the buttons go under the last piece
-            sent = str((await target.send(part, **extra)).id)
-        return sent
+        """Post `text` into a user's conversation through the reply pipeline, like a live answer
+        (split at Discord's limit, no link previews, buttons under the last piece); returns the last
+        message's id."""
+        references = [reference]
+
+        async def channel() -> discord.abc.Messageable:
+            return self._client.get_partial_messageable(channel_id)
+
+        surface = DiscordSurface(
+            channel,
+            edit_interval_s=0.0,
+            reference=lambda: references.pop() if references else None,
+            view=view,
+        )
+        *_, last = await ReplyStream(surface).finish(text)
+        return str(last.id)
 
     async def _staff_channel(self, channel: str) -> discord.TextChannel:
         found: Any = self._client.get_channel(int(channel)) if channel.isdigit() else None

@@ -30,9 +30,10 @@ from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
-from adapters.slack.stream import EditStream, Target
+from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.staff import StaffCard
+from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
 from bot.settings import LoadedConfig
 
@@ -99,10 +100,15 @@ class SlackHandoff:
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
         s = self._slack
         thread = None if key.thread == key.channel else key.thread  # None: the top level of a DM
-        stream = EditStream(
-            self._client, Target(key.channel, thread, key.workspace, ""), s.max_interim_chars, 0.0
+        surface = EditSurface(
+            self._client,
+            Target(key.channel, thread, key.workspace, ""),
+            s.max_interim_chars,
+            0.0,
+            actions=reply_actions(done, native_feedback=False) or [],
         )
-        return await stream.finish(done.text, reply_actions(done, native_feedback=False))
+        posted = await ReplyStream(surface).finish(done.text)
+        return posted[0]
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}

@@ -13,10 +13,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.api import describe, error_code
-from adapters.slack.blocks import Block, reply_actions
+from adapters.slack.blocks import reply_actions
 from adapters.slack.payloads import Origin
-from adapters.slack.stream import EditStream, NativeStream, NativeUnavailable, Target
+from adapters.slack.stream import EditSurface, NativeSurface, NativeUnavailable, Target
 from bot.events import ReplyDone, ReplyStatus
+from bot.reply.stream import ReplyStream, TooLong
 from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -90,24 +91,33 @@ class ReplyWriter:
 
 
 class Writing:
-    """One answer in progress: add deltas as they come, then finish with the final text."""
+    """One answer in progress through the core's reply pipeline: add deltas, then finish."""
 
     def __init__(self, writer: ReplyWriter, where: Origin) -> None:
         self._writer = writer
         self._where = where
         self._target = Target(where.channel, where.thread_ts, where.team, where.user)
-        s = writer.settings
-        self._stream: NativeStream | EditStream = (
-            NativeStream(writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
+        self._surface: NativeSurface | EditSurface = (
+            NativeSurface(writer.client, self._target, *self._limits())
             if writer.wants_native(where)
             else self._edits()
         )
+        self._stream = ReplyStream(self._surface)
         self._text = ""
         self._interim_ok = True
 
-    def _edits(self) -> EditStream:
+    def _limits(self) -> tuple[int, float]:
         s = self._writer.settings
-        return EditStream(self._writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
+        return s.max_interim_chars, s.edit_interval_s
+
+    def _edits(self) -> EditSurface:
+        return EditSurface(self._writer.client, self._target, *self._limits())
+
+    def _fall_back_to_edits(self, code: str) -> None:
+        """Chat streaming was refused before anything showed: the same answer by edits."""
+        self._writer.native_refused(self._where, code)
+        self._surface = self._edits()
+        self._stream = ReplyStream(self._surface)
 
     async def add(self, delta: str) -> None:
         self._text += delta
@@ -117,32 +127,37 @@ class Writing:
             try:
                 await self._stream.update(self._text.lstrip())
             except NativeUnavailable as exc:
-                self._writer.native_refused(self._where, str(exc))
-                self._stream = self._edits()
+                self._fall_back_to_edits(str(exc))
                 await self._stream.update(self._text.lstrip())
-        except SlackApiError as exc:
+        except (SlackApiError, TooLong) as exc:
             # Interim text is a courtesy: stop editing, the final text is still delivered.
-            log.warning("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
+            log.warning("Slack: streaming the answer stopped: %s", _problem(exc))
             self._interim_ok = False
 
     async def finish(self, done: ReplyDone) -> str:
         """Show `done.text` with its buttons; returns the ts of the answer's first message."""
-        answered = done.status is ReplyStatus.ANSWERED
-        native_feedback = answered and self._writer.native_feedback
+        native_feedback = done.status is ReplyStatus.ANSWERED and self._writer.native_feedback
         try:
-            return await self._finish(done, reply_actions(done, native_feedback=native_feedback))
+            return await self._finish(done, native_feedback)
         except SlackApiError as exc:
             if not native_feedback or error_code(exc) != "invalid_blocks":
                 raise
             self._writer.native_feedback = False
             log.info("Slack refused the feedback_buttons block; using plain 👍/👎 buttons from now on")
-            return await self._finish(done, reply_actions(done, native_feedback=False))
+            return await self._finish(done, native_feedback=False)
 
-    async def _finish(self, done: ReplyDone, actions: list[Block] | None) -> str:
-        answered = done.status is ReplyStatus.ANSWERED
-        if isinstance(self._stream, NativeStream):
-            ts = await self._stream.finish(done.text, actions, streamed_as_final=answered)
-            if ts is not None:
-                return ts
-            self._stream = self._edits()
-        return await self._stream.finish(done.text, actions)
+    async def _finish(self, done: ReplyDone, native_feedback: bool) -> str:
+        self._surface.actions = reply_actions(done, native_feedback=native_feedback) or []
+        try:
+            posted = await self._stream.finish(done.text)
+        except NativeUnavailable as exc:
+            self._fall_back_to_edits(str(exc))
+            self._surface.actions = reply_actions(done, native_feedback=native_feedback) or []
+            posted = await self._stream.finish(done.text)
+        return posted[0]
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return describe(exc.response.api_url.rsplit("/", 1)[-1], exc)
+    return str(exc) or type(exc).__name__
