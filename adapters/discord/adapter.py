@@ -347,7 +347,7 @@ class DiscordAdapter:
             reference=where.take_reference,
         )
         stream: ReplyStream[discord.Message] = ReplyStream(surface)
-        text, interim_ok = "", True
+        text = ""
         try:
             async with aclosing(self._service.handle(incoming)) as events:
                 async for event in events:
@@ -355,12 +355,7 @@ class DiscordAdapter:
                         accepted.set()
                     elif isinstance(event, TextDelta):
                         text += event.text
-                        if interim_ok:
-                            try:
-                                await stream.update(text.lstrip())
-                            except SEND_ERRORS as exc:
-                                interim_ok = False  # keep reading; the final send tries again
-                                log.warning("Discord: streaming to %s failed: %s", incoming.key.thread, exc)
+                        await stream.update(text.lstrip())
                         if stream.visible:
                             typing.cancel()
                     elif isinstance(event, ReplyDone):

@@ -15,9 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.api import describe, error_code
 from adapters.slack.blocks import reply_actions
 from adapters.slack.payloads import Origin
-from adapters.slack.stream import EditSurface, NativeSurface, NativeUnavailable, Target
+from adapters.slack.stream import EditSurface, NativeSurface, Target
 from bot.events import ReplyDone, ReplyStatus
-from bot.reply.stream import ReplyStream, TooLong
+from bot.reply.stream import ReplyStream
 from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -95,44 +95,26 @@ class Writing:
 
     def __init__(self, writer: ReplyWriter, where: Origin) -> None:
         self._writer = writer
-        self._where = where
-        self._target = Target(where.channel, where.thread_ts, where.team, where.user)
-        self._surface: NativeSurface | EditSurface = (
-            NativeSurface(writer.client, self._target, *self._limits())
-            if writer.wants_native(where)
-            else self._edits()
-        )
-        self._stream = ReplyStream(self._surface)
+        target = Target(where.channel, where.thread_ts, where.team, where.user)
+        s = writer.settings
+        self._surfaces: list[EditSurface | NativeSurface] = [
+            EditSurface(writer.client, target, s.max_interim_chars, s.edit_interval_s)
+        ]
+        if writer.wants_native(where):
+            native = NativeSurface(writer.client, target, s.max_interim_chars, s.edit_interval_s)
+            self._surfaces.insert(0, native)
+            self._stream: ReplyStream[str] = ReplyStream(
+                native,
+                fallback=self._surfaces[1],
+                on_fallback=lambda code: writer.native_refused(where, code),
+            )
+        else:
+            self._stream = ReplyStream(self._surfaces[0])
         self._text = ""
-        self._interim_ok = True
-
-    def _limits(self) -> tuple[int, float]:
-        s = self._writer.settings
-        return s.max_interim_chars, s.edit_interval_s
-
-    def _edits(self) -> EditSurface:
-        return EditSurface(self._writer.client, self._target, *self._limits())
-
-    def _fall_back_to_edits(self, code: str) -> None:
-        """Chat streaming was refused before anything showed: the same answer by edits."""
-        self._writer.native_refused(self._where, code)
-        self._surface = self._edits()
-        self._stream = ReplyStream(self._surface)
 
     async def add(self, delta: str) -> None:
         self._text += delta
-        if not self._interim_ok or not self._text.strip():
-            return
-        try:
-            try:
-                await self._stream.update(self._text.lstrip())
-            except NativeUnavailable as exc:
-                self._fall_back_to_edits(str(exc))
-                await self._stream.update(self._text.lstrip())
-        except (SlackApiError, TooLong) as exc:
-            # Interim text is a courtesy: stop editing, the final text is still delivered.
-            log.warning("Slack: streaming the answer stopped: %s", _problem(exc))
-            self._interim_ok = False
+        await self._stream.update(self._text.lstrip())
 
     async def finish(self, done: ReplyDone) -> str:
         """Show `done.text` with its buttons; returns the ts of the answer's first message."""
@@ -147,17 +129,8 @@ class Writing:
             return await self._finish(done, native_feedback=False)
 
     async def _finish(self, done: ReplyDone, native_feedback: bool) -> str:
-        self._surface.actions = reply_actions(done, native_feedback=native_feedback) or []
-        try:
-            posted = await self._stream.finish(done.text)
-        except NativeUnavailable as exc:
-            self._fall_back_to_edits(str(exc))
-            self._surface.actions = reply_actions(done, native_feedback=native_feedback) or []
-            posted = await self._stream.finish(done.text)
+        actions = reply_actions(done, native_feedback=native_feedback) or []
+        for surface in self._surfaces:
+            surface.actions = actions
+        posted = await self._stream.finish(done.text)
         return posted[0]
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return describe(exc.response.api_url.rsplit("/", 1)[-1], exc)
-    return str(exc) or type(exc).__name__

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.api import error_code
 from adapters.slack.blocks import Block, text_blocks
 from adapters.slack.mrkdwn import to_mrkdwn
-from bot.reply.stream import TooLong
+from bot.reply.stream import TooLong, Unavailable
 
 TYPING = " …"  # shown after interim text so a pause does not look like the end
 
@@ -30,10 +30,6 @@ class Target:
     thread_ts: str | None
     team: str
     user: str
-
-
-class NativeUnavailable(Exception):
-    """chat.startStream was refused: this workspace answers with edits instead."""
 
 
 def _too_long(exc: SlackApiError) -> Exception:
@@ -110,7 +106,7 @@ class NativeSurface:
             )
         except SlackApiError as exc:
             if not self._sent and error_code(exc) != "msg_too_long":
-                raise NativeUnavailable(error_code(exc)) from exc
+                raise Unavailable(error_code(exc)) from exc  # this workspace answers with edits
             raise _too_long(exc) from exc
         ts = str(resp["ts"])
         self._sent[ts], self._open = text, ts

@@ -3,7 +3,10 @@
 One engine for every platform and for live and recovered answers alike. A platform supplies a
 `Surface`: how to post, edit and delete one message, how Markdown is written there, its length
 limit and edit interval. A surface that finds a message too long raises `TooLong`; the engine then
-shrinks its limit and lays the answer out again, so the tail continues in new messages.
+shrinks its limit and lays the answer out again, so the tail continues in new messages. A surface
+that can't be used at all raises `Unavailable` on its first post, and the engine continues on the
+fallback surface. Interim text is a courtesy: if showing it fails, streaming stops and the final
+text is still delivered by `finish`, whose errors are the caller's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ MIN_LIMIT = 300  # a platform that keeps saying "too long" is never split finer 
 
 class TooLong(Exception):
     """The platform refused a message as too long (Slack's msg_too_long)."""
+
+
+class Unavailable(Exception):
+    """This surface can't be used here (e.g. chat streaming refused by a workspace); nothing was shown."""
 
 
 class Surface(Protocol[H]):
@@ -49,8 +56,18 @@ class Surface(Protocol[H]):
 class ReplyStream(Generic[H]):
     """One reply spread over as many messages as it needs."""
 
-    def __init__(self, surface: Surface[H], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        surface: Surface[H],
+        *,
+        fallback: Surface[H] | None = None,
+        on_fallback: Callable[[str], None] = lambda reason: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._surface = surface
+        self._fallback = fallback
+        self._on_fallback = on_fallback
+        self._interim_ok = True
         self._clock = clock
         self._limit = surface.limit
         self.messages: list[H] = []
@@ -63,9 +80,20 @@ class ReplyStream(Generic[H]):
         """True once some text has been posted."""
         return bool(self.messages)
 
+    @property
+    def surface(self) -> Surface[H]:
+        """The surface in use (the fallback once the first was unavailable)."""
+        return self._surface
+
     async def update(self, markdown: str) -> None:
         """Show the answer so far: new pieces are posted at once, edits wait for the interval."""
-        await self._retrying(self._update, markdown)
+        if not self._interim_ok or not markdown.strip():
+            return
+        try:
+            await self._retrying(self._update, markdown)
+        except Exception as exc:  # the platform's own error types: streaming stops, finish() retries
+            self._interim_ok = False
+            log.warning("showing the answer as it is written stopped: %s", exc)
 
     async def finish(self, markdown: str, *, decorate: bool = True) -> list[H]:
         """Show the complete answer. Its last message gets its final version (`final=True`: the place
@@ -80,6 +108,12 @@ class ReplyStream(Generic[H]):
             try:
                 await step(markdown)
                 return
+            except Unavailable as exc:
+                if self._fallback is None or self.messages:
+                    raise
+                self._surface, self._fallback = self._fallback, None
+                self._limit = self._surface.limit
+                self._on_fallback(str(exc))
             except TooLong as exc:
                 if self._limit <= MIN_LIMIT:
                     raise
