@@ -74,7 +74,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
-            reminders = asyncio.create_task(app.handoff.run_reminders(stop))
+            reminders = asyncio.create_task(app.handoff.reminders.run(stop))
             recovery = asyncio.create_task(answer_unanswered(app, began))
             await stop.wait()
             recovery.cancel()

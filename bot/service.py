@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from bot.conversation.manager import ConversationManager
 from bot.events import IncomingMessage, ReplyEvent, ThreadKey
 from bot.handoff.escalation import EscalationError, Escalations
-from bot.handoff.staff import Handoff, PlatformPort
+from bot.handoff.ports import PlatformPort
+from bot.handoff.staff import Handoff
 from bot.handoff.states import Trigger
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore

@@ -9,7 +9,7 @@ import pytest
 from bot.app import running_app
 from bot.events import ReplyStatus
 from bot.handoff.escalation import EscalationError
-from bot.handoff.staff import in_business_hours
+from bot.handoff.hours import in_business_hours
 from bot.settings import BusinessHours
 from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory

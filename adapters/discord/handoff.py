@@ -16,7 +16,7 @@ import discord
 from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
 from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
 from bot.reply.split import split_message
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService

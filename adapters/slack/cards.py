@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.slack.blocks import SECTION_LIMIT, Block, button
 from adapters.slack.mrkdwn import escape
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
 
 CLAIM_ACTION = "supportbot_claim"
 RESOLVE_ACTION = "supportbot_resolve"

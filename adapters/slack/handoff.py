@@ -32,7 +32,7 @@ from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
 from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
 from bot.settings import LoadedConfig
