@@ -206,7 +206,7 @@ async def test_the_model_hands_a_dm_over_and_messages_are_relayed_both_ways(
     assert (record.trigger, record.reason, record.relay) == ("model", "Refund for invoice 42", True)
     shown = block_texts(card)
     assert "The customer wants a refund for invoice 42 &amp; more." in shown
-    assert "Private conversation: write in this thread to reply" in shown
+    assert "Private conversation: write in this card's thread to reply" in shown
     assert not slack.called("chat.getPermalink")  # a DM's top level has nothing to link to
 
     # The user's DM (with a file) reaches the card's thread; staff replies reach the DM.

@@ -110,22 +110,13 @@ def rating_view(escalation_id: int) -> discord.ui.View:
 
 def card_embed(card: StaffCard) -> discord.Embed:
     embed = discord.Embed(
-        title=_cut(f"Escalation #{card.escalation_id}: {card.user_name} ({card.key.platform})", 256),
+        title=_cut(card.title, 256),
         description=_cut(card.summary, EMBED_TEXT),
     )
     embed.add_field(name="Reason", value=_cut(card.reason, FIELD_TEXT), inline=False)
     embed.add_field(name="Trigger", value=card.trigger)
-    embed.add_field(
-        name="Hours", value="within business hours" if card.in_hours else "outside business hours"
-    )
-    if card.relay:
-        where = (
-            "Private conversation: write in this card's thread to reply; the user's messages appear there."
-        )
-    elif card.link:
-        where = f"[Open the conversation]({card.link}) and reply there."
-    else:
-        where = "No link to the conversation is available."
+    embed.add_field(name="Hours", value=card.hours)
+    where = card.how_to_reply(lambda label, url: f"[{label}]({url})")
     embed.add_field(name="Conversation", value=where, inline=False)
     return embed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,25 @@ class StaffCard:
     link: str | None  # Slack permalink / Discord jump URL of the conversation
     in_hours: bool
     relay: bool = False  # a DM: staff reply in the card's thread and messages are relayed both ways
+
+    @property
+    def title(self) -> str:
+        return f"Escalation #{self.escalation_id}: {self.user_name} ({self.key.platform})"
+
+    @property
+    def hours(self) -> str:
+        return "within business hours" if self.in_hours else "outside business hours"
+
+    def how_to_reply(self, link: Callable[[str, str], str]) -> str:
+        """Where staff answer; `link(label, url)` writes a link in the platform's markup."""
+        if self.relay:
+            return (
+                "Private conversation: write in this card's thread to reply; the user's messages"
+                " appear there."
+            )
+        if self.link:
+            return f"{link('Open the conversation', self.link)} and reply there."
+        return "No link to the conversation is available."
 
 
 class PlatformPort(Protocol):
