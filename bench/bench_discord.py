@@ -67,7 +67,7 @@ async def run(messages: int, concurrency: int, llm_url: str, llm_latency: float)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SUPPORTBOT_DATABASE__PATH"] = str(Path(tmp) / "bench.db")
         async with running_app(load_config()) as app:
-            adapter = DiscordAdapter(app, guild_ready_timeout_s=0.05)
+            adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
             await adapter.start()
             try:
                 channels = iter(range(8_000_000_000_000_000_000, 9_000_000_000_000_000_000))

@@ -16,6 +16,7 @@ from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm.client import LLMClient
 from bot.llm.tokens import load_counter
+from bot.service import SupportService
 from bot.settings import LoadedConfig
 from bot.storage.sqlite import SQLiteStore
 
@@ -31,6 +32,7 @@ class App:
     escalations: Escalations
     handoff: Handoff
     kb: KnowledgeBase | None
+    service: SupportService  # what adapters are given: the core's one API for them
 
 
 def build_llm(config: LoadedConfig) -> LLMClient | None:
@@ -84,6 +86,13 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             handoff=handoff,
             kb=kb,
         )
+        service = SupportService(
+            store=store,
+            manager=manager,
+            escalations=escalations,
+            handoff=handoff,
+            settings=settings.escalation,
+        )
         try:
             yield App(
                 config=config,
@@ -93,6 +102,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 escalations=escalations,
                 handoff=handoff,
                 kb=kb,
+                service=service,
             )
         finally:
             await handoff.close()

@@ -81,7 +81,8 @@ async def _chat(config: LoadedConfig, args: argparse.Namespace) -> int:
         console = load("console")
         assert isinstance(console, ChatPlatform)
         await console.chat(
-            app,
+            app.service,
+            app.config,
             thread=thread,
             user_name=args.user or getpass.getuser(),
             stdin=sys.stdin,

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.service import SupportService
     from bot.settings import LoadedConfig
 
 ENTRY_POINT_GROUP = "supportbot.platforms"
@@ -72,9 +72,15 @@ class Platform(Protocol):
         ...
 
     def build(
-        self, app: App, mode: str, options: RunOptions, on_lost: Callable[[str], None]
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        mode: str,
+        options: RunOptions,
+        on_lost: Callable[[str], None],
     ) -> PlatformAdapter:
-        """The adapter to start; `on_lost(problem)` if its connection ends for good after start."""
+        """The adapter to start, talking to the core through `service`; it calls `on_lost(problem)`
+        if its connection ends for good after start."""
         ...
 
 
@@ -83,7 +89,15 @@ class ChatPlatform(Protocol):
     """A platform that chats in this process's terminal (`supportbot chat`)."""
 
     async def chat(
-        self, app: App, *, thread: str, user_name: str, stdin: TextIO, stdout: TextIO, interactive: bool
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        *,
+        thread: str,
+        user_name: str,
+        stdin: TextIO,
+        stdout: TextIO,
+        interactive: bool,
     ) -> None: ...
 
 

@@ -70,11 +70,11 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
         started: list[PlatformAdapter] = []
         try:
             for platform, mode in run.platforms:
-                adapter = platform.build(app, mode, run.options, on_lost)
+                adapter = platform.build(app.service, app.config, mode, run.options, on_lost)
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
-            reminders = asyncio.create_task(app.handoff.run_reminders(stop))
+            reminders = asyncio.create_task(app.handoff.reminders.run(stop))
             recovery = asyncio.create_task(answer_unanswered(app, began))
             await stop.wait()
             recovery.cancel()

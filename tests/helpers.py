@@ -90,7 +90,7 @@ async def delivered_replies(app: App, key: ThreadKey, count: int = 1) -> list[St
 @asynccontextmanager
 async def serving_bot(app: App) -> AsyncIterator[tuple[SlackAdapter, SlackSender]]:
     """The real Slack adapter in HTTP mode on an ephemeral port, and a sender of signed requests to it."""
-    adapter = SlackAdapter(app, mode="http", host="127.0.0.1", port=0)
+    adapter = SlackAdapter(app.service, app.config, mode="http", host="127.0.0.1", port=0)
     await adapter.start()
     try:
         async with aiohttp.ClientSession() as session:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import running_app
+from bot.handoff.states import Trigger
 from bot.settings import load_config
 from tests.conftest import REPO
 from tests.fakes.openai_server import FakeOpenAI
@@ -129,10 +130,10 @@ async def test_escalations_and_their_timings_are_listed(
     async with running_app(load_config()) as app:
         await ask(app.manager, message("hello", thread="a"))
         await app.escalations.escalate(
-            message("x", thread="a").key, user_id="u1", reason="refund", trigger="button"
+            message("x", thread="a").key, user_id="u1", reason="refund", trigger=Trigger.BUTTON
         )
         await app.escalations.escalate(
-            message("x", thread="b").key, user_id="u2", reason="", trigger="command"
+            message("x", thread="b").key, user_id="u2", reason="", trigger=Trigger.COMMAND
         )
         await app.escalations.claim(message("x", thread="b").key, staff_id="boss")
         await app.escalations.resolve(message("x", thread="b").key, staff_id="boss")

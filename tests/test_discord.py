@@ -35,7 +35,7 @@ STAFF = 7_000_000_000_000_000_900
 @asynccontextmanager
 async def serving(config: LoadedConfig, **options: Any) -> AsyncIterator[App]:
     async with running_app(config) as app:
-        adapter = DiscordAdapter(app, **({"guild_ready_timeout_s": 0.05} | options))
+        adapter = DiscordAdapter(app.service, app.config, **({"guild_ready_timeout_s": 0.05} | options))
         await adapter.start()
         try:
             yield app
@@ -491,7 +491,7 @@ async def test_the_offer_after_a_thumbs_down_escalates_as_feedback(
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, down, user_id=902))
         await fake.wait_for(lambda: len(fake.replies) == 1, what="the 👎 acknowledgement")
         offer = fake.replies[0]
-        assert offer["content"].startswith("Thanks for telling us")
+        assert offer["content"].startswith("Sorry that didn't help")
         in_dm = offer | {"channel_id": answer["channel_id"]}  # the ephemeral reply sits in the DM
         await fake.dispatch("INTERACTION_CREATE", fake.click(in_dm, custom_ids(offer)[0], user_id=902))
         await fake.wait_for(lambda: len(fake.replies) == 2, what="the escalation response")

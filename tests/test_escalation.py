@@ -9,7 +9,8 @@ import pytest
 from bot.app import running_app
 from bot.events import ReplyStatus
 from bot.handoff.escalation import EscalationError
-from bot.handoff.staff import in_business_hours
+from bot.handoff.hours import in_business_hours
+from bot.handoff.states import Trigger
 from bot.settings import BusinessHours
 from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory
@@ -25,10 +26,10 @@ async def test_escalate_claim_resolve_and_the_bot_is_silent_in_between(
     async with running_app(make_config(STAFF)) as app:
         key = message("x").key
         await ask(app.manager, message("hello"))
-        outcome = await app.escalations.escalate(key, user_id="u1", reason="billing", trigger="button")
+        outcome = await app.escalations.escalate(key, user_id="u1", reason="billing", trigger=Trigger.BUTTON)
         assert outcome.record.state == "waiting" and "person" in outcome.message
         with pytest.raises(EscalationError, match="already"):
-            await app.escalations.escalate(key, user_id="u1", reason="again", trigger="command")
+            await app.escalations.escalate(key, user_id="u1", reason="again", trigger=Trigger.COMMAND)
 
         events, done = await ask(app.manager, message("are you there?"))
         assert events == [] and done is None  # no bot answer while escalated
@@ -69,7 +70,7 @@ async def test_escalation_state_survives_a_restart(
 ) -> None:
     config = make_config(STAFF)
     async with running_app(config) as app:
-        await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger="command")
+        await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger=Trigger.COMMAND)
     async with running_app(config) as app:
         events, _ = await ask(app.manager, message("still there?"))
         assert events == []
@@ -134,6 +135,8 @@ async def test_out_of_hours_the_user_is_told_when_to_expect_a_reply(
 ) -> None:
     never_open = '[escalation.hours]\ndays = []\nout_of_hours_response = "by Monday 10:00"\n'
     async with running_app(make_config(never_open)) as app:
-        outcome = await app.escalations.escalate(message("x").key, user_id="u1", reason="", trigger="command")
+        outcome = await app.escalations.escalate(
+            message("x").key, user_id="u1", reason="", trigger=Trigger.COMMAND
+        )
     assert outcome.message.startswith("Our team is away right now (hours:")
     assert "someone will reply here by Monday 10:00" in outcome.message

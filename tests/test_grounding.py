@@ -49,9 +49,9 @@ async def test_console_answer_cites_its_sources(
             stdout=out,
             interactive=False,
             bot_name="Supportbot",
-            escalations=app.escalations,
+            service=app.service,
         )
-        await console.run(app.manager)
+        await console.run()
     assert out.getvalue() == (
         "Annual plans are refunded within 30 days [1].\n\n"
         "Sources:\n[1] Refunds — https://help.example.com/refunds\n"

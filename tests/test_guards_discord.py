@@ -21,7 +21,7 @@ from tests.test_discord import DM, finished
 @asynccontextmanager
 async def adapter_on(config: LoadedConfig) -> AsyncIterator[tuple[App, DiscordAdapter]]:
     async with running_app(config) as app:
-        adapter = DiscordAdapter(app, guild_ready_timeout_s=0.05)
+        adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
         await adapter.start()
         try:
             yield app, adapter

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import TEAM, mention, message
+from tests.fakes.slack_server import TEAM, FakeSlack, mention, message
 from tests.helpers import Bot, BotFactory, until
 from tests.test_handoff_slack import STAFF, STAFF_CHANNEL, card_of, record_of, staff_toml, thread_texts
 from tests.test_slack import CHANNEL, DM, USER, answers, wait_answers
@@ -25,16 +25,16 @@ async def status_of(bot: Bot, key: ThreadKey, text: str) -> MessageStatus | None
     return next((m.status for m in stored if m.role is Role.USER and m.text == text), None)
 
 
-async def test_a_redelivered_event_shows_no_second_sign_and_looks_nobody_up_again(
-    start_bot: BotFactory, fake_openai: FakeOpenAI
+async def test_a_redelivered_event_looks_nobody_up_again_and_shows_no_second_sign(
+    start_bot: BotFactory, fake_openai: FakeOpenAI, fake_slack: FakeSlack
 ) -> None:
     """Slack redelivers an event it thinks timed out (X-Slack-Retry-Num): the copy reaches the adapter
-    while the first is being answered, and must not add a second thinking status or name look-up."""
-    fake_openai.latency_s = 0.3  # the first delivery is still being answered when the retry comes
+    while the first is still looking up who wrote it, and must not look them up a second time."""
+    fake_slack.latency["users.info"] = 0.3
     bot = await start_bot()
     event = mention("is my invoice ready", channel=CHANNEL, ts="700.1", user=USER)
     assert await bot.send.event(event, event_id="Ev700") == 200
-    await fake_openai.wait_for(lambda: fake_openai.requests, what="the question at the model")
+    await bot.slack.wait_calls("users.info")
     assert await bot.send.event(event, event_id="Ev700", retry=1) == 200
     await wait_answers(bot.slack, CHANNEL, "700.1", 1)
     await bot.adapter.close()  # everything the adapter started has finished
@@ -44,6 +44,22 @@ async def test_a_redelivered_event_shows_no_second_sign_and_looks_nobody_up_agai
     assert not bot.slack.called("reactions.add")
     assert len(bot.slack.called("users.info")) == 1
     assert len(answers(bot.slack, CHANNEL, "700.1")) == 1 and len(fake_openai.requests) == 1
+
+
+async def test_a_redelivered_staff_reply_under_a_card_reaches_the_user_once(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    bot = await start_bot(staff_toml('keywords = ["a human"]\n'))
+    bot.slack.users[STAFF] = "Sam"
+    await bot.send.event(message("a human please", channel=DM, ts="750.1", user=USER))
+    card = await card_of(bot.slack)
+    await record_of(bot, DM_KEY)
+    reply = message("found it, refunded", channel=STAFF_CHANNEL, ts="751.1", user=STAFF, thread_ts=card.ts)
+    await bot.send.event(reply, event_id="Ev751")
+    await thread_texts(bot.slack, DM, None, 2)
+    await bot.send.event(reply, event_id="Ev751", retry=1)
+    await bot.adapter.close()  # everything the adapter started has finished
+    assert [m.text for m in bot.slack.thread(DM, None)][1:] == ["Sam (support): found it, refunded"]
 
 
 async def test_a_message_queued_behind_an_escalating_one_is_left_to_staff(

@@ -65,14 +65,14 @@ async def _running(config: LoadedConfig, *, slack: bool) -> AsyncIterator[Runnin
     async with running_app(config) as app, AsyncExitStack() as adapters:
         slack_adapter, sender = None, None
         if slack:
-            slack_adapter = SlackAdapter(app, mode="http", host="127.0.0.1", port=0)
+            slack_adapter = SlackAdapter(app.service, app.config, mode="http", host="127.0.0.1", port=0)
             await slack_adapter.start()
             adapters.push_async_callback(slack_adapter.close)
             session = await adapters.enter_async_context(aiohttp.ClientSession())
             sender = SlackSender(
                 f"http://127.0.0.1:{slack_adapter.port}/slack/events", SIGNING_SECRET, session
             )
-        discord_adapter = DiscordAdapter(app, guild_ready_timeout_s=0.05)
+        discord_adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
         await discord_adapter.start()
         adapters.push_async_callback(discord_adapter.close)
         yield Running(app, discord_adapter, slack_adapter, sender)
@@ -194,7 +194,7 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     assert embed["title"] == f"Escalation #{record.id}: Ada (discord)"
     assert "Echo (2 messages): Ada: I can't log in" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Reason"] == "(no reason given)"
+    assert fields["Reason"] == "asked with /escalate"  # the same default reason on every platform
     assert fields["Trigger"] == "command" and fields["Conversation"].startswith("Private conversation")
     assert custom_ids(card) == [f"supportbot:claim:{record.id}", f"supportbot:resolve:{record.id}"]
     assert fake.find("POST", rf"/channels/{fake.channel_id}/messages/{thread}/threads")

@@ -173,11 +173,11 @@ async def test_the_talk_to_a_human_button_posts_a_card_and_one_reminder(start_bo
     assert "https://acme.slack.com/archives/C0SUPPORT/p21001|Open the conversation" in block_texts(card)
     assert button_values(card) == {CLAIM_ACTION: str(record.id), RESOLVE_ACTION: str(record.id)}
 
-    assert await bot.app.handoff.remind_due() == 0  # not yet due
+    assert await bot.app.handoff.reminders.due() == 0  # not yet due
     past = (datetime.now(UTC) - timedelta(minutes=6)).isoformat(timespec="microseconds")
     await bot.app.store.db.execute("UPDATE escalations SET requested_at = ? WHERE id = ?", (past, record.id))
-    assert await bot.app.handoff.remind_due() == 1
-    assert await bot.app.handoff.remind_due() == 0  # one reminder only
+    assert await bot.app.handoff.reminders.due() == 1
+    assert await bot.app.handoff.reminders.due() == 0  # one reminder only
     reminders = await thread_texts(slack, STAFF_CHANNEL, card.ts, 1)
     assert reminders == ["Reminder: this escalation has waited 5 minutes without being claimed."]
 
@@ -202,7 +202,7 @@ async def test_the_model_hands_a_dm_over_and_messages_are_relayed_both_ways(
     assert (record.trigger, record.reason, record.relay) == ("model", "Refund for invoice 42", True)
     shown = block_texts(card)
     assert "The customer wants a refund for invoice 42 &amp; more." in shown
-    assert "Private conversation: write in this thread to reply" in shown
+    assert "Private conversation: write in this card's thread to reply" in shown
     assert not slack.called("chat.getPermalink")  # a DM's top level has nothing to link to
 
     # The user's DM (with a file) reaches the card's thread; staff replies reach the DM.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.slack.api import make_client
-from adapters.slack.mrkdwn import split_mrkdwn, to_mrkdwn
+from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.payloads import clean_text
-from adapters.slack.stream import EditStream, Target
+from adapters.slack.stream import EditSurface, Target
+from bot.reply.split import split_message
+from bot.reply.stream import ReplyStream
 from bot.settings import load_config
 from tests.fakes.slack_server import FakeSlack
 
@@ -37,11 +39,11 @@ def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
 
 def test_split_prefers_paragraphs_and_keeps_code_blocks_closed() -> None:
     text = "intro paragraph\n\n```\n" + "\n".join(f"line {i}" for i in range(60)) + "\n```\n\nthe end"
-    chunks = split_mrkdwn(text, 200)
+    chunks = split_message(text, 200)
     assert all(len(c) <= 200 for c in chunks) and len(chunks) >= 3
     assert all(c.count("```") % 2 == 0 for c in chunks)  # each part renders its code as code
     assert chunks[0].startswith("intro paragraph\n\n```\nline 0") and chunks[-1].endswith("```\n\nthe end")
-    assert split_mrkdwn("short", 200) == ["short"]
+    assert split_message("short", 200) == ["short"]
 
 
 def test_clean_text_drops_the_mention_and_slack_escaping() -> None:
@@ -55,13 +57,8 @@ async def test_edits_are_throttled_and_interim_text_is_capped(
     monkeypatch.setenv("SLACK_BOT_TOKEN", fake_slack.token)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     now = [0.0]
-    stream = EditStream(
-        make_client(load_config()),
-        Target("D1", None, "T1", "U1"),
-        limit=500,
-        interval=1.0,
-        clock=lambda: now[0],
-    )
+    surface = EditSurface(make_client(load_config()), Target("D1", None, "T1", "U1"), 500, 1.0)
+    stream = ReplyStream(surface, clock=lambda: now[0])
     text = ""
     for i in range(50):  # 50 deltas within 0.49 s: one post, no edit
         text += f"word{i} "
@@ -77,6 +74,6 @@ async def test_edits_are_throttled_and_interim_text_is_capped(
     await stream.update(text)
     assert all(len(m.text) <= 500 + 2 for m in fake_slack.messages.values())
     assert len(fake_slack.messages) >= 3
-    ts = await stream.finish("short final answer", [])
+    posted = await stream.finish("short final answer")
     assert [m.text for m in fake_slack.thread("D1", None)] == ["short final answer"]  # extra parts deleted
-    assert ts == stream.posted[0].ts
+    assert posted == stream.messages and len(posted) == 1

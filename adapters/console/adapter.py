@@ -8,9 +8,9 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.conversation.manager import ConversationManager
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
-from bot.handoff.escalation import EscalationError, Escalations
+from bot.handoff.states import Trigger
+from bot.service import Person, SupportService
 
 QUIT_WORDS = frozenset({"/quit", "/exit"})
 
@@ -29,7 +29,7 @@ class ConsoleAdapter:
         stdout: TextIO,
         interactive: bool,
         bot_name: str,
-        escalations: Escalations,
+        service: SupportService,
     ) -> None:
         self.key = ThreadKey(self.platform, "", "console", thread)
         self._user_name = user_name
@@ -37,7 +37,7 @@ class ConsoleAdapter:
         self._out = stdout
         self._interactive = interactive
         self._bot_name = bot_name
-        self._escalations = escalations
+        self._service = service
 
     async def _write(self, text: str) -> None:
         def write() -> None:
@@ -46,7 +46,7 @@ class ConsoleAdapter:
 
         await asyncio.to_thread(write)
 
-    async def run(self, manager: ConversationManager) -> None:
+    async def run(self) -> None:
         """Answer lines until end of input (or /quit when interactive)."""
         while True:
             if self._interactive:
@@ -64,20 +64,14 @@ class ConsoleAdapter:
             if text.split(maxsplit=1)[0] == "/escalate":
                 await self.escalate(text.removeprefix("/escalate").strip())
                 continue
-            await self.answer(manager, text)
+            await self.answer(text)
 
     async def escalate(self, reason: str) -> None:
         """`/escalate [reason]`: hand this conversation to staff, as on the chat platforms."""
-        try:
-            outcome = await self._escalations.escalate(
-                self.key, user_id=self._user_name, reason=reason, trigger="command"
-            )
-            text = outcome.message
-        except EscalationError as exc:
-            text = str(exc)
+        text = await self._service.escalate(self.key, Person(self._user_name), reason, Trigger.COMMAND)
         await self._write(f"{self._bot_name}> {text}\n" if self._interactive else f"{text}\n")
 
-    async def answer(self, manager: ConversationManager, text: str) -> None:
+    async def answer(self, text: str) -> None:
         msg = IncomingMessage(
             key=self.key,
             message_id=uuid.uuid4().hex,
@@ -90,7 +84,7 @@ class ConsoleAdapter:
         if self._interactive:
             await self._write(f"{self._bot_name}> ")
         streamed = False
-        async with aclosing(manager.handle(msg)) as events:
+        async with aclosing(self._service.handle(msg)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if not streamed:
@@ -106,4 +100,4 @@ class ConsoleAdapter:
                     if self._interactive:
                         await self._write("\n")
                     if event.reply_id is not None:
-                        await manager.mark_delivered(event.reply_id, None)
+                        await self._service.delivered(event.reply_id, None)

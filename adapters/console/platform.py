@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.service import SupportService
+    from bot.settings import LoadedConfig
 
 
 class ConsolePlatform:
     name = "console"
 
     async def chat(
-        self, app: App, *, thread: str, user_name: str, stdin: TextIO, stdout: TextIO, interactive: bool
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        *,
+        thread: str,
+        user_name: str,
+        stdin: TextIO,
+        stdout: TextIO,
+        interactive: bool,
     ) -> None:
         from adapters.console.adapter import ConsoleAdapter
 
@@ -22,10 +31,10 @@ class ConsolePlatform:
             stdin=stdin,
             stdout=stdout,
             interactive=interactive,
-            bot_name=app.config.settings.bot.name,
-            escalations=app.escalations,
+            bot_name=config.settings.bot.name,
+            service=service,
         )
-        await adapter.run(app.manager)
+        await adapter.run()
 
 
 PLATFORM = ConsolePlatform()

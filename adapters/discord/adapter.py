@@ -22,10 +22,12 @@ import yarl
 
 from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
 from adapters.discord.handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
-from adapters.discord.stream import StreamedReply
-from bot.app import App
+from adapters.discord.stream import DiscordSurface
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
+from bot.reply.stream import ReplyStream
+from bot.service import SupportService
+from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,8 @@ class DiscordAdapter:
 
     def __init__(
         self,
-        app: App,
+        service: SupportService,
+        config: LoadedConfig,
         *,
         ready_timeout_s: float = 60.0,
         guild_ready_timeout_s: float = 2.0,
@@ -99,10 +102,11 @@ class DiscordAdapter:
     ) -> None:
         """`on_lost(problem)` is called if the gateway connection ends for good after start
         (discord.py gave up reconnecting); `supportbot run` then stops so a supervisor restarts it."""
-        self._app = app
+        self._service = service
+        self._config = config
         self._on_lost = on_lost
-        self._settings = app.config.settings.discord
-        self._interactions = Interactions(app, defer_after_s=defer_after_s)
+        self._settings = config.settings.discord
+        self._interactions = Interactions(service, defer_after_s=defer_after_s)
         self._ready_timeout = ready_timeout_s
         self._guild_ready_timeout = guild_ready_timeout_s  # discord.py waits this long after the last guild
         self._drain_timeout = drain_timeout_s
@@ -116,7 +120,7 @@ class DiscordAdapter:
 
     async def start(self) -> None:
         """Log in, sync the slash commands and connect; return once the gateway said READY."""
-        token = self._app.config.secrets.discord_bot_token
+        token = self._config.secrets.discord_bot_token
         if token is None:
             raise AdapterStartError(f"Discord: DISCORD_BOT_TOKEN is not set ({PORTAL} → Bot → Reset Token)")
         guild_ids = self._guild_ids()
@@ -134,7 +138,7 @@ class DiscordAdapter:
         )
         client.add_dynamic_items(StaffButton, RateButton)
         self._client = client
-        self._handoff = DiscordHandoff(self._app, client)
+        self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
         try:
             await self._login(client, token.get_secret_value(), api_url)
             await self._sync_commands(client, guild_ids)
@@ -142,8 +146,8 @@ class DiscordAdapter:
         except BaseException:
             await self._shutdown()
             raise
-        self._app.handoff.register(self._handoff)
-        staff = self._app.config.settings.escalation.staff_channel
+        self._service.register(self._handoff)
+        staff = self._config.settings.escalation.staff_channel
         if staff.platform == PLATFORM and not self._settings.message_content_intent:
             log.warning(
                 "Discord: the staff channel is on Discord but discord.message_content_intent is off, so staff"
@@ -157,7 +161,7 @@ class DiscordAdapter:
         self._closing = True
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
-        await self._app.handoff.close()  # cards and notes still being posted need the client
+        await self._service.close()  # cards and notes still being posted need the client
         await self._shutdown()
 
     def _guild_ids(self) -> list[int]:
@@ -168,7 +172,7 @@ class DiscordAdapter:
 
     def _apply_urls(self) -> tuple[str, str]:
         """Point discord.py at the REST and gateway URLs (env wins over settings): proxies and tests."""
-        secrets = self._app.config.secrets
+        secrets = self._config.secrets
         api_url = (secrets.discord_api_url or self._settings.api_url).rstrip("/")
         gateway_url = secrets.discord_gateway_url or self._settings.gateway_url or DISCORD_GATEWAY
         discord.http.Route.BASE = api_url
@@ -323,7 +327,7 @@ class DiscordAdapter:
         """Answer an un-mentioned thread message? Only with message content, in a conversation we're in."""
         if not (self._settings.message_content_intent and text):
             return False
-        return await self._app.store.find_conversation(key) is not None
+        return await self._service.takes_part(key)
 
     async def _answer(
         self, client: SupportClient, incoming: IncomingMessage, where: _Destination, thread_name: str
@@ -337,49 +341,28 @@ class DiscordAdapter:
 
         opening = asyncio.create_task(open_when_accepted())
         typing = asyncio.create_task(_keep_typing(opening))
-        buttons: discord.ui.View | None = None  # set when the reply is complete; goes on its last message
-
-        async def post(text: str, final: bool) -> discord.Message:
-            channel = await asyncio.shield(opening)
-            # No link previews: a Sources list would otherwise bury the answer under page cards.
-            extra: dict[str, Any] = {"suppress_embeds": True}
-            reference = where.take_reference()
-            if reference is not None:
-                extra["reference"] = reference
-            if final and buttons is not None:
-                extra["view"] = buttons
-            return await channel.send(text, **extra)
-
-        async def edit(message: discord.Message, text: str, final: bool) -> discord.Message:
-            if final and buttons is not None:
-                return await message.edit(content=text, view=buttons)
-            return await message.edit(content=text)
-
-        async def delete(message: discord.Message) -> None:
-            await message.delete()
-
-        stream = StreamedReply(post, edit, delete, interval_s=self._settings.edit_interval_s)
-        text, interim_ok = "", True
+        surface = DiscordSurface(
+            lambda: asyncio.shield(opening),
+            edit_interval_s=self._settings.edit_interval_s,
+            reference=where.take_reference,
+        )
+        stream: ReplyStream[discord.Message] = ReplyStream(surface)
+        text = ""
         try:
-            async with aclosing(self._app.manager.handle(incoming)) as events:
+            async with aclosing(self._service.handle(incoming)) as events:
                 async for event in events:
                     if isinstance(event, Accepted):
                         accepted.set()
                     elif isinstance(event, TextDelta):
                         text += event.text
-                        if interim_ok:
-                            try:
-                                await stream.update(text.lstrip())
-                            except SEND_ERRORS as exc:
-                                interim_ok = False  # keep reading; the final send tries again
-                                log.warning("Discord: streaming to %s failed: %s", incoming.key.thread, exc)
+                        await stream.update(text.lstrip())
                         if stream.visible:
                             typing.cancel()
                     elif isinstance(event, ReplyDone):
                         typing.cancel()
-                        buttons = reply_view(event.reply_id, event.status)
+                        surface.view = reply_view(event.reply_id, event.status)
                         # Still inside the stream, so the thread's next answer waits for this one.
-                        await self._deliver(stream, event, incoming, decorate=buttons is not None)
+                        await self._deliver(stream, event, incoming, decorate=surface.view is not None)
         finally:
             typing.cancel()
             if not opening.done():
@@ -389,15 +372,14 @@ class DiscordAdapter:
 
     async def _deliver(
         self,
-        stream: StreamedReply[discord.Message],
+        stream: ReplyStream[discord.Message],
         done: ReplyDone,
         incoming: IncomingMessage,
         *,
         decorate: bool,
     ) -> None:
-        manager = self._app.manager
         try:
-            last = await stream.finish(done.text, decorate=decorate)
+            *_, last = await stream.finish(done.text, decorate=decorate)
         except SEND_ERRORS as exc:
             problem = _send_problem(exc)
             log.error(
@@ -407,10 +389,10 @@ class DiscordAdapter:
                 problem,
             )
             if done.reply_id is not None:
-                await manager.mark_delivery_failed(done.reply_id, problem)
+                await self._service.delivery_failed(done.reply_id, problem)
             return
         if done.reply_id is not None:
-            await manager.mark_delivered(done.reply_id, str(last.id))
+            await self._service.delivered(done.reply_id, str(last.id))
 
 
 async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable]) -> None:

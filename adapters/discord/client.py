@@ -15,23 +15,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.app import App
-from bot.events import ReplyStatus, ThreadKey
-from bot.handoff.escalation import EscalationError, Outcome
+from bot.events import ReplyStatus
+from bot.handoff.states import Trigger
+from bot.service import SORRY, Person, Place, SupportService
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-DOWNVOTED = "Thanks for telling us. Would you like a person from the team to help?"
-SORRY = "Sorry, something went wrong there. Please try again in a moment."
-HELP = (
-    "I answer questions about our product from our documentation.\n"
-    "• In a DM, just write. In a server, mention me and I'll answer (in a thread, where you can"
-    " keep asking).\n"
-    "• Press **Talk to a human** under an answer, or use `/escalate [reason]`, to reach a person"
-    " from the team; I stay quiet while they help you.\n"
-    "• 👍 / 👎 under an answer tell us whether it helped."
-)
 # action -> (label, emoji, style)
 BUTTONS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
     "up": (None, "👍", discord.ButtonStyle.secondary),
@@ -47,6 +37,7 @@ BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
 }
 
 Interaction = discord.Interaction[discord.Client]
+Said = str | tuple[str, discord.ui.View | None]  # what an interaction is answered with
 
 
 class ReplyButton(
@@ -88,149 +79,95 @@ def reply_view(reply_id: int | None, status: ReplyStatus | None) -> discord.ui.V
 
 
 class Interactions:
-    """Slash commands and answer buttons → the core's escalation and feedback."""
+    """Slash commands and answer buttons → one core call each; the answer is the core's text."""
 
-    def __init__(self, app: App, *, defer_after_s: float) -> None:
-        self._app = app
+    def __init__(self, service: SupportService, *, defer_after_s: float) -> None:
+        self._service = service
         self._defer_after = defer_after_s
 
     async def escalate(self, interaction: Interaction, reason: str) -> None:
-        async def work() -> str:
-            key = await self._conversation_of(interaction, latest_of_user=True)
-            outcome = await self._app.escalations.escalate(
-                key, user_id=str(interaction.user.id), reason=reason, trigger="command"
-            )
-            return outcome.message
-
-        await self._respond(interaction, work())
+        work = self._service.escalate_command(_place(interaction), _person(interaction), reason)
+        await self._respond(interaction, work)
 
     async def resolve(self, interaction: Interaction) -> None:
         """/resolve (staff): in a handoff card's thread, the conversation the card is about."""
-
-        async def work() -> str:
-            key = await self._card_conversation(interaction) or await self._conversation_of(
-                interaction, latest_of_user=False
-            )
-            return await _as_staff(interaction, self._app.escalations.resolve, key)
-
-        await self._respond(interaction, work())
+        await self._respond(
+            interaction, self._service.resolve_command(_place(interaction), _person(interaction))
+        )
 
     async def staff_button(self, interaction: Interaction, action: str, escalation_id: int) -> None:
         """Claim or Resolve on a handoff card; the core refuses anyone who isn't staff."""
-
-        async def work() -> str:
-            escalations = self._app.escalations
-            key = await escalations.key_of(escalation_id)
-            act = escalations.claim if action == "claim" else escalations.resolve
-            return await _as_staff(interaction, act, key)
-
-        await self._respond(interaction, work())
+        await self._respond(
+            interaction, self._service.staff_action(escalation_id, action, _person(interaction))
+        )
 
     async def rate(self, interaction: Interaction, escalation_id: int, score: int) -> None:
-        async def work() -> str:
-            return await self._app.handoff.rate(escalation_id, score)
-
-        await self._respond(interaction, work())
+        await self._respond(interaction, self._service.rate(escalation_id, score))
 
     async def help(self, interaction: Interaction) -> None:
         async def work() -> str:
-            return HELP
+            return self._service.help_text()
 
         await self._respond(interaction, work())
 
     async def button(self, interaction: Interaction, action: str, reply_id: int) -> None:
-        async def work() -> str:
-            if action in ("up", "down"):
-                await self._app.store.record_feedback(
-                    reply_id, str(interaction.user.id), 1 if action == "up" else -1
-                )
-                return "Thanks for the feedback!" if action == "up" else DOWNVOTED
-            conv = await self._app.store.conversation_of_message(reply_id)
-            if conv is None:
-                return "I can't find that conversation any more. Use /escalate to reach a person."
-            outcome = await self._app.escalations.escalate(
-                conv.key,
-                user_id=str(interaction.user.id),
-                reason="the answer didn't help" if action == "feedback" else "",
-                trigger="feedback" if action == "feedback" else "button",
-            )
-            return outcome.message
+        person = _person(interaction)
+        if action not in ("up", "down"):
+            trigger = Trigger.FEEDBACK if action == "feedback" else Trigger.BUTTON
+            await self._respond(interaction, self._service.escalate_reply(reply_id, person, trigger))
+            return
 
-        # A 👎 comes with an offer of a person, as its own button.
-        view = reply_view(reply_id, None) if action == "down" else None
-        await self._respond(interaction, work(), view=view)
+        async def vote() -> Said:
+            said = await self._service.feedback(reply_id, person, helpful=action == "up")
+            return said.text, reply_view(reply_id, None) if said.offer_human else None  # the offer's button
 
-    async def _card_conversation(self, interaction: Interaction) -> ThreadKey | None:
-        """The conversation whose handoff card heads the thread this interaction came from, if any."""
-        staff = self._app.config.settings.escalation.staff_channel
-        if staff.platform != PLATFORM or interaction.channel_id is None:
-            return None
-        found = await self._app.store.escalation_by_staff_thread(
-            PLATFORM, staff.channel, str(interaction.channel_id)
-        )
-        return found[1] if found is not None else None
+        await self._respond(interaction, vote())
 
-    async def _conversation_of(self, interaction: Interaction, *, latest_of_user: bool) -> ThreadKey:
-        """The conversation an interaction is about: its thread or DM, else (in a server channel) the
-        user's latest conversation there, else the channel itself."""
-        guild = str(interaction.guild_id) if interaction.guild_id else ""
-        channel = interaction.channel
-        if isinstance(channel, discord.Thread):
-            return ThreadKey(PLATFORM, guild, str(channel.parent_id), str(channel.id))
-        channel_id = str(interaction.channel_id)
-        if guild and latest_of_user:
-            latest = await self._app.store.latest_conversation_of_user(
-                PLATFORM, guild, channel_id, str(interaction.user.id)
-            )
-            if latest is not None:
-                return latest.key
-        return ThreadKey(PLATFORM, guild, channel_id, channel_id)
-
-    async def _respond(
-        self,
-        interaction: Interaction,
-        work: Coroutine[Any, Any, str],
-        view: discord.ui.View | None = None,
-    ) -> None:
-        """Answer with the work's text (ephemeral); defer first if it isn't done in time."""
+    async def _respond(self, interaction: Interaction, work: Coroutine[Any, Any, Said]) -> None:
+        """Answer with the work's text (ephemeral; with its buttons, if any); defer first if it isn't
+        done in time."""
         task = asyncio.ensure_future(_user_text(work))
         done, _ = await asyncio.wait({task}, timeout=self._defer_after)
-        extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
             if task in done:
-                await interaction.response.send_message(task.result(), ephemeral=True, **extra)
+                text, view = task.result()
+                await interaction.response.send_message(text, ephemeral=True, **_with(view))
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await interaction.followup.send(await task, ephemeral=True, **extra)
+            text, view = await task
+            await interaction.followup.send(text, ephemeral=True, **_with(view))
         except discord.HTTPException as exc:
             log.warning("Discord: could not answer interaction %s: %s", interaction.id, exc)
 
 
-async def _user_text(work: Awaitable[str]) -> str:
-    """The work's text, or what to tell the user when it failed."""
+def _with(view: discord.ui.View | None) -> dict[str, Any]:
+    return {"view": view} if view is not None else {}
+
+
+async def _user_text(work: Awaitable[Said]) -> tuple[str, discord.ui.View | None]:
+    """The work's text (and buttons), or what to tell the user when it failed."""
     try:
-        return await work
-    except EscalationError as exc:
-        return str(exc)
+        said = await work
     except Exception:
         log.exception("Discord interaction failed")
-        return SORRY
+        return SORRY, None
+    return (said, None) if isinstance(said, str) else said
 
 
-async def _as_staff(interaction: Interaction, act: Callable[..., Awaitable[Outcome]], key: ThreadKey) -> str:
-    """Claim or resolve as the person who pressed (the core checks they are staff)."""
-    outcome = await act(
-        key,
-        staff_id=str(interaction.user.id),
-        role_ids=_role_ids(interaction),
-        staff_name=interaction.user.display_name,
-    )
-    return outcome.message
-
-
-def _role_ids(interaction: Interaction) -> tuple[str, ...]:
+def _person(interaction: Interaction) -> Person:
+    """Who pressed or typed: their id, name and (in a server) role ids, which may make them staff."""
     user = interaction.user
-    return tuple(str(role.id) for role in user.roles) if isinstance(user, discord.Member) else ()
+    roles = tuple(str(role.id) for role in user.roles) if isinstance(user, discord.Member) else ()
+    return Person(str(user.id), user.display_name, roles)
+
+
+def _place(interaction: Interaction) -> Place:
+    """Where a slash command was used: a thread is a conversation (or a handoff card's thread)."""
+    guild = str(interaction.guild_id) if interaction.guild_id else ""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return Place(PLATFORM, guild, str(channel.parent_id), str(channel.id))
+    return Place(PLATFORM, guild, str(interaction.channel_id), None, is_dm=not guild)
 
 
 def build_tree(

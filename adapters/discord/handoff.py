@@ -14,10 +14,13 @@ from typing import Any, Literal
 import discord
 
 from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
-from adapters.discord.split import split_message
-from bot.app import App
+from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
+from bot.reply.split import split_message
+from bot.reply.stream import ReplyStream
+from bot.service import Person, SupportService
+from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -107,22 +110,13 @@ def rating_view(escalation_id: int) -> discord.ui.View:
 
 def card_embed(card: StaffCard) -> discord.Embed:
     embed = discord.Embed(
-        title=_cut(f"Escalation #{card.escalation_id}: {card.user_name} ({card.key.platform})", 256),
+        title=_cut(card.title, 256),
         description=_cut(card.summary, EMBED_TEXT),
     )
     embed.add_field(name="Reason", value=_cut(card.reason, FIELD_TEXT), inline=False)
     embed.add_field(name="Trigger", value=card.trigger)
-    embed.add_field(
-        name="Hours", value="within business hours" if card.in_hours else "outside business hours"
-    )
-    if card.relay:
-        where = (
-            "Private conversation: write in this card's thread to reply; the user's messages appear there."
-        )
-    elif card.link:
-        where = f"[Open the conversation]({card.link}) and reply there."
-    else:
-        where = "No link to the conversation is available."
+    embed.add_field(name="Hours", value=card.hours)
+    where = card.how_to_reply(lambda label, url: f"[{label}]({url})")
     embed.add_field(name="Conversation", value=where, inline=False)
     return embed
 
@@ -137,11 +131,11 @@ class DiscordHandoff:
 
     platform = PLATFORM
 
-    def __init__(self, app: App, client: SupportClient) -> None:
-        self._app = app
+    def __init__(self, *, service: SupportService, config: LoadedConfig, client: SupportClient) -> None:
+        self._service = service
         self._client = client
-        self._settings = app.config.settings.escalation
-        self._reads_content = app.config.settings.discord.message_content_intent
+        self._settings = config.settings.escalation
+        self._reads_content = config.settings.discord.message_content_intent
         self._warned = False
 
     # -- PlatformPort ------------------------------------------------------------------------------
@@ -154,6 +148,12 @@ class DiscordHandoff:
             return f"https://discord.com/channels/@me/{key.channel}"
         # A conversation's thread shares the id of the question it started from, in the parent channel.
         return f"https://discord.com/channels/{key.workspace}/{key.channel}/{key.thread}"
+
+    def started_at(self, key: ThreadKey) -> str:
+        """A Discord timestamp of the conversation's first message (its id is a snowflake)."""
+        if not key.thread.isdigit():
+            return "earlier"
+        return f"<t:{discord.utils.snowflake_time(int(key.thread)).timestamp():.0f}:f>"
 
     async def post_staff_card(self, channel: str, card: StaffCard) -> str:
         target = await self._staff_channel(channel)
@@ -186,7 +186,7 @@ class DiscordHandoff:
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
         target = self._client.get_partial_messageable(int(thread))
-        for part in split_message(text):
+        for part in split_message(text, MESSAGE_LIMIT):
             await target.send(part)
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
@@ -215,19 +215,22 @@ class DiscordHandoff:
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
     ) -> str:
-        """Post `text` into a user's conversation (split at Discord's limit, without link previews,
-        like live answers); returns the last message's id."""
-        target = self._client.get_partial_messageable(channel_id)
-        parts = split_message(text)
-        sent = ""
-        for i, part in enumerate(parts):
-            extra: dict[str, Any] = {"suppress_embeds": True}
-            if i == 0 and reference is not None:
-                extra["reference"] = reference
-            if i == len(parts) - 1 and view is not None:
-                extra["view"] = view  # the buttons go under the last piece
-            sent = str((await target.send(part, **extra)).id)
-        return sent
+        """Post `text` into a user's conversation through the reply pipeline, like a live answer
+        (split at Discord's limit, no link previews, buttons under the last piece); returns the last
+        message's id."""
+        references = [reference]
+
+        async def channel() -> discord.abc.Messageable:
+            return self._client.get_partial_messageable(channel_id)
+
+        surface = DiscordSurface(
+            channel,
+            edit_interval_s=0.0,
+            reference=lambda: references.pop() if references else None,
+            view=view,
+        )
+        *_, last = await ReplyStream(surface).finish(text)
+        return str(last.id)
 
     async def _staff_channel(self, channel: str) -> discord.TextChannel:
         found: Any = self._client.get_channel(int(channel)) if channel.isdigit() else None
@@ -244,17 +247,17 @@ class DiscordHandoff:
     async def staff_message(self, message: discord.Message) -> bool:
         """A message in a handoff card's thread: relayed to the user in a DM. True if it was one (the bot
         stays out of card threads)."""
-        staff = self._settings.staff_channel
         channel = message.channel
-        if staff.platform != PLATFORM or message.guild is None:
+        if message.guild is None:
             return False
         if isinstance(channel, discord.Thread):
-            if str(channel.parent_id) != staff.channel:
-                return False
-        elif not isinstance(channel, discord.PartialMessageable):  # an uncached thread looks like this
+            parent: str | None = str(channel.parent_id)
+        elif isinstance(channel, discord.PartialMessageable):  # an uncached thread: its parent is unknown
+            parent = None
+        else:
             return False
         thread = str(channel.id)
-        if await self._app.store.escalation_by_staff_thread(PLATFORM, staff.channel, thread) is None:
+        if not await self._service.is_card_thread(PLATFORM, thread, parent):
             return False
         me = self._client.user
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip() if me else message.content.strip()
@@ -262,9 +265,13 @@ class DiscordHandoff:
         if not text:
             self._warn_no_content(thread)
             return True
-        await self._app.handoff.staff_wrote(
-            PLATFORM, staff.channel, thread, message.author.display_name, text
+        roles = (
+            tuple(str(r.id) for r in message.author.roles)
+            if isinstance(message.author, discord.Member)
+            else ()
         )
+        person = Person(str(message.author.id), message.author.display_name, roles)
+        await self._service.staff_wrote(PLATFORM, thread, person, text)
         return True
 
     def _warn_no_content(self, thread: str) -> None:

@@ -12,7 +12,7 @@ from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.service import SupportService
 
 
 class DiscordPlatform:
@@ -27,11 +27,16 @@ class DiscordPlatform:
         return PlatformPlan("gateway")
 
     def build(
-        self, app: App, mode: str, options: RunOptions, on_lost: Callable[[str], None]
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        mode: str,
+        options: RunOptions,
+        on_lost: Callable[[str], None],
     ) -> PlatformAdapter:
         from adapters.discord.adapter import DiscordAdapter
 
-        return DiscordAdapter(app, on_lost=on_lost)
+        return DiscordAdapter(service, config, on_lost=on_lost)
 
     def invite(self, config: LoadedConfig, client_id: str | None) -> int:
         from adapters.discord.invite import invite_command

@@ -1,86 +1,55 @@
-"""Show a growing answer as chat messages: first text at once, throttled edits, split at the size limit.
+"""Discord's surface for the core's reply pipeline: messages sent and edited in a channel or thread.
 
-Platform-neutral: the adapter passes the post/edit/delete calls, so the timing rules can be read (and
-tested) apart from Discord's client.
+Answers go without link previews (a Sources list would bury the answer under page cards); the first
+message may reply to the question; the buttons go on the last message's final version.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any
 
-from adapters.discord.split import MESSAGE_LIMIT, split_message
+import discord
 
-M = TypeVar("M")
-
-Post = Callable[[str, bool], Awaitable[M]]  # (text, final) -> the sent message
-Edit = Callable[[M, str, bool], Awaitable[M]]  # (message, text, final) -> the edited message
-Delete = Callable[[M], Awaitable[None]]
+MESSAGE_LIMIT = 2000  # characters of message content
+Reference = discord.Message | discord.MessageReference
 
 
-class StreamedReply(Generic[M]):
-    """One answer spread over as many messages as it needs; `final` marks the last message's last version."""
+class DiscordSurface:
+    """Where one reply is shown; `view` (the buttons) may be set once the reply is complete."""
+
+    limit = MESSAGE_LIMIT
+    interim_suffix = ""
 
     def __init__(
         self,
-        post: Post[M],
-        edit: Edit[M],
-        delete: Delete[M],
+        channel: Callable[[], Awaitable[discord.abc.Messageable]],
         *,
-        interval_s: float,
-        limit: int = MESSAGE_LIMIT,
-        clock: Callable[[], float] = time.monotonic,
+        edit_interval_s: float,
+        reference: Callable[[], Reference | None] = lambda: None,
+        view: discord.ui.View | None = None,
     ) -> None:
-        self._post = post
-        self._edit = edit
-        self._delete = delete
-        self._interval = interval_s
-        self._limit = limit
-        self._clock = clock
-        self.messages: list[M] = []
-        self._shown: list[str] = []
-        self._changed_at: list[float] = []
+        self._channel = channel
+        self._reference = reference  # asked once per post: only the first post replies
+        self.edit_interval_s = edit_interval_s
+        self.view = view
 
-    @property
-    def visible(self) -> bool:
-        """True once some text has been posted."""
-        return bool(self.messages)
+    def render(self, markdown: str) -> str:
+        return markdown  # Discord writes Markdown
 
-    async def update(self, text: str) -> None:
-        """Show `text` so far: new pieces are posted at once, edits wait for the interval."""
-        now = self._clock()
-        for i, piece in enumerate(split_message(text, self._limit)):
-            if i >= len(self.messages):
-                await self._append(piece, final=False)
-            elif piece != self._shown[i] and now - self._changed_at[i] >= self._interval:
-                await self._replace(i, piece, final=False)
+    async def post(self, text: str, *, final: bool) -> discord.Message:
+        extra: dict[str, Any] = {"suppress_embeds": True}
+        reference = self._reference()
+        if reference is not None:
+            extra["reference"] = reference
+        if final and self.view is not None:
+            extra["view"] = self.view
+        return await (await self._channel()).send(text, **extra)
 
-    async def finish(self, text: str, *, decorate: bool) -> M:
-        """Show the complete `text`; the last message is edited (or posted) with final=True when
-        `decorate` (e.g. to add buttons) or when its text changed. Returns the last message."""
-        pieces = split_message(text, self._limit) or ["…"]
-        for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            if i >= len(self.messages):
-                await self._append(piece, final=last)
-            elif piece != self._shown[i] or (last and decorate):
-                await self._replace(i, piece, final=last)
-        while len(self.messages) > len(pieces):  # the final text is shorter than what was streamed
-            await self._delete(self.messages.pop())
-            self._shown.pop()
-            self._changed_at.pop()
-        return self.messages[-1]
+    async def edit(self, handle: discord.Message, text: str, *, final: bool) -> discord.Message:
+        if final and self.view is not None:
+            return await handle.edit(content=text, view=self.view)
+        return await handle.edit(content=text)
 
-    async def _append(self, piece: str, *, final: bool) -> None:
-        now = self._clock()
-        message = await self._post(piece, final)
-        self.messages.append(message)
-        self._shown.append(piece)
-        self._changed_at.append(now)
-
-    async def _replace(self, i: int, piece: str, *, final: bool) -> None:
-        now = self._clock()
-        self.messages[i] = await self._edit(self.messages[i], piece, final)
-        self._shown[i] = piece
-        self._changed_at[i] = now
+    async def delete(self, handle: discord.Message) -> None:
+        await handle.delete()

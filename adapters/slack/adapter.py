@@ -28,6 +28,7 @@ from adapters.slack.entry import SlackEntryPoints
 from adapters.slack.handoff import SlackHandoff
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import (
+    PLATFORM,
     Origin,
     answerable,
     clean_text,
@@ -37,12 +38,12 @@ from adapters.slack.payloads import (
     team_of,
     with_files,
 )
-from adapters.slack.reply import ReplyWriter, Sign
+from adapters.slack.reply import ReplyWriter, Sign, Writing
 from adapters.slack.staff import StaffGroup
-from bot.app import App
-from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
+from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta
 from bot.platforms import AdapterStartError
-from bot.storage.store import ConversationState
+from bot.service import SupportService
+from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,17 @@ class SlackAdapter:
     platform = "slack"
 
     def __init__(
-        self, app: App, *, mode: str = "socket", host: str | None = None, port: int | None = None
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        *,
+        mode: str = "socket",
+        host: str | None = None,
+        port: int | None = None,
     ) -> None:
-        settings = app.config.settings.slack
-        self._app = app
+        settings = config.settings.slack
+        self._service = service
+        self._config = config
         self._mode = mode
         self._host = host or settings.http_host
         self.port = settings.http_port if port is None else port  # the bound port once started (0 = any)
@@ -86,7 +94,7 @@ class SlackAdapter:
 
     async def start(self) -> None:
         """Check the token with auth.test, then serve; AdapterStartError names what to fix."""
-        config = self._app.config
+        config = self._config
         try:
             client = make_client(config)
         except ValueError as exc:
@@ -104,7 +112,9 @@ class SlackAdapter:
         self._bot_user_id = auth.get("user_id")
         self._names = NameCache(client)
         staff = StaffGroup(client, config.settings.escalation.staff_group_id)
-        self._handoff = SlackHandoff(self._app, client, self._names, staff)
+        self._handoff = SlackHandoff(
+            service=self._service, config=config, client=client, names=self._names, staff=staff
+        )
         self._writer = ReplyWriter(client, config.settings.slack)
         secret = config.secrets.slack_signing_secret
         bolt = AsyncApp(
@@ -115,14 +125,14 @@ class SlackAdapter:
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)
-        SlackEntryPoints(self._app, client, self._names, staff).register(bolt)
+        SlackEntryPoints(self._service, client, self._names, staff).register(bolt)
         self._handoff.register(bolt)
         self._bolt = bolt
         if self._mode == "http":
             await self._serve_http(bolt)
         else:
             await self._connect_socket(bolt)
-        self._app.handoff.register(self._handoff)
+        self._service.register(self._handoff)
         log.info("Slack connected as %s in team %s (%s mode)", auth.get("user"), auth.get("team"), self._mode)
 
     async def close(self) -> None:
@@ -138,7 +148,7 @@ class SlackAdapter:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._app.handoff.close()  # cards and notes still being posted need the client
+        await self._service.close()  # cards and notes still being posted need the client
 
     async def _serve_http(self, bolt: AsyncApp) -> None:
         async def events(request: web.Request) -> web.Response:
@@ -167,7 +177,7 @@ class SlackAdapter:
 
     async def _connect_socket(self, bolt: AsyncApp) -> None:
         """Check the app token with apps.connections.open first: the SDK's connect retries forever."""
-        token = self._app.config.secrets.slack_app_token
+        token = self._config.secrets.slack_app_token
         if token is None:
             raise AdapterStartError("Slack Socket Mode: SLACK_APP_TOKEN (xapp-…) is not set")
         assert self._client is not None
@@ -203,15 +213,14 @@ class SlackAdapter:
             self._spawn(self._answer(origin(event, team_of(body), mention=False), event))
         elif kind in ("channel", "group") and event.get("thread_ts"):
             where = origin(event, team_of(body), mention=False)
-            assert self._handoff is not None
-            if self._handoff.in_staff_channel(where.channel):
+            if self._service.in_staff_channel(PLATFORM, where.channel):
                 self._spawn(self._in_staff_channel(where, event))
             elif self._follows(event):
                 self._spawn(self._follow(where, event))
 
     def _follows(self, event: dict[str, Any]) -> bool:
         """A thread message to answer without a mention (one with a mention comes as app_mention too)."""
-        return self._app.config.settings.slack.follow_threads and not mentions(
+        return self._config.settings.slack.follow_threads and not mentions(
             str(event.get("text", "")), self._bot_user_id
         )
 
@@ -234,37 +243,27 @@ class SlackAdapter:
         return True
 
     async def _mentioned(self, where: Origin, event: dict[str, Any]) -> None:
-        assert self._handoff is not None
-        if where.thread_ts and await self._handoff.is_card_thread(where.channel, where.thread_ts):
+        if where.thread_ts and await self._service.is_card_thread(PLATFORM, where.thread_ts, where.channel):
             return  # staff under a handoff card: the message event carries it to the staff relay
         await self._answer(where, event)
 
     async def _in_staff_channel(self, where: Origin, event: dict[str, Any]) -> None:
         """Staff replies under a card go to the handoff (never answered); other threads as usual."""
         assert self._handoff is not None and where.thread_ts is not None
-        if not await self._handoff.is_card_thread(where.channel, where.thread_ts):
+        if not await self._service.is_card_thread(PLATFORM, where.thread_ts, where.channel):
             if self._follows(event):
                 await self._follow(where, event)
             return
         if self._first_time(where.message_id):
-            await self._handoff.staff_wrote(where.channel, where.thread_ts, where.user, self._text(event))
+            await self._handoff.staff_wrote(where.thread_ts, where.user, self._text(event))
 
     def _text(self, event: dict[str, Any]) -> str:
         """What the person wrote, readable on any platform, with links to attached files."""
         return with_files(clean_text(readable(str(event.get("text", ""))), self._bot_user_id), event)
 
-    async def _handed_over(self, key: ThreadKey) -> bool:
-        """True while staff have the conversation: the bot shows no sign of answering."""
-        conv = await self._app.store.find_conversation(key)
-        return conv is not None and conv.state != ConversationState.BOT
-
-    async def _sign(self, where: Origin) -> Sign:
-        assert self._writer is not None
-        return Sign.NONE if await self._handed_over(where.key) else await self._writer.sign(where)
-
     async def _follow(self, where: Origin, event: dict[str, Any]) -> None:
         """A thread reply without a mention: answered only in threads the bot already takes part in."""
-        if await self._app.store.find_conversation(where.key) is not None:
+        if await self._service.takes_part(where.key):
             await self._answer(where, event)
 
     async def _answer(self, where: Origin, event: dict[str, Any]) -> None:
@@ -272,42 +271,49 @@ class SlackAdapter:
         if not self._first_time(where.message_id):
             log.info("Slack redelivered message %s; ignored", where.message_id)
             return
-        assert self._writer is not None and self._names is not None
-        sign, name = await asyncio.gather(self._sign(where), self._names.get(where.user))
+        assert self._names is not None
         msg = IncomingMessage(
             key=where.key,
             message_id=where.message_id,
             user_id=where.user,
-            user_name=name,
+            user_name=await self._names.get(where.user),
             text=self._text(event),
             is_dm=where.is_dm,
             received_at=received,
             raw=event,
         )
-        await self._reply(msg, where, sign)
+        await self._reply(msg, where)
 
-    async def _reply(self, msg: IncomingMessage, where: Origin, sign: Sign) -> None:
+    async def _reply(self, msg: IncomingMessage, where: Origin) -> None:
+        """Stream the core's reply into the thread; the sign goes up once the core accepts the message
+        (not a duplicate, nobody from staff on it) and comes down when the answer is there."""
         assert self._writer is not None
-        manager = self._app.manager
-        writing = self._writer.begin(where)
+        writer = self._writer
+        writing = writer.begin(where)
+        signing: asyncio.Task[Sign] | None = None
         done: ReplyDone | None = None
         try:
-            async with aclosing(manager.handle(msg)) as events:
+            async with aclosing(self._service.handle(msg)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, Accepted):
+                        signing = asyncio.create_task(writer.sign(where))
+                    elif isinstance(event, TextDelta):
                         await writing.add(event.text)
                     elif isinstance(event, ReplyDone):
                         done = event
-            if done is None:  # a duplicate, or a person has the conversation: stay silent
-                return
-            try:
-                ts = await writing.finish(done)
-            except SlackApiError as exc:
-                log.error("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
-                if done.reply_id is not None:
-                    await manager.mark_delivery_failed(done.reply_id, error_code(exc))
-                return
-            if done.reply_id is not None:
-                await manager.mark_delivered(done.reply_id, ts)
+            if done is not None:
+                await self._deliver(writing, done)
         finally:
-            await self._writer.unsign(where, sign, replied=done is not None)
+            if signing is not None:
+                await writer.unsign(where, await signing, replied=done is not None)
+
+    async def _deliver(self, writing: Writing, done: ReplyDone) -> None:
+        try:
+            ts = await writing.finish(done)
+        except SlackApiError as exc:
+            log.error("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
+            if done.reply_id is not None:
+                await self._service.delivery_failed(done.reply_id, error_code(exc))
+            return
+        if done.reply_id is not None:
+            await self._service.delivered(done.reply_id, ts)

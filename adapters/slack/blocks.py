@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack.mrkdwn import split_mrkdwn
 from bot.events import ReplyDone, ReplyStatus
+from bot.reply.split import split_message
 
 HUMAN_ACTION = "supportbot_human"
 FEEDBACK_ACTION = "supportbot_feedback"  # the feedback_buttons element (one element, two values)
@@ -51,7 +51,7 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> B
 def text_blocks(mrkdwn: str) -> list[Block]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-        for part in split_mrkdwn(mrkdwn, SECTION_LIMIT)
+        for part in split_message(mrkdwn, SECTION_LIMIT)
     ]
 
 

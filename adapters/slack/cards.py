@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.slack.blocks import SECTION_LIMIT, Block, button
 from adapters.slack.mrkdwn import escape
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
 
 CLAIM_ACTION = "supportbot_claim"
 RESOLVE_ACTION = "supportbot_resolve"
@@ -20,14 +20,9 @@ def card_message(card: StaffCard, group_id: str) -> tuple[str, list[Block]]:
     """The card's notification text and blocks; the staff group is mentioned in both."""
     mention = f"<!subteam^{group_id}> " if group_id else ""
     who, reason = escape(card.user_name), escape(card.reason)
-    title = f"Escalation #{card.escalation_id}: {card.user_name} ({card.key.platform})"
-    hours = "within business hours" if card.in_hours else "*outside business hours*"
-    if card.relay:
-        where = "Private conversation: write in this thread to reply; the user's messages appear here."
-    elif card.link:
-        where = f"<{card.link}|Open the conversation> and reply there."
-    else:
-        where = "No link to the conversation is available."
+    title = card.title
+    hours = card.hours if card.in_hours else f"*{card.hours}*"
+    where = card.how_to_reply(lambda label, url: f"<{url}|{label}>")
     return (
         f"{mention}Escalation #{card.escalation_id} from {who}: {reason}",
         [

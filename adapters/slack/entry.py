@@ -28,20 +28,14 @@ from adapters.slack.blocks import (
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, clean_text, is_dm_channel, team_of, thread_key
 from adapters.slack.staff import StaffGroup
-from bot.app import App
 from bot.events import ThreadKey
-from bot.handoff.escalation import EscalationError
+from bot.handoff.states import Trigger
+from bot.service import Person, Place, SupportService
 
 log = logging.getLogger(__name__)
 
 ESCALATE_COMMAND = "/escalate"
 RESOLVE_COMMAND = "/resolve"
-NO_CONVERSATION = (
-    "I don't have a conversation with you in this channel yet. Mention me with your question, or use"
-    " the “Escalate to a human” shortcut on a message in the thread you mean."
-)
-OFFER_AFTER_DOWNVOTE = "Sorry that didn't help. Would you like a person from our team to take over?"
-THANKS = "Thanks for the feedback!"
 _LINK = re.compile(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})(?:\?[^>|\s]*thread_ts=(\d+\.\d+))?")
 REASON_CHARS = 500
 
@@ -51,8 +45,8 @@ async def _say(ack: AsyncAck, text: str) -> None:
     await ack(text=text, response_type="ephemeral")
 
 
-def _when(ts: str) -> str:
-    """A Slack date token: every reader sees the thread's start in their own time zone."""
+def when(ts: str) -> str:
+    """A Slack date token: every reader sees the moment in their own time zone."""
     seconds = ts.split(".", 1)[0]
     return f"<!date^{seconds}^{{date_short_pretty}} at {{time}}|earlier>" if seconds.isdigit() else "earlier"
 
@@ -74,17 +68,24 @@ def where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
     return str(channel), message.get("thread_ts") or container.get("thread_ts")
 
 
+def _place(command: Mapping[str, Any]) -> Place:
+    """Where a slash command was typed (Slack sends no thread with one)."""
+    channel = str(command.get("channel_id", ""))
+    is_dm = is_dm_channel(channel) or command.get("channel_name") == "directmessage"
+    return Place(PLATFORM, str(command.get("team_id", "")), channel, None, is_dm)
+
+
 class SlackEntryPoints:
     """The Bolt listeners for escalation and feedback; thin: payload in, core call, short answer out."""
 
     def __init__(
         self,
-        app: App,
+        service: SupportService,
         client: AsyncWebClient,
         names: NameCache | None = None,
         staff: StaffGroup | None = None,
     ) -> None:
-        self._app = app
+        self._service = service
         self._client = client
         self._names = names
         self._staff = staff
@@ -96,65 +97,24 @@ class SlackEntryPoints:
         bolt.action(HUMAN_ACTION)(self.on_human_button)
         bolt.action(re.compile(f"^{FEEDBACK_ACTION}"))(self.on_feedback)
 
+    async def _person(self, user: str, *, staff: bool = False) -> Person:
+        """The person who acted; with `staff`, the roles that make them staff (the user group)."""
+        name = await self._names.get(user) if self._names is not None else user
+        roles = await self._staff.roles_of(user) if staff and self._staff is not None else ()
+        return Person(user, name, roles)
+
     async def on_escalate(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """/escalate [reason]: Slack sends no thread, so take the user's latest conversation here."""
-        team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
-        is_dm = is_dm_channel(channel) or command.get("channel_name") == "directmessage"
-        conv = await self._app.store.latest_conversation_of_user(PLATFORM, team, channel, user)
-        if conv is not None:
-            key = conv.key
-        elif is_dm:
-            key = thread_key(team, channel, "", None, True)
-        else:
-            await _say(ack, NO_CONVERSATION)
-            return
-        reason = command.get("text", "").strip() or "asked with /escalate"
-        try:
-            outcome = await self._app.escalations.escalate(
-                key, user_id=user, reason=reason, trigger="command"
-            )
-        except EscalationError as exc:
-            await _say(ack, str(exc))
-            return
-        which = "this DM" if key.thread == channel else f"our thread that started {_when(key.thread)}"
-        await _say(ack, f"{outcome.message} (Escalated: {which}.)")
+        """/escalate [reason]: the core picks the conversation (the user's latest one here)."""
+        person = Person(str(command.get("user_id", "")))
+        await _say(
+            ack, await self._service.escalate_command(_place(command), person, command.get("text", ""))
+        )
 
     async def on_resolve(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """/resolve [message link] (staff): the linked conversation, else the one open escalation here.
-
-        A link into a handoff card's thread, or the staff channel itself, means the conversation the
-        card is about (Slack sends no thread with a slash command).
-        """
-        team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
-        roles = await self._staff.roles_of(user) if self._staff is not None else ()
-        if not self._app.escalations.is_staff(user, roles):
-            await _say(ack, "Only support staff can resolve escalations.")
-            return
-        key = _link_key(team, command.get("text", ""))
-        if key is not None:
-            card = await self._app.store.escalation_by_staff_thread(PLATFORM, key.channel, key.thread)
-            key = card[1] if card is not None else key
-        else:
-            here = [
-                k
-                for e, k in await self._app.store.open_escalations()
-                if k.channel == channel or (e.staff_platform == PLATFORM and e.staff_channel == channel)
-            ]
-            if len(here) != 1:
-                count = "no open escalation" if not here else f"{len(here)} open escalations"
-                await _say(
-                    ack,
-                    f"There is {count} in this channel: use `/resolve <link to a message in the thread>`.",
-                )
-                return
-            key = here[0]
-        try:
-            name = await self._names.get(user) if self._names is not None else user
-            outcome = await self._app.escalations.resolve(key, staff_id=user, role_ids=roles, staff_name=name)
-        except EscalationError as exc:
-            await _say(ack, str(exc))
-            return
-        await _say(ack, outcome.message)
+        """/resolve [message link] (staff): the core picks the conversation."""
+        person = await self._person(str(command.get("user_id", "")), staff=True)
+        link = _link_key(str(command.get("team_id", "")), str(command.get("text", "")))
+        await _say(ack, await self._service.resolve_command(_place(command), person, link))
 
     async def on_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any], body: dict[str, Any]) -> None:
         """The message shortcut "Escalate to a human": works inside threads, unlike slash commands."""
@@ -167,7 +127,7 @@ class SlackEntryPoints:
         is_dm = is_dm_channel(channel)
         key = thread_key(team_of(body), channel, message["ts"], thread_ts, is_dm)
         reason = clean_text(str(message.get("text", "")), None)[:REASON_CHARS] or "Escalate to a human"
-        text = await self._escalate(key, user, reason, "shortcut")
+        text = await self._service.escalate(key, Person(user), reason, Trigger.SHORTCUT)
         await self._ephemeral(channel, user, text, thread_ts or (None if is_dm else message["ts"]))
 
     async def on_human_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -177,35 +137,21 @@ class SlackEntryPoints:
         channel, thread_ts = where_clicked(body)
         if value is None:
             return
-        conv = await self._app.store.conversation_of_message(value.reply_id)
-        if conv is None:
-            text = "I can't find that conversation any more."
-        else:
-            trigger = "feedback" if value.kind == "feedback" else "button"
-            text = await self._escalate(conv.key, user, "Talk to a human", trigger)
+        trigger = Trigger.FEEDBACK if value.kind == "feedback" else Trigger.BUTTON
+        text = await self._service.escalate_reply(value.reply_id, Person(user), trigger)
         await self._ephemeral(channel, user, text, thread_ts)
 
     async def on_feedback(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """👍/👎 from the feedback_buttons element or the classic buttons; 👎 offers a person."""
+        """👍/👎 from the feedback_buttons element or the classic buttons; a 👎 offers a person."""
         await ack()
         value = decode(str(action.get("value", "")))
         if value is None or value.kind not in ("up", "down"):
             return
         user = str(body["user"]["id"])
-        await self._app.store.record_feedback(value.reply_id, user, 1 if value.kind == "up" else -1)
+        said = await self._service.feedback(value.reply_id, Person(user), helpful=value.kind == "up")
         channel, thread_ts = where_clicked(body)
-        if value.kind == "up":
-            await self._ephemeral(channel, user, THANKS, thread_ts)
-        else:
-            blocks = offer_human_blocks(OFFER_AFTER_DOWNVOTE, value.reply_id)
-            await self._ephemeral(channel, user, OFFER_AFTER_DOWNVOTE, thread_ts, blocks)
-
-    async def _escalate(self, key: ThreadKey, user: str, reason: str, trigger: str) -> str:
-        try:
-            outcome = await self._app.escalations.escalate(key, user_id=user, reason=reason, trigger=trigger)
-        except EscalationError as exc:
-            return str(exc)
-        return outcome.message
+        blocks = offer_human_blocks(said.text, value.reply_id) if said.offer_human else None
+        await self._ephemeral(channel, user, said.text, thread_ts, blocks)
 
     async def _ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None, blocks: list[Block] | None = None

@@ -25,16 +25,17 @@ from adapters.slack.cards import (
     decode_rating,
     rating_blocks,
 )
-from adapters.slack.entry import where_clicked
+from adapters.slack.entry import when, where_clicked
 from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
-from adapters.slack.stream import EditStream, Target
-from bot.app import App
+from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.escalation import EscalationError
-from bot.handoff.staff import StaffCard
+from bot.handoff.ports import StaffCard
+from bot.reply.stream import ReplyStream
+from bot.service import Person, SupportService
+from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,21 @@ class SlackHandoff:
 
     platform = PLATFORM
 
-    def __init__(self, app: App, client: AsyncWebClient, names: NameCache, staff: StaffGroup) -> None:
-        self._app = app
+    def __init__(
+        self,
+        *,
+        service: SupportService,
+        config: LoadedConfig,
+        client: AsyncWebClient,
+        names: NameCache,
+        staff: StaffGroup,
+    ) -> None:
+        self._service = service
         self._client = client
         self._names = names
         self._staff = staff
-        self._settings = app.config.settings.escalation
+        self._settings = config.settings.escalation
+        self._slack = config.settings.slack
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.action(CLAIM_ACTION)(self.on_staff_button)
@@ -72,6 +82,9 @@ class SlackHandoff:
         link = resp.get("permalink")
         return str(link) if link else None
 
+    def started_at(self, key: ThreadKey) -> str:
+        return when(key.thread)
+
     async def post_staff_card(self, channel: str, card: StaffCard) -> str:
         text, blocks = card_message(card, self._settings.staff_group_id)
         try:
@@ -85,12 +98,17 @@ class SlackHandoff:
         await self._client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(text))
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
-        s = self._app.config.settings.slack
+        s = self._slack
         thread = None if key.thread == key.channel else key.thread  # None: the top level of a DM
-        stream = EditStream(
-            self._client, Target(key.channel, thread, key.workspace, ""), s.max_interim_chars, 0.0
+        surface = EditSurface(
+            self._client,
+            Target(key.channel, thread, key.workspace, ""),
+            s.max_interim_chars,
+            0.0,
+            actions=reply_actions(done, native_feedback=False) or [],
         )
-        return await stream.finish(done.text, reply_actions(done, native_feedback=False))
+        posted = await ReplyStream(surface).finish(done.text)
+        return posted[0]
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         args: dict[str, Any] = {"channel": key.channel, "text": escape(text)}
@@ -100,24 +118,12 @@ class SlackHandoff:
             args["blocks"] = rating_blocks(text, rate_escalation)
         await self._client.chat_postMessage(**args)
 
-    # -- staff threads -----------------------------------------------------------------------------
+    # -- staff threads and Bolt listeners ----------------------------------------------------------
 
-    def in_staff_channel(self, channel: str) -> bool:
-        staff = self._settings.staff_channel
-        return staff.platform == PLATFORM and staff.channel == channel
-
-    async def is_card_thread(self, channel: str, thread_ts: str) -> bool:
-        """True for the thread under an open escalation's card: staff talk there, not the bot."""
-        if not self.in_staff_channel(channel):
-            return False
-        return await self._app.store.escalation_by_staff_thread(PLATFORM, channel, thread_ts) is not None
-
-    async def staff_wrote(self, channel: str, thread_ts: str, user: str, text: str) -> None:
-        """A staff reply under a card: relayed to the user when their conversation is a DM."""
-        name = await self._names.get(user)
-        await self._app.handoff.staff_wrote(PLATFORM, channel, thread_ts, name, text)
-
-    # -- Bolt listeners ----------------------------------------------------------------------------
+    async def staff_wrote(self, thread_ts: str, user: str, text: str) -> None:
+        """A reply under a card in the staff channel: relayed to the user when theirs is a DM."""
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        await self._service.staff_wrote(PLATFORM, thread_ts, person, text)
 
     async def on_staff_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Claim or Resolve on a card: staff only (the core checks); the presser is answered ephemerally."""
@@ -126,15 +132,9 @@ class SlackHandoff:
         value = str(action.get("value", ""))
         if not value.isdigit():
             return
-        escalations = self._app.escalations
-        try:
-            key = await escalations.key_of(int(value))
-            act = escalations.claim if action.get("action_id") == CLAIM_ACTION else escalations.resolve
-            roles = await self._staff.roles_of(user)
-            outcome = await act(key, staff_id=user, role_ids=roles, staff_name=await self._names.get(user))
-            text = outcome.message
-        except EscalationError as exc:
-            text = str(exc)
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        verb = "claim" if action.get("action_id") == CLAIM_ACTION else "resolve"
+        text = await self._service.staff_action(int(value), verb, person)
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, user, text, thread_ts)
 
@@ -143,7 +143,7 @@ class SlackHandoff:
         rating = decode_rating(str(action.get("value", "")))
         if rating is None:
             return
-        text = await self._app.handoff.rate(*rating)
+        text = await self._service.rate(*rating)
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, str(body["user"]["id"]), text, thread_ts)
 

@@ -1,4 +1,4 @@
-"""Markdown (as models write it) → Slack mrkdwn, and splitting mrkdwn into message-sized chunks."""
+"""Markdown (as models write it) → Slack mrkdwn, and escaping text for Slack."""
 
 from __future__ import annotations
 
@@ -66,32 +66,3 @@ def to_mrkdwn(markdown: str) -> str:
     if in_code:  # an unterminated block (e.g. while streaming) still renders as code
         out.append(FENCE)
     return "\n".join(out)
-
-
-def cut_point(text: str, limit: int) -> int:
-    """Where to end a chunk of at most `limit` characters: a paragraph, line or word break if any."""
-    if len(text) <= limit:
-        return len(text)
-    window = text[:limit]
-    for sep in ("\n\n", "\n", " "):
-        at = window.rfind(sep)
-        if at > limit // 3:
-            return at + len(sep)
-    return limit
-
-
-def split_mrkdwn(text: str, limit: int) -> list[str]:
-    """Chunks of at most `limit` characters; a code block cut in two is closed and reopened."""
-    chunks: list[str] = []
-    rest = text
-    room = max(limit - 2 * (len(FENCE) + 1), 1)  # space for closing and reopening a fence
-    while len(rest) > limit:
-        at = cut_point(rest, room)
-        head, rest = rest[:at].rstrip("\n"), rest[at:]
-        if head.count(FENCE) % 2:
-            head += "\n" + FENCE
-            rest = FENCE + "\n" + rest
-        chunks.append(head)
-    if rest.strip() or not chunks:
-        chunks.append(rest)
-    return chunks

@@ -12,7 +12,7 @@ from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.service import SupportService
 
 
 class SlackPlatform:
@@ -32,11 +32,16 @@ class SlackPlatform:
         return PlatformPlan("socket")
 
     def build(
-        self, app: App, mode: str, options: RunOptions, on_lost: Callable[[str], None]
+        self,
+        service: SupportService,
+        config: LoadedConfig,
+        mode: str,
+        options: RunOptions,
+        on_lost: Callable[[str], None],
     ) -> PlatformAdapter:
         from adapters.slack.adapter import SlackAdapter
 
-        return SlackAdapter(app, mode=mode, host=options.host, port=options.port)
+        return SlackAdapter(service, config, mode=mode, host=options.host, port=options.port)
 
 
 PLATFORM = SlackPlatform()

@@ -13,10 +13,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.api import describe, error_code
-from adapters.slack.blocks import Block, reply_actions
+from adapters.slack.blocks import reply_actions
 from adapters.slack.payloads import Origin
-from adapters.slack.stream import EditStream, NativeStream, NativeUnavailable, Target
+from adapters.slack.stream import EditSurface, NativeSurface, Target
 from bot.events import ReplyDone, ReplyStatus
+from bot.reply.stream import ReplyStream
 from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -90,59 +91,46 @@ class ReplyWriter:
 
 
 class Writing:
-    """One answer in progress: add deltas as they come, then finish with the final text."""
+    """One answer in progress through the core's reply pipeline: add deltas, then finish."""
 
     def __init__(self, writer: ReplyWriter, where: Origin) -> None:
         self._writer = writer
-        self._where = where
-        self._target = Target(where.channel, where.thread_ts, where.team, where.user)
+        target = Target(where.channel, where.thread_ts, where.team, where.user)
         s = writer.settings
-        self._stream: NativeStream | EditStream = (
-            NativeStream(writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
-            if writer.wants_native(where)
-            else self._edits()
-        )
+        self._surfaces: list[EditSurface | NativeSurface] = [
+            EditSurface(writer.client, target, s.max_interim_chars, s.edit_interval_s)
+        ]
+        if writer.wants_native(where):
+            native = NativeSurface(writer.client, target, s.max_interim_chars, s.edit_interval_s)
+            self._surfaces.insert(0, native)
+            self._stream: ReplyStream[str] = ReplyStream(
+                native,
+                fallback=self._surfaces[1],
+                on_fallback=lambda code: writer.native_refused(where, code),
+            )
+        else:
+            self._stream = ReplyStream(self._surfaces[0])
         self._text = ""
-        self._interim_ok = True
-
-    def _edits(self) -> EditStream:
-        s = self._writer.settings
-        return EditStream(self._writer.client, self._target, s.max_interim_chars, s.edit_interval_s)
 
     async def add(self, delta: str) -> None:
         self._text += delta
-        if not self._interim_ok or not self._text.strip():
-            return
-        try:
-            try:
-                await self._stream.update(self._text.lstrip())
-            except NativeUnavailable as exc:
-                self._writer.native_refused(self._where, str(exc))
-                self._stream = self._edits()
-                await self._stream.update(self._text.lstrip())
-        except SlackApiError as exc:
-            # Interim text is a courtesy: stop editing, the final text is still delivered.
-            log.warning("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
-            self._interim_ok = False
+        await self._stream.update(self._text.lstrip())
 
     async def finish(self, done: ReplyDone) -> str:
         """Show `done.text` with its buttons; returns the ts of the answer's first message."""
-        answered = done.status is ReplyStatus.ANSWERED
-        native_feedback = answered and self._writer.native_feedback
+        native_feedback = done.status is ReplyStatus.ANSWERED and self._writer.native_feedback
         try:
-            return await self._finish(done, reply_actions(done, native_feedback=native_feedback))
+            return await self._finish(done, native_feedback)
         except SlackApiError as exc:
             if not native_feedback or error_code(exc) != "invalid_blocks":
                 raise
             self._writer.native_feedback = False
             log.info("Slack refused the feedback_buttons block; using plain 👍/👎 buttons from now on")
-            return await self._finish(done, reply_actions(done, native_feedback=False))
+            return await self._finish(done, native_feedback=False)
 
-    async def _finish(self, done: ReplyDone, actions: list[Block] | None) -> str:
-        answered = done.status is ReplyStatus.ANSWERED
-        if isinstance(self._stream, NativeStream):
-            ts = await self._stream.finish(done.text, actions, streamed_as_final=answered)
-            if ts is not None:
-                return ts
-            self._stream = self._edits()
-        return await self._stream.finish(done.text, actions)
+    async def _finish(self, done: ReplyDone, native_feedback: bool) -> str:
+        actions = reply_actions(done, native_feedback=native_feedback) or []
+        for surface in self._surfaces:
+            surface.actions = actions
+        posted = await self._stream.finish(done.text)
+        return posted[0]

@@ -2,23 +2,33 @@
 
 One lock per ThreadKey keeps a thread's messages answered in arrival order, each seeing the
 exchanges before it. Every inbound message ends answered or failed; failures become a short apology.
+The path of one message reads top to bottom in `handle` and `_answer`; the texts are in fallback.py,
+what the model reads in context.py, what it costs in spending.py.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from bot.conversation.grounding import (
-    NO_MATERIAL_RULES,
-    PASSAGE_CHARS,
-    passages_answer,
-    reference_block,
-    sources_footer,
+from openai.types.chat import ChatCompletionMessageParam
+
+from bot.conversation.context import SystemPrompt, fit_history, retrieve
+from bot.conversation.fallback import (
+    APOLOGIES,
+    BUDGET,
+    EMPTY_MESSAGE,
+    NO_LLM,
+    offer_human,
+    too_long,
+    without_model,
 )
+from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, reference_block, sources_footer
 from bot.conversation.locks import KeyedLocks
-from bot.conversation.prompt import render_system_prompt, request_messages
+from bot.conversation.prompt import request_messages
+from bot.conversation.spending import DailySpend, price
 from bot.events import (
     Accepted,
     IncomingMessage,
@@ -31,8 +41,8 @@ from bot.events import (
 )
 from bot.handoff.escalation import ESCALATE_TOOL, TOOL_NAME, EscalationError, Escalations, tool_reason
 from bot.handoff.staff import Handoff
+from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
-from bot.kb.query import query_terms
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.llm.tokens import TokenCounter
 from bot.settings import Settings
@@ -40,34 +50,22 @@ from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMess
 
 log = logging.getLogger(__name__)
 
-OFFER_HUMAN = "If you'd like, I can bring in a person from the team: use /escalate or the button."
-# Where a platform has no buttons, the offer names only what works there.
-OFFERS = {"console": "If you'd like, I can bring in a person from the team: type /escalate."}
+
+@dataclass
+class _ModelReply:
+    """What the model sent for one answer, gathered while its text streams."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: CompletionUsage | None = None
+    handover: ToolCall | None = None  # the model called escalate_to_human
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts).strip()
 
 
-def offer_human(platform: str) -> str:
-    return OFFERS.get(platform, OFFER_HUMAN)
-
-
-APOLOGIES: dict[LLMErrorKind, str] = {
-    LLMErrorKind.RATE_LIMITED: "Sorry, I'm getting too many requests right now.",
-    LLMErrorKind.TIMEOUT: "Sorry, the answer took too long to arrive.",
-    LLMErrorKind.AUTH: "Sorry, I can't reach my language model (its credentials were refused).",
-    LLMErrorKind.BAD_REQUEST: "Sorry, I couldn't process that request.",
-    LLMErrorKind.CONTEXT_TOO_LONG: "Sorry, this conversation has grown too long for me to read.",
-    LLMErrorKind.SERVER: "Sorry, my language model is having trouble right now.",
-    LLMErrorKind.NOT_CONFIGURED: (
-        "No language model is configured, so I can't answer yet. An operator can set"
-        " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
-    ),
-}
-FOLLOW_UP_TERMS = 2  # a message with this few search terms may be a follow-up ("and on mobile?")
-EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
-NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
-PASSAGES_LEAD: dict[str, str] = {
-    "no_llm": "Here is what I found in our help center (excerpts; no AI model is configured):",
-    "budget": "I've reached today's answering budget, so here is what I found in our help center:",
-}
+def _grounded(found: SearchResult | None) -> bool:
+    return found is not None and not found.abstain and bool(found.hits)
 
 
 class ConversationManager:
@@ -90,13 +88,11 @@ class ConversationManager:
         self._llm = llm
         self._counter = counter
         self._settings = settings
-        self._system_template = system_prompt
-        self._today = today
         self._escalations = escalations
         self._handoff = handoff
         self._kb = kb
-        self._spent: tuple[date, float] | None = None  # (day, USD spent that day), for the daily cap
-        self._system: tuple[date, str, int] | None = None  # (day, rendered prompt, its tokens)
+        self._system = SystemPrompt(system_prompt, settings, counter, today)
+        self._spend = DailySpend(store, settings.llm.daily_budget_usd, today)
         self._locks = KeyedLocks()
 
     async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
@@ -116,16 +112,7 @@ class ConversationManager:
             if stored.handed_over or (
                 waited and await self._store.current_escalation(stored.conversation_id) is not None
             ):
-                # A person has (or is about to take) this conversation: the bot stays silent.
-                await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
-                log.info("message %s left to staff (conversation escalated)", stored.id)
-                if self._handoff is not None:
-                    try:
-                        await self._handoff.user_wrote(
-                            msg.key, stored.conversation_id, msg.user_name or msg.user_id, msg.text
-                        )
-                    except Exception:  # the message is stored; staff can still read it in history
-                        log.exception("relaying message %s to the staff thread failed", stored.id)
+                await self._leave_to_staff(msg, stored)
                 return
             yield Accepted()
             if self._escalations.wants_human(stored.text):
@@ -165,118 +152,144 @@ class ConversationManager:
         log.warning("reply %s was not delivered: %s", reply_id, error)
         await self._store.set_status(reply_id, MessageStatus.FAILED, error)
 
-    async def _escalate_on_keyword(self, msg: IncomingMessage, inbound: StoredMessage) -> ReplyDone:
+    # -- the steps of one answer ------------------------------------------------------------------
+
+    async def _leave_to_staff(self, msg: IncomingMessage, stored: StoredMessage) -> None:
+        """A person has (or is about to take) this conversation: the bot stays silent, and a DM's
+        message is copied to the staff thread."""
+        await self._store.set_status(stored.id, MessageStatus.HANDED_OVER)
+        log.info("message %s left to staff (conversation escalated)", stored.id)
+        if self._handoff is None:
+            return
         try:
-            outcome = await self._escalations.escalate(
-                msg.key, user_id=msg.user_id, reason=inbound.text, trigger="keyword"
+            await self._handoff.user_wrote(
+                msg.key, stored.conversation_id, msg.user_name or msg.user_id, msg.text
             )
-            text = outcome.message
-        except EscalationError as exc:
-            text = str(exc)
-        reply_id = await self._store.record_reply(
-            inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.HANDED_OVER
-        )
-        return ReplyDone(text, ReplyStatus.ESCALATED, reply_id)
+        except Exception:  # the message is stored; staff can still read it in history
+            log.exception("relaying message %s to the staff thread failed", stored.id)
 
     async def _answer(self, msg: IncomingMessage, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
+        """Refuse an empty or oversized message, else ask the model with the help center's passages
+        and the history that fits; without a model (or past the budget) answer from the passages."""
         if not inbound.text.strip():
             yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
             return
         recent = await self._store.history(
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
         )
-        found = await self._retrieve(inbound, recent)
-        if self._llm is None:
-            yield await self._without_llm(msg, inbound, found, "no_llm")
+        found = await retrieve(self._kb, inbound.text, recent)
+        if self._llm is None or await self._spend.over_budget():
+            yield await self._without_llm(msg, inbound, found, NO_LLM if self._llm is None else BUDGET)
             return
-        if await self._over_budget():
-            yield await self._without_llm(msg, inbound, found, "budget")
-            return
-        system, system_tokens = self._system_prompt()
-        grounded = found is not None and not found.abstain and bool(found.hits)
-        material = ""
-        if found is not None:
-            material = (
-                reference_block(found.hits, self._settings.kb.max_context_chars)
-                if grounded
-                else NO_MATERIAL_RULES
-            )
-        budget = (
-            self._settings.context_window()
-            - self._settings.llm.max_tokens
-            - self._settings.llm.context_margin
-            - system_tokens
-            - (self._counter.count(material) if material else 0)
-        )
+        material = self._material(found)
+        budget = self._history_budget(material)
         if inbound.tokens > budget:
-            text = (
-                f"Your message is about {inbound.tokens:,} tokens long, and I can read at most"
-                f" {max(budget, 0):,} at once. Could you shorten it or send it in parts?"
+            yield await self._notice(
+                inbound, too_long(inbound.tokens, budget), ReplyStatus.REFUSED, "too_long"
             )
-            yield await self._notice(inbound, text, ReplyStatus.REFUSED, "too_long")
             return
-        history = self._fit_history(recent, budget - inbound.tokens)
+        history = fit_history(recent, budget - inbound.tokens)
         turns = [(turn.role is Role.USER, turn.text) for turn in history]
-        messages = request_messages(system, turns, material, inbound.text)
-
-        parts: list[str] = []
-        usage: CompletionUsage | None = None
-        handover: ToolCall | None = None
-        tools = [ESCALATE_TOOL] if self._settings.llm.escalation_tool else []
+        messages = request_messages(self._system.today()[0], turns, material, inbound.text)
+        reply = _ModelReply()
         try:
-            async for chunk in self._llm.stream(messages, tools):
-                if isinstance(chunk, str):
-                    parts.append(chunk)
-                    yield TextDelta(chunk)
-                elif isinstance(chunk, ToolCall):
-                    handover = chunk if chunk.name == TOOL_NAME else handover
-                else:
-                    usage = chunk
+            async for delta in self._ask(self._llm, messages, reply):
+                yield TextDelta(delta)
         except LLMError as exc:
             log.warning("LLM call for message %s failed: %s", inbound.id, exc)
             yield await self._without_llm(msg, inbound, found, exc.kind.value, APOLOGIES[exc.kind])
             return
-        answer = "".join(parts).strip()
-        if handover is not None:
-            yield await self._escalate_by_model(msg, inbound, answer, handover, self._cost(usage))
+        async for event in self._conclude(msg, inbound, found, reply):
+            yield event
+
+    def _material(self, found: SearchResult | None) -> str:
+        """The reference material for the model: the passages, or the rules for having none."""
+        if found is None:
+            return ""
+        if _grounded(found):
+            return reference_block(found.hits, self._settings.kb.max_context_chars)
+        return NO_MATERIAL_RULES
+
+    def _history_budget(self, material: str) -> int:
+        """Tokens left for the question and its history once the prompt and material are counted."""
+        llm = self._settings.llm
+        fixed = self._system.today()[1] + (self._counter.count(material) if material else 0)
+        return self._settings.context_window() - llm.max_tokens - llm.context_margin - fixed
+
+    async def _ask(
+        self, llm: LLMClient, messages: list[ChatCompletionMessageParam], reply: _ModelReply
+    ) -> AsyncIterator[str]:
+        """Stream the model's text; its usage and any call of the escalation tool land in `reply`."""
+        tools = [ESCALATE_TOOL] if self._settings.llm.escalation_tool else []
+        async for chunk in llm.stream(messages, tools):
+            if isinstance(chunk, str):
+                reply.parts.append(chunk)
+                yield chunk
+            elif isinstance(chunk, ToolCall):
+                reply.handover = chunk if chunk.name == TOOL_NAME else reply.handover
+            else:
+                reply.usage = chunk
+
+    async def _conclude(
+        self, msg: IncomingMessage, inbound: StoredMessage, found: SearchResult | None, reply: _ModelReply
+    ) -> AsyncIterator[ReplyEvent]:
+        """The model has finished: hand over if it asked to, apologise if it said nothing, else add
+        the Sources (or the offer of a person) and store the answer."""
+        cost = price(reply.usage, self._settings.models)
+        answer = reply.text
+        if reply.handover is not None:
+            yield await self._escalate_by_model(msg, inbound, answer, reply.handover, cost)
             return
         if not answer:
             kind = LLMErrorKind.SERVER
             yield await self._without_llm(msg, inbound, found, "empty_response", APOLOGIES[kind])
             return
-        footer = ""
-        if grounded and found is not None:
-            # An answer that cites nothing is the model saying the material doesn't cover it.
-            footer = sources_footer(answer, found.hits) or f"\n\n{offer_human(msg.key.platform)}"
-        elif found is not None:
-            footer = f"\n\n{offer_human(msg.key.platform)}"
+        footer = self._footer(msg.key.platform, answer, found)
         if footer:
             yield TextDelta(footer)
             answer += footer
-        cost = self._cost(usage)
-        if cost is not None and cost.cost_usd and self._spent is not None:
-            self._spent = (self._spent[0], self._spent[1] + cost.cost_usd)
+        self._spend.add(cost)
         reply_id = await self._store.record_reply(
             inbound, Role.ASSISTANT, answer, self._counter.count(answer), cost, settles=MessageStatus.ANSWERED
         )
         yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
 
+    @staticmethod
+    def _footer(platform: str, answer: str, found: SearchResult | None) -> str:
+        """The Sources the answer cited; an answer that cites nothing is the model saying the
+        material doesn't cover it, so it (like one with no material) ends with the offer of a person."""
+        if found is None:
+            return ""
+        if _grounded(found):
+            return sources_footer(answer, found.hits) or f"\n\n{offer_human(platform)}"
+        return f"\n\n{offer_human(platform)}"
+
+    async def _escalate_on_keyword(self, msg: IncomingMessage, inbound: StoredMessage) -> ReplyDone:
+        text = await self._escalate(msg, inbound.text, Trigger.KEYWORD)
+        reply_id = await self._store.record_reply(
+            inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.HANDED_OVER
+        )
+        return ReplyDone(text, ReplyStatus.ESCALATED, reply_id)
+
     async def _escalate_by_model(
         self, msg: IncomingMessage, inbound: StoredMessage, said: str, call: ToolCall, cost: Usage | None
     ) -> ReplyDone:
         """The model called escalate_to_human: hand over and tell the user what happens next."""
-        try:
-            outcome = await self._escalations.escalate(
-                msg.key, user_id=msg.user_id, reason=tool_reason(call.arguments), trigger="model"
-            )
-            note = outcome.message
-        except EscalationError as exc:
-            note = str(exc)
+        note = await self._escalate(msg, tool_reason(call.arguments), Trigger.MODEL)
         text = f"{said}\n\n{note}" if said else note
         reply_id = await self._store.record_reply(
             inbound, Role.ASSISTANT, text, self._counter.count(text), cost, settles=MessageStatus.HANDED_OVER
         )
         return ReplyDone(text, ReplyStatus.ESCALATED, reply_id, cost)
+
+    async def _escalate(self, msg: IncomingMessage, reason: str, trigger: Trigger) -> str:
+        try:
+            outcome = await self._escalations.escalate(
+                msg.key, user_id=msg.user_id, reason=reason, trigger=trigger
+            )
+        except EscalationError as exc:
+            return str(exc)
+        return outcome.message
 
     async def _without_llm(
         self,
@@ -287,94 +300,20 @@ class ConversationManager:
         apology: str = "",
     ) -> ReplyDone:
         """Answer from the knowledge base alone (best passages), else apologise; offer a person."""
-        offer = offer_human(msg.key.platform)
-        if found is not None and not found.abstain and found.hits:
-            lead = PASSAGES_LEAD.get(reason) or (
-                f"{apology} Meanwhile, these passages from our help center look relevant:"
-            )
+        passage = None
+        if _grounded(found) and found is not None:
             passage = found.hits[0].text
             if self._kb is not None:
                 passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
-            text = passages_answer(lead, found.hits, passage, offer)
-        elif found is not None and reason in PASSAGES_LEAD:
-            text = f"{NOT_FOUND} {offer}"
-        elif reason == "no_llm":
-            text = APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
-        else:
-            text = f"{apology} {offer}"
-        if reason == "no_llm" and found is not None:
+        hits = None if found is None else ([] if found.abstain else found.hits)
+        text = without_model(msg.key.platform, reason, apology, hits, passage)
+        if reason == NO_LLM and found is not None:
             # The designed no-LLM mode: the message got the best answer this setup can give.
             reply_id = await self._store.record_reply(
                 inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.ANSWERED
             )
             return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
         return await self._notice(inbound, text, ReplyStatus.FAILED, reason)
-
-    def _system_prompt(self) -> tuple[str, int]:
-        """Today's rendered system prompt and its token count, computed once a day."""
-        today = self._today()
-        if self._system is None or self._system[0] != today:
-            text = render_system_prompt(
-                self._system_template,
-                bot_name=self._settings.bot.name,
-                company=self._settings.bot.company,
-                today=today,
-            )
-            self._system = (today, text, self._counter.count(text))
-        return self._system[1], self._system[2]
-
-    async def _over_budget(self) -> bool:
-        """True once today's recorded LLM cost reaches llm.daily_budget_usd (0 = no cap)."""
-        cap = self._settings.llm.daily_budget_usd
-        if cap <= 0:
-            return False
-        today = self._today()
-        if self._spent is None or self._spent[0] != today:
-            since = datetime(today.year, today.month, today.day, tzinfo=UTC)
-            self._spent = (today, await self._store.cost_since(since))
-        return self._spent[1] >= cap
-
-    async def _retrieve(
-        self, inbound: StoredMessage, newest_first: list[StoredMessage]
-    ) -> SearchResult | None:
-        """Help-center pages for this message; a follow-up ("and on mobile?") that finds nothing on
-        its own is searched again together with the user's previous message."""
-        if self._kb is None:
-            return None
-        found = await self._kb.search(inbound.text)
-        previous = next((t for t in newest_first if t.role is Role.USER), None)
-        # Only short messages lean on the previous one: a new full question stands on its own.
-        if found.abstain and previous is not None and len(query_terms(inbound.text)) <= FOLLOW_UP_TERMS:
-            again = await self._kb.search(f"{previous.text}\n{inbound.text}")
-            if not again.abstain:
-                return again
-        return found
-
-    @staticmethod
-    def _fit_history(newest_first: list[StoredMessage], budget: int) -> list[StoredMessage]:
-        """The newest turns that fit in `budget` tokens, oldest first; older turns are dropped."""
-        kept: list[StoredMessage] = []
-        for turn in newest_first:
-            if turn.tokens > budget:
-                break
-            budget -= turn.tokens
-            kept.append(turn)
-        kept.reverse()
-        # A reply without its question reads oddly to the model: start on a user turn.
-        while kept and kept[0].role is not Role.USER:
-            kept.pop(0)
-        return kept
-
-    def _cost(self, usage: CompletionUsage | None) -> Usage | None:
-        if usage is None:
-            return None
-        info = self._settings.models.get(usage.model)
-        cost = None
-        if info is not None:
-            cost = (
-                usage.prompt_tokens * info.input_per_1k + usage.completion_tokens * info.output_per_1k
-            ) / 1000
-        return Usage(usage.model, usage.prompt_tokens, usage.completion_tokens, cost)
 
     async def _notice(self, inbound: StoredMessage, text: str, status: ReplyStatus, error: str) -> ReplyDone:
         """Record a non-answer (apology or refusal) and mark the inbound message failed."""

@@ -13,6 +13,7 @@ from typing import Protocol
 from openai.types.chat import ChatCompletionToolParam
 
 from bot.events import ThreadKey
+from bot.handoff.states import Trigger
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore, EscalationRecord
 
@@ -95,7 +96,7 @@ class Escalations:
         lowered = text.lower()
         return any(k.lower() in lowered for k in self._settings.keywords)
 
-    async def escalate(self, key: ThreadKey, *, user_id: str, reason: str, trigger: str) -> Outcome:
+    async def escalate(self, key: ThreadKey, *, user_id: str, reason: str, trigger: Trigger) -> Outcome:
         conv = await self._store.ensure_conversation(key)
         record = await self._store.open_escalation(
             conv.id, reason=reason.strip(), trigger=trigger, requested_by=user_id

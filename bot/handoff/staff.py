@@ -1,90 +1,30 @@
-"""Human handoff around the escalation state machine: staff cards, the DM relay, reminders, ratings.
+"""Human handoff around the escalation state machine: posting staff cards, the DM relay, notes, ratings.
 
-Each platform adapter registers itself as a `PlatformPort`; the card goes to the staff channel's
-platform and relayed messages to the user's, which may be the other one.
+Each platform adapter registers itself as a `PlatformPort` (ports.py); the card goes to the staff
+channel's platform and relayed messages to the user's, which may be the other one. Business hours
+are in hours.py, the card's summary in summary.py, reminders in reminders.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.conversation.locks import KeyedLocks
-from bot.events import ReplyDone, ThreadKey
+from bot.events import ThreadKey
 from bot.handoff.escalation import Outcome
-from bot.llm.client import LLMClient, LLMError
-from bot.settings import BusinessHours, EscalationSettings
-from bot.storage.store import ConversationStore, Role
+from bot.handoff.hours import escalation_notice, in_business_hours
+from bot.handoff.ports import PlatformPort, StaffCard
+from bot.handoff.reminders import Reminders
+from bot.handoff.summary import summarise
+from bot.llm.client import LLMClient
+from bot.settings import EscalationSettings
+from bot.storage.store import ConversationStore
 
 log = logging.getLogger(__name__)
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SUMMARY_PROMPT = (
-    "You hand a customer-support conversation over to a colleague. In two to four sentences say"
-    " what the customer wants, what has been tried, and what is still open. Plain text only."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class StaffCard:
-    """What staff see when a conversation is handed over."""
-
-    escalation_id: int
-    key: ThreadKey  # the user's conversation
-    user_name: str
-    reason: str
-    trigger: str  # command | button | shortcut | feedback | model | keyword
-    summary: str
-    link: str | None  # Slack permalink / Discord jump URL of the conversation
-    in_hours: bool
-    relay: bool = False  # a DM: staff reply in the card's thread and messages are relayed both ways
-
-
-class PlatformPort(Protocol):
-    """What the handoff needs from a platform adapter."""
-
-    platform: str
-
-    def is_private(self, key: ThreadKey) -> bool:
-        """True for DMs: staff can't see them, so messages are relayed through the staff thread."""
-        ...
-
-    async def conversation_link(self, key: ThreadKey) -> str | None: ...
-
-    async def post_staff_card(self, channel: str, card: StaffCard) -> str:
-        """Post the card (with Claim and Resolve buttons, staff mentioned); return its thread id."""
-        ...
-
-    async def post_staff_note(self, channel: str, thread: str, text: str) -> None: ...
-
-    async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
-        """Post into the user's conversation; with `rate_escalation`, add 1–5 rating buttons."""
-        ...
-
-    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
-        """Post a bot answer (Markdown) that was not streamed, formatted and with the buttons a live
-        answer gets; returns the message id a live answer would record."""
-        ...
-
-
-def in_business_hours(hours: BusinessHours, now: datetime) -> bool:
-    local = now.astimezone(ZoneInfo(hours.timezone))
-    if WEEKDAYS[local.weekday()] not in hours.days:
-        return False
-    start = time.fromisoformat(hours.start)
-    end = time.max if hours.end == "24:00" else time.fromisoformat(hours.end)
-    return start <= local.time() < end
-
-
-def _hours_text(hours: BusinessHours) -> str:
-    days = ", ".join(d.capitalize() for d in hours.days)
-    return f"{days} {hours.start}–{hours.end} {hours.timezone}"
 
 
 class Handoff:
@@ -107,6 +47,7 @@ class Handoff:
         # escalation id → lines, posted under the card once its thread exists.
         self._early: dict[int, list[str]] = {}
         self._relays = KeyedLocks()  # per conversation: card thread set-up vs. relaying, in order
+        self.reminders = Reminders(store, settings.reminder_minutes, self.port, now)
 
     def register(self, port: PlatformPort) -> None:
         """Called by each adapter as it starts (the staff channel may be on either platform)."""
@@ -141,17 +82,7 @@ class Handoff:
         in_hours = in_business_hours(self._settings.hours, self._now())
         self._early[outcome.record.id] = []
         self._spawn(self._post_card(outcome, in_hours), f"card for escalation {outcome.record.id}")
-        hours = self._settings.hours
-        if in_hours:
-            return (
-                "I've asked a person from our team to take over; someone usually replies"
-                f" {hours.response_time}. They'll answer here, and I'll stay quiet until then."
-            )
-        return (
-            f"Our team is away right now (hours: {_hours_text(hours)}). I've passed this"
-            f" conversation on and someone will reply here {hours.out_of_hours_response}."
-            " I'll stay quiet until then."
-        )
+        return escalation_notice(self._settings.hours, in_hours)
 
     async def claimed(self, outcome: Outcome, staff_name: str) -> None:
         async def tell() -> None:
@@ -204,34 +135,6 @@ class Handoff:
             return "That conversation can't be rated (it isn't resolved)."
         return f"Thank you for rating us {score}/5."
 
-    # -- reminders -----------------------------------------------------------------------------
-
-    async def remind_due(self) -> int:
-        """Post one reminder for each escalation unclaimed for escalation.reminder_minutes."""
-        minutes = self._settings.reminder_minutes
-        if minutes <= 0:
-            return 0
-        due = await self._store.unclaimed_since(self._now() - timedelta(minutes=minutes))
-        for record, _key in due:
-            await self._store.mark_reminded(record.id)
-            if record.staff_channel and record.staff_thread and record.staff_platform in self._ports:
-                port = self._ports[record.staff_platform]
-                await port.post_staff_note(
-                    record.staff_channel,
-                    record.staff_thread,
-                    f"Reminder: this escalation has waited {minutes} minutes without being claimed.",
-                )
-        return len(due)
-
-    async def run_reminders(self, stop: asyncio.Event, every_s: float = 30.0) -> None:
-        while not stop.is_set():
-            try:
-                await self.remind_due()
-            except Exception:
-                log.exception("handoff: reminder pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
-
     # -- internals -----------------------------------------------------------------------------
 
     async def _post_card(self, outcome: Outcome, in_hours: bool) -> None:
@@ -252,7 +155,14 @@ class Handoff:
             return
         user_port = self._ports.get(outcome.key.platform)
         relay = user_port.is_private(outcome.key) if user_port else False
-        summary, user_name = await self._summary(outcome)
+        record = outcome.record
+        summary, user_name = await summarise(
+            self._store,
+            self._llm,
+            record.conversation_id,
+            record.requested_by,
+            self._settings.summary_messages,
+        )
         card = StaffCard(
             escalation_id=outcome.record.id,
             key=outcome.key,
@@ -271,34 +181,6 @@ class Handoff:
             if relay:
                 for line in early:
                     await port.post_staff_note(staff.channel, thread, line)
-
-    async def _summary(self, outcome: Outcome) -> tuple[str, str]:
-        """A short LLM summary (the last messages verbatim without one), and the user's name."""
-        messages = await self._store.messages(outcome.record.conversation_id, self._settings.summary_messages)
-        dialogue = [m for m in messages if m.role in (Role.USER, Role.ASSISTANT)]
-        user_name = next(
-            (m.user_name or m.user_id for m in reversed(dialogue) if m.role is Role.USER),
-            outcome.record.requested_by,
-        )
-        transcript = "\n".join(
-            f"{(m.user_name or 'user') if m.role is Role.USER else 'bot'}: {m.text}" for m in dialogue
-        )
-        if not transcript:
-            return "(no messages yet)", user_name
-        if self._llm is not None:
-            try:
-                text = await self._llm.complete(
-                    [
-                        {"role": "system", "content": SUMMARY_PROMPT},
-                        {"role": "user", "content": transcript},
-                    ]
-                )
-                if text.strip():
-                    return text.strip(), user_name
-            except LLMError as exc:
-                log.warning("handoff summary unavailable: %s", exc)
-        last = "\n".join(transcript.splitlines()[-5:])
-        return f"Last messages:\n{last}", user_name
 
     async def _note(self, outcome: Outcome, text: str) -> None:
         record = await self._store.escalation(outcome.record.id)

@@ -1,6 +1,6 @@
 """Reads a folder (or one file) of help pages into chunked pages with content hashes.
 
-CPU and disk work only, no database: `KnowledgeBase.add` runs it in a worker thread.
+CPU and disk work only, no database: indexing (`bot.kb.indexing`) runs it in a worker thread.
 """
 
 from __future__ import annotations

@@ -84,15 +84,9 @@ class LLMClient:
     def model(self) -> str:
         return self._settings.model
 
-    async def stream(
-        self,
-        messages: Sequence[ChatCompletionMessageParam],
-        tools: Sequence[ChatCompletionToolParam] = (),
-    ) -> AsyncIterator[LLMChunk]:
-        """Yield text deltas as they arrive, then any ToolCalls, then one CompletionUsage.
-
-        Raises LLMError.
-        """
+    def _body(
+        self, messages: Sequence[ChatCompletionMessageParam], tools: Sequence[ChatCompletionToolParam]
+    ) -> dict[str, Any]:
         s = self._settings
         body: dict[str, Any] = {
             "model": s.model,
@@ -107,7 +101,28 @@ class LLMClient:
             body["stop"] = list(s.stop)
         if tools:
             body["tools"] = list(tools)
+        return body
+
+    def _usage(self, chunk: ChatCompletionChunk) -> CompletionUsage | None:
+        if chunk.usage is None:
+            return None
+        return CompletionUsage(
+            model=self._settings.model,  # priced and reported by the configured name
+            prompt_tokens=chunk.usage.prompt_tokens,
+            completion_tokens=chunk.usage.completion_tokens,
+        )
+
+    async def stream(
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        tools: Sequence[ChatCompletionToolParam] = (),
+    ) -> AsyncIterator[LLMChunk]:
+        """Yield text deltas as they arrive, then any ToolCalls, then one CompletionUsage.
+
+        Raises LLMError.
+        """
         calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
+        usage: CompletionUsage | None = None
         try:
             # The same request chat.completions.create() sends, minus its recursive re-validation
             # of every message (~140 µs each, so history length dominated our CPU per answer):
@@ -115,30 +130,17 @@ class LLMClient:
             # the SDK's own.
             stream = await self._client.post(
                 "/chat/completions",
-                body=body,
+                body=self._body(messages, tools),
                 cast_to=ChatCompletion,
                 options={"security": {"bearer_auth": True}},
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
-            usage: CompletionUsage | None = None
             async with stream:
                 async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = CompletionUsage(
-                            model=s.model,  # priced and reported by the configured name
-                            prompt_tokens=chunk.usage.prompt_tokens,
-                            completion_tokens=chunk.usage.completion_tokens,
-                        )
-                    for choice in chunk.choices:
-                        if choice.delta.content:
-                            yield choice.delta.content
-                        for call in choice.delta.tool_calls or ():
-                            # Streamed tool calls arrive in pieces keyed by index.
-                            entry = calls.setdefault(call.index, ["", ""])
-                            if call.function is not None:
-                                entry[0] += call.function.name or ""
-                                entry[1] += call.function.arguments or ""
+                    usage = self._usage(chunk) or usage
+                    for text in _read(chunk, calls):
+                        yield text
         except openai.APIError as exc:
             raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:  # a body the SDK could not parse
@@ -165,3 +167,17 @@ class LLMClient:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _read(chunk: ChatCompletionChunk, calls: dict[int, list[str]]) -> list[str]:
+    """The chunk's text deltas; pieces of tool calls are gathered into `calls` by index."""
+    texts: list[str] = []
+    for choice in chunk.choices:
+        if choice.delta.content:
+            texts.append(choice.delta.content)
+        for call in choice.delta.tool_calls or ():
+            entry = calls.setdefault(call.index, ["", ""])
+            if call.function is not None:
+                entry[0] += call.function.name or ""
+                entry[1] += call.function.arguments or ""
+    return texts

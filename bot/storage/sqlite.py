@@ -11,6 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.handoff.states import EscalationState, Trigger
 from bot.storage.store import (
     Conversation,
     ConversationState,
@@ -132,9 +133,9 @@ def _escalation(row: Iterable[Any]) -> EscalationRecord:
     return EscalationRecord(
         id=id_,
         conversation_id=conv,
-        state=state,
+        state=EscalationState(state),
         reason=reason,
-        trigger=trigger,
+        trigger=Trigger(trigger),
         requested_by=by,
         requested_at=datetime.fromisoformat(at),
         claimed_by=c_by,
@@ -154,7 +155,7 @@ def _conversation(row: Iterable[Any]) -> Conversation:
     return Conversation(
         id=id_,
         key=ThreadKey(platform, workspace, channel, thread),
-        state=state,
+        state=ConversationState(state),
         created_at=datetime.fromisoformat(created),
         updated_at=datetime.fromisoformat(updated),
     )
@@ -492,7 +493,7 @@ class SQLiteStore:
         return _escalation(rows[0])
 
     async def open_escalation(
-        self, conversation_id: int, *, reason: str, trigger: str, requested_by: str
+        self, conversation_id: int, *, reason: str, trigger: Trigger, requested_by: str
     ) -> EscalationRecord | None:
         # The partial unique index makes a second open escalation a no-op (OR IGNORE).
         return await self._transition(

@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.handoff.states import ConversationState as ConversationState  # re-exported for callers
+from bot.handoff.states import EscalationState, Trigger
 
 
 class MessageStatus(StrEnum):
@@ -46,26 +48,18 @@ class StoredMessage:
 class Conversation:
     id: int
     key: ThreadKey
-    state: str
+    state: ConversationState
     created_at: datetime
     updated_at: datetime
-
-
-class ConversationState(StrEnum):
-    """Who answers: the bot, nobody yet (escalated, waiting for staff), or a person."""
-
-    BOT = "bot"
-    WAITING = "waiting"
-    HUMAN = "human"
 
 
 @dataclass(frozen=True, slots=True)
 class EscalationRecord:
     id: int
     conversation_id: int
-    state: str  # waiting | human | resolved
+    state: EscalationState
     reason: str
-    trigger: str  # command | button | shortcut | feedback | model | keyword
+    trigger: Trigger
     requested_by: str
     requested_at: datetime
     claimed_by: str | None = None
@@ -162,7 +156,7 @@ class ConversationStore(Protocol):
         ...
 
     async def open_escalation(
-        self, conversation_id: int, *, reason: str, trigger: str, requested_by: str
+        self, conversation_id: int, *, reason: str, trigger: Trigger, requested_by: str
     ) -> EscalationRecord | None:
         """bot → waiting; None when the conversation is already escalated."""
         ...

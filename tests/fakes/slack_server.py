@@ -2,7 +2,7 @@
 
 `FakeSlack` serves POST /api/<method> on 127.0.0.1, records every call (method, params, time) and
 answers like Slack: auth.test, chat.*, reactions.*, users.info, usergroups.users.list, assistant status,
-chat streaming.
+chat streaming. A method can be made slow (`latency`: seconds before it answers).
 Faults: per-method queued errors (`ratelimited` is a real 429 with Retry-After), a text length
 limit that answers `msg_too_long`, a token check (`invalid_auth`), and features that can be
 switched off (assistant status, chat streaming, feedback_buttons blocks).
@@ -58,6 +58,7 @@ class FakeSlack(FakeServer[Call]):
     streaming: bool = True  # chat.startStream/appendStream/stopStream exist
     feedback_blocks: bool = True  # context_actions/feedback_buttons are accepted
     retry_after: str = "1"
+    latency: dict[str, float] = field(default_factory=dict)  # method → seconds before it answers
     users: dict[str, str] = field(default_factory=dict)  # user id → display name
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # user group id → member ids
     messages: dict[str, Message] = field(default_factory=dict)  # ts → message
@@ -111,6 +112,8 @@ class FakeSlack(FakeServer[Call]):
         token = self.app_token if method.startswith("apps.") else self.token
         if request.headers.get("Authorization") != f"Bearer {token}":
             return _error("invalid_auth")
+        if delay := self.latency.get(method):
+            await asyncio.sleep(delay)
         queued = self.faults.get(method)
         if queued:
             fault = queued.popleft()

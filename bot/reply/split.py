@@ -1,14 +1,14 @@
-"""Cut a long answer into Discord-sized messages on paragraph or line breaks, never leaving a code fence open.
+"""Cut a long answer into message-sized pieces on paragraph or line breaks, never leaving a code fence open.
 
-Discord rejects message content over 2,000 characters. A code block cut in two is closed at the end of
-one piece and reopened (with its language) at the start of the next, so both render as code.
+Every platform caps a message (Discord at 2,000 characters, Slack's chat.update near 4,000). A code block
+cut in two is closed at the end of one piece and reopened (with its language) at the start of the next,
+so both render as code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-MESSAGE_LIMIT = 2000
 FENCE = "```"
 _CLOSE = "\n" + FENCE
 _MAX_OPENER = 24  # "```" plus a language name; longer info strings are not repeated
@@ -73,7 +73,7 @@ def fence_state(text: str, opener: str | None = None) -> str | None:
     return opener
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+def split_message(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit` characters; blank pieces are dropped."""
     pieces: list[str] = []
     opener: str | None = None

@@ -1,4 +1,4 @@
-"""Splitting answers at Discord's 2,000 characters, the streaming throttle, and the invite URL."""
+"""The reply pipeline: splitting at a platform's limit, the streaming throttle; the Discord invite URL."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from adapters.discord.invite import application_id_from_token, invite_url, needed_permissions
-from adapters.discord.split import fence_state, split_message
-from adapters.discord.stream import StreamedReply
 from bot.cli import main
+from bot.reply.split import fence_state, split_message
+from bot.reply.stream import ReplyStream, TooLong
 
 
 def content(pieces: list[str]) -> str:
@@ -20,14 +20,14 @@ def content(pieces: list[str]) -> str:
 
 
 def test_short_text_is_one_piece() -> None:
-    assert split_message("hello") == ["hello"]
-    assert split_message("   \n  ") == []
+    assert split_message("hello", 2000) == ["hello"]
+    assert split_message("   \n  ", 2000) == []
 
 
 def test_paragraph_boundaries_win_and_no_piece_is_too_long() -> None:
     para = ("word " * 150).strip()  # 749 characters
     text = "\n\n".join([para] * 6)
-    pieces = split_message(text)
+    pieces = split_message(text, 2000)
     assert all(len(p) <= 2000 for p in pieces)
     assert pieces == ["\n\n".join([para, para])] * 3
 
@@ -35,7 +35,7 @@ def test_paragraph_boundaries_win_and_no_piece_is_too_long() -> None:
 def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> None:
     code = "\n".join(f"x_{i} = {i} * 2  # comment" for i in range(200))
     text = f"Intro.\n\n```python\n{code}\n```\n\nOutro."
-    pieces = split_message(text)
+    pieces = split_message(text, 2000)
     assert len(pieces) >= 3 and all(len(p) <= 2000 for p in pieces)
     assert all(p.count("```") % 2 == 0 for p in pieces)
     assert all(p.startswith("```python\n") for p in pieces[1:])
@@ -44,9 +44,9 @@ def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> N
 
 def test_a_line_longer_than_the_limit_is_cut_on_spaces_then_hard() -> None:
     words = "lorem " * 1000
-    assert all(len(p) <= 2000 for p in split_message(words))
+    assert all(len(p) <= 2000 for p in split_message(words, 2000))
     blob = "x" * 4500
-    assert split_message(blob) == ["x" * 1996, "x" * 1996, "x" * 508]
+    assert split_message(blob, 2000) == ["x" * 1996, "x" * 1996, "x" * 508]
 
 
 def test_random_texts_keep_every_line_and_balanced_fences() -> None:
@@ -80,20 +80,27 @@ class Clock:
 
 
 class Sink:
-    """Stands in for a chat channel: records posts and edits with the clock's time."""
+    """A platform's surface for the pipeline: records posts and edits with the clock's time."""
 
-    def __init__(self, clock: Clock) -> None:
+    interim_suffix = ""
+
+    def __init__(self, clock: Clock, limit: int = 2000, edit_interval_s: float = 1.0) -> None:
+        self.limit = limit
+        self.edit_interval_s = edit_interval_s
         self.clock = clock
         self.log: list[tuple[float, str, int, str, bool]] = []
         self.shown: dict[int, str] = {}
 
-    async def post(self, text: str, final: bool) -> int:
+    def render(self, markdown: str) -> str:
+        return markdown
+
+    async def post(self, text: str, *, final: bool) -> int:
         number = len(self.shown)
         self.shown[number] = text
         self.log.append((self.clock.now, "post", number, text, final))
         return number
 
-    async def edit(self, number: int, text: str, final: bool) -> int:
+    async def edit(self, number: int, text: str, *, final: bool) -> int:
         self.shown[number] = text
         self.log.append((self.clock.now, "edit", number, text, final))
         return number
@@ -106,7 +113,7 @@ class Sink:
 async def test_first_text_at_once_then_at_most_one_edit_per_interval_then_a_final_edit() -> None:
     clock = Clock()
     sink = Sink(clock)
-    reply = StreamedReply(sink.post, sink.edit, sink.delete, interval_s=1.0, clock=clock)
+    reply = ReplyStream(sink, clock=clock)
     text = ""
     for t, piece in [
         (0.0, "Hello"),
@@ -131,8 +138,8 @@ async def test_first_text_at_once_then_at_most_one_edit_per_interval_then_a_fina
 
 async def test_streaming_past_the_limit_continues_in_a_new_message_and_shorter_finals_delete() -> None:
     clock = Clock()
-    sink = Sink(clock)
-    reply = StreamedReply(sink.post, sink.edit, sink.delete, interval_s=1.0, limit=20, clock=clock)
+    sink = Sink(clock, limit=20)
+    reply = ReplyStream(sink, clock=clock)
     await reply.update("aaaa bbbb cccc")
     await reply.update("aaaa bbbb cccc dddd eeee")  # over 20: a second message at once
     assert list(sink.shown.values()) == ["aaaa bbbb cccc", "dddd eeee"]
@@ -145,9 +152,9 @@ async def test_streaming_past_the_limit_continues_in_a_new_message_and_shorter_f
 async def test_final_without_decoration_skips_an_unchanged_edit() -> None:
     clock = Clock()
     sink = Sink(clock)
-    reply = StreamedReply(sink.post, sink.edit, sink.delete, interval_s=1.0, clock=clock)
+    reply = ReplyStream(sink, clock=clock)
     await reply.update("done")
-    assert await reply.finish("done", decorate=False) == 0
+    assert await reply.finish("done", decorate=False) == [0]
     assert [kind for _, kind, *_ in sink.log] == ["post"]
 
 
@@ -180,3 +187,43 @@ def test_invite_url_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     monkeypatch.delenv("DISCORD_BOT_TOKEN")
     assert main(["invite-url"]) == 2
     assert "--client-id" in capsys.readouterr().err
+
+
+class Picky(Sink):
+    """A surface whose platform refuses messages longer than it says (Slack's msg_too_long)."""
+
+    def __init__(self, clock: Clock, *, accepts: int, limit: int) -> None:
+        super().__init__(clock, limit=limit)
+        self.accepts = accepts
+
+    async def post(self, text: str, *, final: bool) -> int:
+        if len(text) > self.accepts:
+            raise TooLong(f"{len(text)} characters")
+        return await super().post(text, final=final)
+
+    async def edit(self, number: int, text: str, *, final: bool) -> int:
+        if len(text) > self.accepts:
+            raise TooLong(f"{len(text)} characters")
+        return await super().edit(number, text, final=final)
+
+
+async def test_a_platform_that_says_too_long_gets_smaller_pieces_and_the_whole_text() -> None:
+    clock = Clock()
+    sink = Picky(clock, accepts=700, limit=1500)
+    text = "\n\n".join(f"paragraph {i} " + "word " * 40 for i in range(12))
+    await ReplyStream(sink, clock=clock).finish(text)
+    shown = list(sink.shown.values())
+    assert len(shown) >= 4 and all(len(piece) <= 700 for piece in shown)
+    assert content(shown) == content([text])
+    assert sink.log[-1][4] is True  # the last piece got its final version (the place for buttons)
+
+
+async def test_a_recovered_answer_is_laid_out_exactly_as_a_streamed_one() -> None:
+    text = "\n\n".join(f"step {i}: " + "do this " * 30 for i in range(20))
+    streamed, whole = Sink(Clock(), limit=500), Sink(Clock(), limit=500)
+    live = ReplyStream(streamed, clock=streamed.clock)
+    for end in range(0, len(text), 37):
+        await live.update(text[:end])
+    await live.finish(text)
+    await ReplyStream(whole, clock=whole.clock).finish(text)
+    assert streamed.shown == whole.shown

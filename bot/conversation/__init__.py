@@ -1,0 +1,1 @@
+"""A conversation's path through the core: manager, prompt, grounding, locks, start-up sweep."""

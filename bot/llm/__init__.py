@@ -1,0 +1,1 @@
+"""The language model: the OpenAI-compatible streaming client and the token counter."""

@@ -1,0 +1,254 @@
+"""The core's one API for adapters: answer a message, escalate, claim, resolve, feedback, rate, relay.
+
+An adapter translates a platform payload into one call here and shows the text it gets back. Every
+rule (which conversation a command means, who is staff, what a 👎 is answered with) and every
+sentence a user or staff member reads lives on this side, once for all platforms.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from bot.conversation.manager import ConversationManager
+from bot.events import IncomingMessage, ReplyEvent, ThreadKey
+from bot.handoff.escalation import EscalationError, Escalations
+from bot.handoff.ports import PlatformPort
+from bot.handoff.staff import Handoff
+from bot.handoff.states import Trigger
+from bot.settings import EscalationSettings
+from bot.storage.store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+THANKS = "Thanks for the feedback!"
+OFFER_AFTER_DOWNVOTE = "Sorry that didn't help. Would you like a person from our team to take over?"
+NO_CONVERSATION = (
+    "I don't have a conversation with you in this channel yet. Mention me with your question first,"
+    " or escalate from the thread you mean."
+)
+SORRY = "Sorry, something went wrong there. Please try again in a moment."
+GONE = "I can't find that conversation any more. Use /escalate to reach a person."
+NOT_STAFF_RESOLVE = "Only support staff can resolve escalations."
+HELP = (
+    "I answer questions about our product from our documentation.\n"
+    "• In a DM, just write. In a channel, mention me and I'll answer in a thread, where you can keep"
+    " asking.\n"
+    "• Press **Talk to a human** under an answer, or use `/escalate [reason]`, to reach a person"
+    " from the team; I stay quiet while they help you.\n"
+    "• 👍 / 👎 under an answer tell us whether it helped."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who acted, as the platform identifies them; `roles` are Discord role ids, or the Slack staff
+    user group's id when the person is in it."""
+
+    user_id: str
+    name: str = ""
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a command was typed: a channel, and the conversation thread when the platform says."""
+
+    platform: str
+    workspace: str
+    channel: str
+    thread: str | None = None  # a thread id (Discord threads); None where the platform sends none
+    is_dm: bool = False
+
+    def key(self) -> ThreadKey | None:
+        """The conversation this place is, when it is one by itself (a thread or a DM)."""
+        if self.thread is not None:
+            return ThreadKey(self.platform, self.workspace, self.channel, self.thread)
+        if self.is_dm:
+            return ThreadKey(self.platform, self.workspace, self.channel, self.channel)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What to tell someone who voted; `offer_human` asks the adapter to add the button for it."""
+
+    text: str
+    offer_human: bool
+
+
+class SupportService:
+    """The narrow API every adapter calls; built once by the composition root (bot/app.py)."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        manager: ConversationManager,
+        escalations: Escalations,
+        handoff: Handoff,
+        settings: EscalationSettings,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._manager = manager
+        self._escalations = escalations
+        self._handoff = handoff
+
+    # -- platforms ------------------------------------------------------------------------------
+
+    def register(self, port: PlatformPort) -> None:
+        """A started adapter offers its side of the handoff (cards may go to the other platform)."""
+        self._handoff.register(port)
+
+    def port(self, platform: str) -> PlatformPort | None:
+        return self._handoff.port(platform)
+
+    async def close(self) -> None:
+        """Wait for handoff work still under way (cards, notes): adapters call it before disconnecting."""
+        await self._handoff.close()
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing()."""
+        return self._manager.handle(msg)
+
+    async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
+        await self._manager.mark_delivered(reply_id, platform_message_id)
+
+    async def delivery_failed(self, reply_id: int, error: str) -> None:
+        await self._manager.mark_delivery_failed(reply_id, error)
+
+    async def takes_part(self, key: ThreadKey) -> bool:
+        """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""
+        return await self._store.find_conversation(key) is not None
+
+    # -- escalation -----------------------------------------------------------------------------
+
+    async def escalate(self, key: ThreadKey, person: Person, reason: str, trigger: Trigger) -> str:
+        """Hand `key` to staff; returns what to tell the person (also when it is refused)."""
+        try:
+            outcome = await self._escalations.escalate(
+                key, user_id=person.user_id, reason=reason, trigger=trigger
+            )
+        except EscalationError as exc:
+            return str(exc)
+        return outcome.message
+
+    async def escalate_command(self, place: Place, person: Person, reason: str) -> str:
+        """`/escalate [reason]`: the thread or DM it was typed in, else the person's latest
+        conversation in this channel (platforms send no thread with a slash command)."""
+        key = place.key() if place.thread is not None else None
+        latest = None
+        if key is None:
+            latest = await self._store.latest_conversation_of_user(
+                place.platform, place.workspace, place.channel, person.user_id
+            )
+            key = latest.key if latest is not None else place.key()
+        if key is None:
+            return NO_CONVERSATION
+        text = await self.escalate(key, person, reason.strip() or "asked with /escalate", Trigger.COMMAND)
+        if latest is None or key.thread == key.channel:
+            return f"{text} (Escalated: this DM.)" if place.is_dm else text
+        port = self._handoff.port(key.platform)
+        when = port.started_at(key) if port is not None else "earlier"
+        return f"{text} (Escalated: our thread that started {when}.)"
+
+    async def escalate_reply(self, reply_id: int, person: Person, trigger: Trigger) -> str:
+        """The "Talk to a human" button under a reply (or the offer after a 👎)."""
+        conv = await self._store.conversation_of_message(reply_id)
+        if conv is None:
+            return GONE
+        reason = "the answer didn't help" if trigger is Trigger.FEEDBACK else "Talk to a human"
+        return await self.escalate(conv.key, person, reason, trigger)
+
+    async def staff_action(self, escalation_id: int, action: str, person: Person) -> str:
+        """Claim or Resolve on a handoff card (`action` "claim" | "resolve"); staff only."""
+        try:
+            key = await self._escalations.key_of(escalation_id)
+            act = self._escalations.claim if action == "claim" else self._escalations.resolve
+            outcome = await act(key, staff_id=person.user_id, role_ids=person.roles, staff_name=person.name)
+        except EscalationError as exc:
+            return str(exc)
+        return outcome.message
+
+    async def resolve_command(self, place: Place, person: Person, link: ThreadKey | None = None) -> str:
+        """`/resolve [link]` (staff): the linked conversation (a link under a card means the card's
+        conversation), else the thread it was typed in (a card's thread means its conversation), else
+        the one open escalation in this channel."""
+        if not self._escalations.is_staff(person.user_id, person.roles):
+            return NOT_STAFF_RESOLVE
+        target = link or place.key()
+        key = await self._card_conversation(target) if target is not None else None
+        if key is None and target is not None and (link is not None or place.thread is not None):
+            key = target
+        if key is None:
+            found = await self._open_here(place)
+            if len(found) != 1:
+                count = "no open escalation" if not found else f"{len(found)} open escalations"
+                return (
+                    f"There is {count} in this channel: use /resolve in the conversation's thread,"
+                    " or `/resolve <link to a message in the thread>`."
+                )
+            key = found[0]
+        try:
+            outcome = await self._escalations.resolve(
+                key, staff_id=person.user_id, role_ids=person.roles, staff_name=person.name
+            )
+        except EscalationError as exc:
+            return str(exc)
+        return outcome.message
+
+    async def _card_conversation(self, key: ThreadKey) -> ThreadKey | None:
+        """The conversation whose handoff card heads thread `key`, if it is a card's thread."""
+        found = await self._store.escalation_by_staff_thread(key.platform, key.channel, key.thread)
+        return found[1] if found is not None else None
+
+    async def _open_here(self, place: Place) -> list[ThreadKey]:
+        """Open escalations of conversations in this channel, or whose card is in this channel."""
+        return [
+            key
+            for record, key in await self._store.open_escalations()
+            if (key.platform == place.platform and key.channel == place.channel)
+            or (record.staff_platform == place.platform and record.staff_channel == place.channel)
+        ]
+
+    # -- staff threads ----------------------------------------------------------------------------
+
+    def in_staff_channel(self, platform: str, channel: str) -> bool:
+        staff = self._settings.staff_channel
+        return staff.platform == platform and staff.channel == channel
+
+    async def is_card_thread(self, platform: str, thread: str, channel: str | None = None) -> bool:
+        """True for the thread under an open escalation's card in the staff channel: staff talk there,
+        never the bot. `channel` None: the platform can't tell the thread's parent (it is not cached)."""
+        staff = self._settings.staff_channel
+        if staff.platform != platform or channel not in (None, staff.channel):
+            return False
+        return await self._store.escalation_by_staff_thread(platform, staff.channel, thread) is not None
+
+    async def staff_wrote(self, platform: str, thread: str, person: Person, text: str) -> bool:
+        """A message under a card in the staff channel: relayed to the user when their conversation
+        is private. False when `thread` is not a card's thread."""
+        staff = self._settings.staff_channel
+        if staff.platform != platform:
+            return False
+        name = person.name or person.user_id
+        return await self._handoff.staff_wrote(platform, staff.channel, thread, name, text)
+
+    # -- feedback --------------------------------------------------------------------------------
+
+    async def feedback(self, reply_id: int, person: Person, *, helpful: bool) -> Feedback:
+        """👍/👎 on a reply; a 👎 is answered with the offer of a person."""
+        await self._store.record_feedback(reply_id, person.user_id, 1 if helpful else -1)
+        return Feedback(THANKS, False) if helpful else Feedback(OFFER_AFTER_DOWNVOTE, True)
+
+    async def rate(self, escalation_id: int, score: int) -> str:
+        """The user's 1–5 rating after a resolved escalation."""
+        return await self._handoff.rate(escalation_id, score)
+
+    @staticmethod
+    def help_text() -> str:
+        return HELP

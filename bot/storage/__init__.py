@@ -1,0 +1,1 @@
+"""Storage: the ConversationStore protocol and its records, and the SQLite backend."""
