@@ -123,7 +123,7 @@ class KnowledgeBase:
 
     async def setup(self) -> None:
         """Create or migrate the KB tables; safe to call on every start."""
-        await ensure_schema(self._db)
+        await ensure_schema(self._db, self._write_lock)
 
     # ------------------------------------------------------------ indexing
 
