@@ -1,8 +1,8 @@
 """SQLite backend of the conversation store: `SQLiteStore`, one long-lived aiosqlite connection, WAL.
 
 One module per concern: `connection` (open, pragmas, migrations), `schema` (the tables),
-`messages`, `conversations`, `escalations`, `stats`, `rows` (rows to records), `migrate` (the
-SQLite side of `bot.storage.migrations`).
+`messages`, `conversations`, `escalations`, `stats`, `rows` (rows to records), `transaction`,
+`migrate` (the SQLite side of `bot.storage.migrations`).
 """
 
 from __future__ import annotations

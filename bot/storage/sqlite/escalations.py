@@ -16,6 +16,7 @@ from bot.storage.sqlite.rows import (
     prefixed,
     stamp,
 )
+from bot.storage.sqlite.transaction import write_transaction
 from bot.storage.store import ConversationState, EscalationRecord
 
 
@@ -27,21 +28,15 @@ class SQLiteEscalations(SQLiteConnection):
     ) -> EscalationRecord | None:
         """Run one escalation write and move the conversation to `new_state`, atomically."""
         db = self.db
-        async with self._write:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = await db.execute(sql, params)
-                changed = cur.rowcount
-                await cur.close()
-                if changed == 1:
-                    await db.execute(
-                        "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
-                        (new_state.value, now(), conversation_id),
-                    )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        async with write_transaction(db, self._write):
+            cur = await db.execute(sql, params)
+            changed = cur.rowcount
+            await cur.close()
+            if changed == 1:
+                await db.execute(
+                    "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
+                    (new_state.value, now(), conversation_id),
+                )
         if changed != 1:
             return None
         rows = list(

@@ -7,11 +7,12 @@ Each set keeps its version in its own place, as existing databases have it: the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import aiosqlite
+
+from bot.storage.sqlite.transaction import write_transaction
 
 
 class VersionSlot(Protocol):
@@ -86,18 +87,9 @@ class SQLiteTarget:
     async def version(self, name: str) -> int:
         return await self._slot.read(self._db)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        async with self._lock:
-            # IMMEDIATE takes the write lock now, so two processes never run one migration twice.
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._db.in_transaction:  # some errors (a full disk) already rolled it back
-                    await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        # IMMEDIATE: a second process waits here, then sees the version the first one reached.
+        return write_transaction(self._db, self._lock)
 
     async def execute(self, statement: str) -> None:
         await self._db.execute(statement)
