@@ -22,6 +22,7 @@ from bot.kb.embeddings import build_embedder
 from bot.platforms import ChatPlatform, InvitePlatform, PlatformError, RunOptions, load
 from bot.runner import plan, serve
 from bot.settings import LoadedConfig, SettingsError, load_config
+from bot.storage.migrations import MigrationError
 
 EXIT_USAGE = 2
 
@@ -286,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlatformError as exc:
         print(f"supportbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except MigrationError as exc:  # a database this version cannot use: one line, no traceback
+        print(f"supportbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
