@@ -250,3 +250,19 @@ async def test_check_flags_another_distribution_installing_our_top_level_names(t
     assert code == 2
     assert "install: the top-level package 'adapters' is also installed by adapters" in out
     assert "'bot'" not in out
+
+
+async def test_kb_add_draws_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for i in range(3):
+        (pages / f"p{i}.md").write_text(f"# Page {i}\n\nAbout topic {i}.\n")
+    env = cli_env(tmp_path, None)
+    env.pop("FORCE_COLOR", None)
+    code, out, err = await run_cli("kb", "add", str(pages), env=env)
+    assert (code, err) == (0, "") and out.startswith("pages: added 3")
+    code, out, err = await run_cli(
+        "kb", "add", str(pages), "--name", "again", env={**env, "FORCE_COLOR": "1"}
+    )
+    assert code == 0 and out.startswith("again: added 3")
+    assert "indexing pages" in err and "3/3" in err and "\x1b[" in err  # Rich's bar, as a terminal sees it

@@ -84,9 +84,10 @@ def _progress(label: str, err: TextIO, quiet: bool) -> Iterator[Callable[[int, i
     if quiet or not console.is_terminal:
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(console=console) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -119,7 +120,7 @@ async def _add(request: KBAdd, kb: KnowledgeBase, io: _Streams) -> int:
         io.err.write("kb add: --name needs exactly one PATH\n")
         return 2
     for path in request.paths:
-        with _progress(f"indexing {path}", io.err, request.quiet) as bar:
+        with _progress(f"indexing {path.name or path}", io.err, request.quiet) as bar:
             report = await kb.add(
                 path,
                 name=request.name,
