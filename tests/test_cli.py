@@ -266,3 +266,18 @@ async def test_kb_add_draws_progress_only_on_a_terminal(tmp_path: Path) -> None:
     )
     assert code == 0 and out.startswith("again: added 3")
     assert "indexing pages" in err and "3/3" in err and "\x1b[" in err  # Rich's bar, as a terminal sees it
+
+
+async def test_chat_without_a_model_loads_no_model_sdk_or_platform_library(tmp_path: Path) -> None:
+    script = (
+        "import sys\nfrom bot.cli import main\ncode = main(['chat'])\n"
+        "heavy = {'openai', 'slack_bolt', 'slack_sdk', 'discord'}\n"
+        "print(code, sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=cli_env(tmp_path, None), cwd=tmp_path,
+    )  # fmt: skip
+    out, err = await proc.communicate(b"how do I reset my password?\n")
+    assert err.decode().splitlines()[-1] == "0 []"
+    assert b"Reset your password" in out
