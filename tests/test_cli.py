@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,118 @@ async def test_escalate_in_the_console_hands_over_and_the_bot_goes_quiet(
     assert len(lines) == 2 and len(fake_openai.requests) == 1  # nothing answered after the handoff
     code, out, _ = await run_cli("escalations", env=env)
     assert "waiting" in out and "my invoice is wrong" in out
+
+
+async def test_version_and_usage_errors_exit_2(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, None)
+    code, out, _ = await run_cli("--version", env=env)
+    assert (code, out) == (0, f"supportbot {version('supportbot')}\n")
+    for argv in (
+        (),
+        ("nonsense",),
+        ("history",),
+        ("history", "--thread", "t", "--limit", "many"),
+        ("run", "--port", "http"),
+        ("kb", "add"),
+        ("kb", "search"),  # no query and no --json: found when run, still a usage error
+        ("chat", "--no-such-option"),
+    ):
+        code, out, err = await run_cli(*argv, env=env)
+        assert code == 2 and out == "", argv
+        assert "Traceback" not in err and err.strip(), argv
+
+
+async def test_global_options_work_after_the_subcommand(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, None)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[llm]\nmodle = "gpt-4o"\n')
+    for argv in (("check", "--config", str(bad)), ("kb", "list", "--config", str(bad))):
+        code, _, err = await run_cli(*argv, env=env)
+        assert code == 2 and "unknown key 'llm.modle'" in err, argv
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[bot]\nname = "Mybot"\n')
+    code, out, err = await run_cli("chat", "--config", str(mine), "-v", stdin="reset my password\n", env=env)
+    assert code == 0, err
+    assert "Reset your password" in out
+    assert "INFO" in err and "indexed the sample knowledge base" in err  # -v after the subcommand
+    code, out, _ = await run_cli("-v", "check", "--config", str(mine), env=env)
+    assert code == 0 and f"settings: ok ({mine} over the packaged defaults" in out
+
+
+async def test_piped_tables_are_plain_text_and_a_terminal_gets_rich_ones(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path, fake_openai)
+    env["SUPPORTBOT_KB__ENABLED"] = "false"
+    env.pop("FORCE_COLOR", None)
+    assert (await run_cli("chat", "--thread", "t", stdin="hi\n", env=env))[0] == 0
+    code, out, _ = await run_cli("stats", env=env)
+    assert code == 0 and "\x1b" not in out and "─" not in out
+    assert out.splitlines()[-3].split() == [
+        "model", "replies", "prompt", "tok", "completion", "tok", "cost", "USD"
+    ]  # fmt: skip
+    code, out, _ = await run_cli("stats", env={**env, "FORCE_COLOR": "1", "COLUMNS": "120"})
+    assert code == 0 and "─" in out and "\x1b[" in out and "gpt-4o-mini" in out  # Rich's table
+
+
+async def test_help_and_version_load_no_model_or_platform_library(tmp_path: Path) -> None:
+    script = (
+        "import sys\nfrom bot.cli import main\n"
+        "codes = [main(['--help']), main(['chat', '--help']), main(['kb', '--help']), main(['--version'])]\n"
+        "heavy = {'openai', 'tiktoken', 'slack_bolt', 'slack_sdk', 'discord', 'aiohttp', 'rich'}\n"
+        "heavy |= {'pydantic', 'aiosqlite'}\n"
+        "print(codes, sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(tmp_path, None), cwd=tmp_path,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert err.decode().strip() == "[0, 0, 0, 0] []"
+    assert b"talk to the bot in this terminal" in out
+
+
+async def test_check_flags_another_distribution_installing_our_top_level_names(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "adapters-1.3.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: adapters\nVersion: 1.3.0\n")
+    (info / "top_level.txt").write_text("adapters\n")
+    env = cli_env(tmp_path, None)
+    code, out, _ = await run_cli("check", env=env)
+    assert code == 0 and "install: supportbot" in out and "are its own" in out
+    code, out, _ = await run_cli("check", env={**env, "PYTHONPATH": str(site)})
+    assert code == 2
+    assert "install: the top-level package 'adapters' is also installed by adapters" in out
+    assert "'bot'" not in out
+
+
+async def test_kb_add_draws_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for i in range(3):
+        (pages / f"p{i}.md").write_text(f"# Page {i}\n\nAbout topic {i}.\n")
+    env = cli_env(tmp_path, None)
+    env.pop("FORCE_COLOR", None)
+    code, out, err = await run_cli("kb", "add", str(pages), env=env)
+    assert (code, err) == (0, "") and out.startswith("pages: added 3")
+    code, out, err = await run_cli(
+        "kb", "add", str(pages), "--name", "again", env={**env, "FORCE_COLOR": "1"}
+    )
+    assert code == 0 and out.startswith("again: added 3")
+    assert "indexing pages" in err and "3/3" in err and "\x1b[" in err  # Rich's bar, as a terminal sees it
+
+
+async def test_chat_without_a_model_loads_no_model_sdk_or_platform_library(tmp_path: Path) -> None:
+    script = (
+        "import sys\nfrom bot.cli import main\ncode = main(['chat'])\n"
+        "heavy = {'openai', 'slack_bolt', 'slack_sdk', 'discord'}\n"
+        "print(code, sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=cli_env(tmp_path, None), cwd=tmp_path,
+    )  # fmt: skip
+    out, err = await proc.communicate(b"how do I reset my password?\n")
+    assert err.decode().splitlines()[-1] == "0 []"
+    assert b"Reset your password" in out

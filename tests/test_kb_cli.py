@@ -1,27 +1,30 @@
-"""`kb` CLI driven through `run_kb_command` with a real SQLite file: eval metrics, JSON search, errors."""
+"""`kb` commands parsed by the real command line and run with `run_kb_command` on a real SQLite file:
+eval metrics, JSON search, errors."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
+from typing import cast
 
 import aiosqlite
 import pytest
 
+from bot.cli.kb import kb_commands
 from bot.kb import KBSettings
-from bot.kb.cli import add_kb_parser, run_kb_command
+from bot.kb.cli import KBRequest, run_kb_command
 
 SETTINGS = KBSettings(min_score=0.5)
 SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
 RESET = "how do I reset my password for my workspace account settings"
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="supportbot")
-    add_kb_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["kb", *argv])
+def parse(*argv: str) -> KBRequest:
+    """The request `supportbot kb ARGV...` makes (the real command line, run without the app)."""
+    request = kb_commands(lambda _, request: request).main(list(argv), "kb", standalone_mode=False)
+    assert not isinstance(request, int)
+    return cast(KBRequest, request)
 
 
 async def run(

@@ -1,4 +1,5 @@
-"""Settings: the committed file matches the code's defaults; env overrides; errors name the key."""
+"""Settings: the packaged file matches the code's defaults; a user's file is layered over it with its
+own relative paths; env overrides; errors name the key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_CONFIG_DIR, Settings, SettingsError, load_config
+from bot.settings import Settings, SettingsError, load_config, packaged_config_dir
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +21,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_committed_settings_file_states_exactly_the_defaults() -> None:
-    data = tomllib.loads((DEFAULT_CONFIG_DIR / "settings.toml").read_text())
+    data = tomllib.loads((packaged_config_dir() / "settings.toml").read_text())
     assert Settings(**data) == Settings()
 
 
 def test_every_key_in_the_committed_file_has_a_comment() -> None:
     section = ""
-    lines = (DEFAULT_CONFIG_DIR / "settings.toml").read_text().splitlines()
+    lines = (packaged_config_dir() / "settings.toml").read_text().splitlines()
     for i, line in enumerate(lines):
         if line.startswith("["):
             section = line
@@ -86,3 +87,48 @@ def test_bad_values_name_the_key_and_what_is_allowed(tmp_path: Path, toml: str, 
     with pytest.raises(SettingsError) as err:
         load_config(path)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_user_file_sets_only_what_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        '[llm]\nmodel = "gpt-4o"\n'
+        '[models."local"]\ncontext_window = 4096\ninput_per_1k = 0\noutput_per_1k = 0\n'
+    )
+    config = load_config(path)
+    settings = config.settings
+    assert settings.llm.model == "gpt-4o"
+    assert settings.llm.temperature == 0.3 and settings.llm.max_tokens == 800  # the packaged values
+    assert {"local", "gpt-4o", "gpt-4"} <= set(settings.models)  # tables merge key by key
+    packaged = packaged_config_dir()
+    assert config.system_prompt_path == packaged / "system_prompt.md"  # not set: the packaged prompt
+    assert settings.kb.sample_dir == packaged / "sample_kb"
+    assert settings.database.path == Path("supportbot.db")  # relative to the working directory
+    assert config.system_prompt.startswith("You are {bot_name}")
+
+
+def test_relative_paths_in_a_user_file_are_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    (folder / "help").mkdir(parents=True)
+    (folder / "prompt.md").write_text("Mine.")
+    path = folder / "s.toml"
+    path.write_text(
+        '[bot]\nsystem_prompt_file = "prompt.md"\n[kb]\nsample_dir = "help"\n[database]\npath = "x.db"\n'
+    )
+    monkeypatch.chdir(tmp_path)  # not the file's folder
+    config = load_config(path)
+    assert config.system_prompt == "Mine." and config.system_prompt_path == folder / "prompt.md"
+    assert config.settings.kb.sample_dir == folder / "help"
+    assert config.settings.database.path == Path("x.db")
+
+
+def test_a_copy_of_the_packaged_file_works_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "settings.toml"
+    copy.write_text((packaged_config_dir() / "settings.toml").read_text())
+    monkeypatch.chdir(tmp_path)
+    config = load_config(copy)
+    assert config.system_prompt_path == packaged_config_dir() / "system_prompt.md"
+    assert config.settings.kb.sample_dir == packaged_config_dir() / "sample_kb"
+    assert config.settings == load_config().settings

@@ -12,8 +12,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-
-from openai.types.chat import ChatCompletionMessageParam
+from typing import TYPE_CHECKING
 
 from bot.conversation.context import SystemPrompt, fit_history, retrieve
 from bot.conversation.fallback import (
@@ -47,6 +46,9 @@ from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, T
 from bot.llm.tokens import TokenCounter
 from bot.settings import Settings
 from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
+
+if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this module
+    from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
 

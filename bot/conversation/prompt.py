@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from openai.types.chat import ChatCompletionMessageParam
+if TYPE_CHECKING:  # types only: the SDK is not loaded for them
+    from openai.types.chat import ChatCompletionMessageParam
 
 
 def render_system_prompt(template: str, *, bot_name: str, company: str, today: date) -> str:

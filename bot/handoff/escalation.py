@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from openai.types.chat import ChatCompletionToolParam
+if TYPE_CHECKING:  # types only: the SDK is not loaded for them
+    from openai.types.chat import ChatCompletionToolParam
 
 from bot.events import ThreadKey
 from bot.handoff.states import Trigger

@@ -1,19 +1,21 @@
-"""The `kb` command line: add, list, remove, search and eval over the bot's knowledge base.
+"""What the `kb` commands do: add, list, remove, search and eval over the bot's knowledge base.
 
-`bot/cli.py` registers the parser with `add_kb_parser` and runs it with `run_kb_command`, passing the
-database connection it opened; every user error is one line on stderr and a non-zero exit code.
+`bot/cli/kb.py` parses the command line into one of the requests below and runs it with
+`run_kb_command` on the database connection it opened; every user error is one line on stderr
+and a non-zero exit code. Progress bars (Rich) are drawn only when stderr is a terminal.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sqlite3
 import sys
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiosqlite
 
@@ -26,60 +28,68 @@ from .settings import KBSettings
 from .types import SearchResult
 
 
-def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `kb` and its sub-commands on an argparse sub-parsers object."""
-    kb: argparse.ArgumentParser = subparsers.add_parser("kb", help="manage and query the knowledge base")
-    commands = kb.add_subparsers(dest="kb_command", metavar="COMMAND", required=True)
-
-    add = commands.add_parser("add", help="index folders or files of help pages")
-    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    add.add_argument("--name", help="source name (default: the folder's name)")
-    add.add_argument("--url-template", help="public URL of a page, e.g. https://help.example.com/{stem}")
-    add.add_argument("--include-pattern", help="regex for include lines; group 1 = snippet file")
-    add.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    commands.add_parser("list", help="list indexed sources")
-
-    remove = commands.add_parser("remove", help="drop an indexed source")
-    remove.add_argument("name")
-
-    search = commands.add_parser("search", help="search the knowledge base")
-    search.add_argument("query", nargs="?", help="question; with --json and none, read stdin lines")
-    search.add_argument("--json", action="store_true", help="one JSON object per question")
-    search.add_argument("-k", type=int, default=None, help="results per question")
-
-    ev = commands.add_parser("eval", help="score retrieval on a JSONL question set")
-    ev.add_argument("file", type=Path, metavar="FILE.jsonl")
-    ev.add_argument("--details", action="store_true", help="also print each missed question")
-    ev.add_argument(
-        "--with-llm",
-        action="store_true",
-        help="also ask the configured model each question with its passages, as the bot would;"
-        " an answer that cites none counts as abstaining",
-    )
-    return kb
+@dataclass(frozen=True, slots=True)
+class KBAdd:
+    paths: tuple[Path, ...]
+    name: str | None = None
+    url_template: str | None = None
+    include_pattern: str | None = None
+    quiet: bool = False
 
 
-class _ProgressBar:
-    """A one-line stderr progress bar, drawn only when stderr is a terminal."""
+@dataclass(frozen=True, slots=True)
+class KBList:
+    pass
 
-    def __init__(self, label: str, stream: TextIO) -> None:
-        self._label = label
-        self._stream = stream
-        self._last = 0.0
-        self._enabled = stream.isatty()
 
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self._enabled or (done < total and now - self._last < 0.05):
-            return
-        self._last = now
-        width = 30
-        filled = width * done // total if total else width
-        self._stream.write(f"\r{self._label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            self._stream.write("\n")
-        self._stream.flush()
+@dataclass(frozen=True, slots=True)
+class KBRemove:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class KBSearch:
+    query: str | None  # None: with json, one question per stdin line
+    json: bool = False
+    k: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KBEval:
+    file: Path
+    details: bool = False
+    with_llm: bool = False
+
+
+KBRequest = KBAdd | KBList | KBRemove | KBSearch | KBEval
+
+
+@dataclass(frozen=True, slots=True)
+class _Streams:
+    inp: TextIO
+    out: TextIO
+    err: TextIO
+
+
+class _UsageError(Exception):
+    pass
+
+
+@contextmanager
+def _progress(label: str, err: TextIO, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on `err` when it is a terminal, else nothing."""
+    from rich.console import Console
+
+    console = Console(file=err)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _result_json(result: SearchResult) -> str:
@@ -89,13 +99,7 @@ def _result_json(result: SearchResult) -> str:
             "abstain": result.abstain,
             "confidence": round(result.confidence, 4),
             "results": [
-                {
-                    "source": h.source,
-                    "title": h.title,
-                    "section": h.section,
-                    "url": h.url,
-                    "score": h.score,
-                }
+                {"source": h.source, "title": h.title, "section": h.section, "url": h.url, "score": h.score}
                 for h in result.hits
             ],
         },
@@ -111,93 +115,97 @@ def _print_result(result: SearchResult, out: TextIO) -> None:
         out.write(f"{rank}. {hit.title} — {hit.section}  [{where}]  score {hit.score:.2f}\n")
 
 
-async def _add(args: argparse.Namespace, kb: KnowledgeBase, err: TextIO, out: TextIO) -> int:
-    if args.name and len(args.paths) > 1:
-        err.write("kb add: --name needs exactly one PATH\n")
+async def _add(request: KBAdd, kb: KnowledgeBase, io: _Streams) -> int:
+    if request.name and len(request.paths) > 1:
+        io.err.write("kb add: --name needs exactly one PATH\n")
         return 2
-    for path in args.paths:
-        bar = None if args.quiet else _ProgressBar(f"indexing {path}", err)
-        report = await kb.add(
-            path,
-            name=args.name,
-            url_template=args.url_template,
-            include_pattern=args.include_pattern,
-            progress=bar,
-        )
-        out.write(
+    for path in request.paths:
+        with _progress(f"indexing {path.name or path}", io.err, request.quiet) as bar:
+            report = await kb.add(
+                path,
+                name=request.name,
+                url_template=request.url_template,
+                include_pattern=request.include_pattern,
+                progress=bar,
+            )
+        io.out.write(
             f"{report.source_name}: added {report.added}, changed {report.changed}, "
             f"unchanged {report.unchanged}, removed {report.removed}; {report.chunks} chunks\n"
         )
         for warning in report.warnings:
-            err.write(f"warning: {warning}\n")
+            io.err.write(f"warning: {warning}\n")
     return 0
 
 
-async def _search(args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO) -> int:
-    k = args.k if args.k is not None else max(kb.settings.top_k, 5)
-    if args.query is not None:
-        result = await kb.search(args.query, k=k)
-        out.write(_result_json(result) + "\n") if args.json else _print_result(result, out)
+async def _list(kb: KnowledgeBase, io: _Streams) -> int:
+    sources = await kb.sources()
+    if not sources:
+        io.out.write("no sources indexed\n")
+    for s in sources:
+        url = f"  url {s.url_template}" if s.url_template else ""
+        io.out.write(
+            f"{s.name}: {s.documents} pages, {s.chunks} chunks, from {s.root}, indexed {s.indexed_at}{url}\n"
+        )
+    return 0
+
+
+async def _remove(request: KBRemove, kb: KnowledgeBase, io: _Streams) -> int:
+    if await kb.remove(request.name):
+        io.out.write(f"removed {request.name}\n")
         return 0
-    if not args.json:
+    io.err.write(f"kb remove: no source named {request.name!r}\n")
+    return 1
+
+
+async def _search(request: KBSearch, kb: KnowledgeBase, io: _Streams) -> int:
+    k = request.k if request.k is not None else max(kb.settings.top_k, 5)
+    if request.query is not None:
+        result = await kb.search(request.query, k=k)
+        io.out.write(_result_json(result) + "\n") if request.json else _print_result(result, io.out)
+        return 0
+    if not request.json:
         raise _UsageError("kb search: give a query, or use --json to read questions from stdin")
-    for line in inp:
+    for line in io.inp:
         question = line.rstrip("\n")
         if question.strip():
-            out.write(_result_json(await kb.search(question, k=k)) + "\n")
-            out.flush()
+            io.out.write(_result_json(await kb.search(question, k=k)) + "\n")
+            io.out.flush()
     return 0
 
 
-class _UsageError(Exception):
-    pass
+async def _eval(request: KBEval, kb: KnowledgeBase, io: _Streams, judge: Judge | None) -> int:
+    questions = await asyncio.to_thread(load_questions, request.file)
+    if request.with_llm and judge is None:
+        raise _UsageError("kb eval --with-llm needs a language model: set OPENAI_API_KEY")
+    report = await evaluate(kb, questions, judge=judge if request.with_llm else None)
+    if request.details:
+        for o in report.outcomes:
+            relevant = set(o.question.relevant)
+            if (not relevant) != o.abstain or (relevant and o.ranked[:1] != o.question.relevant[:1]):
+                io.out.write(
+                    f"{o.question.id}: abstain={o.abstain} want={list(o.question.relevant)} "
+                    f"got={list(o.ranked[:5])}\n"
+                )
+    io.out.write(report.line() + "\n")
+    return 0
 
 
-async def _run(
-    args: argparse.Namespace, kb: KnowledgeBase, inp: TextIO, out: TextIO, err: TextIO, judge: Judge | None
-) -> int:
-    command = args.kb_command
-    if command == "add":
-        return await _add(args, kb, err, out)
-    if command == "list":
-        sources = await kb.sources()
-        if not sources:
-            out.write("no sources indexed\n")
-        for s in sources:
-            url = f"  url {s.url_template}" if s.url_template else ""
-            out.write(
-                f"{s.name}: {s.documents} pages, {s.chunks} chunks, from {s.root}, "
-                f"indexed {s.indexed_at}{url}\n"
-            )
-        return 0
-    if command == "remove":
-        if await kb.remove(args.name):
-            out.write(f"removed {args.name}\n")
-            return 0
-        err.write(f"kb remove: no source named {args.name!r}\n")
-        return 1
-    if command == "search":
-        return await _search(args, kb, inp, out)
-    if command == "eval":
-        questions = await asyncio.to_thread(load_questions, args.file)
-        if args.with_llm and judge is None:
-            raise _UsageError("kb eval --with-llm needs a language model: set OPENAI_API_KEY")
-        report = await evaluate(kb, questions, judge=judge if args.with_llm else None)
-        if args.details:
-            for o in report.outcomes:
-                relevant = set(o.question.relevant)
-                if (not relevant) != o.abstain or (relevant and o.ranked[:1] != o.question.relevant[:1]):
-                    out.write(
-                        f"{o.question.id}: abstain={o.abstain} want={list(o.question.relevant)} "
-                        f"got={list(o.ranked[:5])}\n"
-                    )
-        out.write(report.line() + "\n")
-        return 0
-    raise _UsageError(f"kb: unknown command {command!r}")
+async def _run(request: KBRequest, kb: KnowledgeBase, io: _Streams, judge: Judge | None) -> int:
+    match request:
+        case KBAdd():
+            return await _add(request, kb, io)
+        case KBList():
+            return await _list(kb, io)
+        case KBRemove():
+            return await _remove(request, kb, io)
+        case KBSearch():
+            return await _search(request, kb, io)
+        case KBEval():
+            return await _eval(request, kb, io, judge)
 
 
 async def run_kb_command(
-    args: argparse.Namespace,
+    request: KBRequest,
     db: aiosqlite.Connection,
     settings: KBSettings,
     *,
@@ -207,21 +215,19 @@ async def run_kb_command(
     embedder: Embedder | None = None,
     judge: Judge | None = None,
 ) -> int:
-    """Execute a parsed `kb ...` command against `db`; returns the process exit code. `judge` is
-    what `kb eval --with-llm` asks (see `bot.conversation.answer_check`)."""
-    inp = stdin or sys.stdin
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    """Execute one `kb` request against `db`; returns the process exit code. `judge` is what
+    `kb eval --with-llm` asks (see `bot.conversation.answer_check`)."""
+    io = _Streams(stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr)
     kb = KnowledgeBase(db, settings, embedder=embedder)
     try:
         await kb.setup()
-        return await _run(args, kb, inp, out, err, judge)
+        return await _run(request, kb, io, judge)
     except (SourceError, EvalDataError, JudgeError, SchemaError, _UsageError) as exc:
-        err.write(f"error: {exc}\n")
+        io.err.write(f"error: {exc}\n")
         return 1 if not isinstance(exc, _UsageError) else 2
     except sqlite3.Error as exc:
-        err.write(f"error: database: {exc}\n")
+        io.err.write(f"error: database: {exc}\n")
         return 1
     except OSError as exc:
-        err.write(f"error: {exc.strerror or exc}: {exc.filename or ''}\n".replace(": \n", "\n"))
+        io.err.write(f"error: {exc.strerror or exc}: {exc.filename or ''}\n".replace(": \n", "\n"))
         return 1

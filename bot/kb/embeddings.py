@@ -13,11 +13,12 @@ import os
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
-from typing import Protocol
-
-import openai
+from typing import TYPE_CHECKING, Protocol
 
 from .settings import EmbeddingSettings
+
+if TYPE_CHECKING:  # the SDK loads with the first client (build_embedder), not with this module
+    import openai
 
 API_KEY_ENV = "KB_EMBEDDINGS_API_KEY"  # wins over OPENAI_API_KEY, for a separate embeddings provider
 BASE_URL_ENV = "OPENAI_BASE_URL"  # used when `kb.embeddings.base_url` is not set
@@ -76,6 +77,8 @@ class OpenAIEmbedder:
         return self._model
 
     async def embed(self, texts: Sequence[str]) -> list[array[float]]:
+        import openai
+
         out: list[array[float]] = []
         for start in range(0, len(texts), self._batch_size):
             batch = [t if t.strip() else " " for t in texts[start : start + self._batch_size]]
@@ -118,6 +121,8 @@ def build_embedder(
     environ = os.environ if env is None else env
     api_key = environ.get(API_KEY_ENV) or environ.get("OPENAI_API_KEY") or "not-needed"
     base_url = settings.base_url or environ.get(BASE_URL_ENV) or None
+    import openai
+
     client = openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,

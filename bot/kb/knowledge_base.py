@@ -46,7 +46,8 @@ class KnowledgeBase:
         self._db = db
         self._settings = settings
         self._embedder = embedder
-        self._writer = Writer(db, write_lock or asyncio.Lock())
+        self._write_lock = write_lock or asyncio.Lock()
+        self._writer = Writer(db, self._write_lock)
         self._indexer = Indexer(self._writer, settings, embedder)
         semantic = SemanticRanker(db, embedder, settings.embeddings) if embedder is not None else None
         self._searcher = Searcher(db, settings, semantic)
@@ -62,7 +63,7 @@ class KnowledgeBase:
 
     async def setup(self) -> None:
         """Create or migrate the KB tables; safe to call on every start."""
-        await ensure_schema(self._db)
+        await ensure_schema(self._db, self._write_lock)
 
     async def add(
         self,

@@ -1,14 +1,17 @@
-"""Knowledge-base tables inside the bot's own SQLite database, versioned in `kb_meta`.
+"""Knowledge-base tables inside the bot's own SQLite database: the "kb" migration set, versioned in `kb_meta`.
 
 The KB keeps its own schema version (not `PRAGMA user_version`, which belongs to the core store),
-so its tables can migrate independently.
+so its tables can migrate independently; `bot.storage.migrations` runs both sets the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import aiosqlite
 
-SCHEMA_VERSION = 2
+from bot.storage.migrations import Migration, MigrationError, MigrationSet, migrate
+from bot.storage.sqlite.migrate import MetaVersion, SQLiteTarget
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS kb_sources (
@@ -56,29 +59,15 @@ _V2 = [
     ) WITHOUT ROWID""",
 ]
 
-# version reached -> statements that reach it from the previous version
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+# Each migration takes the KB from version - 1 to version; append, never edit.
+KB = MigrationSet("kb", (Migration(1, tuple(_V1)), Migration(2, tuple(_V2))))
+SCHEMA_VERSION = KB.latest
+
+# What `kb` commands report as one line: a KB this code cannot use, or a migration that failed.
+SchemaError = MigrationError
 
 
-class SchemaError(Exception):
-    """The database holds a knowledge base this code cannot use."""
-
-
-async def ensure_schema(db: aiosqlite.Connection) -> None:
-    await db.execute("CREATE TABLE IF NOT EXISTS kb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    async with db.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
-    if current > SCHEMA_VERSION:
-        raise SchemaError(
-            f"knowledge base schema version {current} is newer than this bot supports ({SCHEMA_VERSION})"
-        )
-    for version in range(current + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[version]:
-            await db.execute(statement)
-        await db.execute(
-            "INSERT INTO kb_meta (key, value) VALUES ('schema_version', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(version),),
-        )
-    await db.commit()
+async def ensure_schema(db: aiosqlite.Connection, write_lock: asyncio.Lock | None = None) -> None:
+    """Create or migrate the KB tables, each version atomically; `write_lock` is that of every other
+    writer on `db`. Raises `SchemaError` (one line) when that fails or the KB is newer than this code."""
+    await migrate(SQLiteTarget(db, MetaVersion("kb_meta"), write_lock), KB)

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-import openai
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessageParam,
-    ChatCompletionToolParam,
-)
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import LLMSettings
+
+if TYPE_CHECKING:  # the SDK loads with the first client (build_llm), not with this module
+    import openai
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolParam
 
 
 class LLMErrorKind(StrEnum):
@@ -56,6 +52,8 @@ LLMChunk = str | CompletionUsage | ToolCall
 
 
 def _kind_of(exc: Exception) -> LLMErrorKind:
+    import openai
+
     if isinstance(exc, openai.RateLimitError):
         return LLMErrorKind.RATE_LIMITED
     if isinstance(exc, openai.APITimeoutError):
@@ -121,6 +119,9 @@ class LLMClient:
 
         Raises LLMError.
         """
+        import openai
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
         calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
         usage: CompletionUsage | None = None
         try:
@@ -152,6 +153,8 @@ class LLMClient:
 
     async def complete(self, messages: Sequence[ChatCompletionMessageParam]) -> str:
         """One short non-streamed completion (summaries for staff). Raises LLMError."""
+        import openai
+
         s = self._settings
         try:
             response = await self._client.chat.completions.create(

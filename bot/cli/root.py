@@ -1,0 +1,110 @@
+"""The `supportbot` group: global options (accepted before or after the subcommand), settings loading,
+and the one-line failures every command shares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from bot.settings import LoadedConfig
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class State:
+    """What the global options said, wherever they were given (`ctx.obj` of every command)."""
+
+    config_path: Path | None = None
+    verbose: bool = False
+
+    def load(self) -> LoadedConfig:
+        """Set up logging and load the settings; a bad setting ends the command (exit 2)."""
+        from bot.settings import SettingsError, load_config
+
+        logging.basicConfig(
+            level=logging.INFO if self.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            return load_config(self.config_path)
+        except SettingsError as exc:
+            fail(str(exc))
+
+    def run(self, work: Callable[[LoadedConfig], int]) -> int:
+        """`work(config)`'s exit code; a missing platform is one line and exit 2, a database this
+        version cannot use one line and exit 1 (never a traceback)."""
+        from bot.platforms import PlatformError
+        from bot.storage.migrations import MigrationError
+
+        config = self.load()
+        try:
+            return work(config)
+        except PlatformError as exc:
+            fail(str(exc))
+        except MigrationError as exc:
+            fail(str(exc), 1)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """End the command with `supportbot: message` on stderr."""
+    click.echo(f"supportbot: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _set_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(State).config_path = value
+
+
+def _set_verbose(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(State).verbose = True
+
+
+def global_options(command: F) -> F:
+    """`--config` and `-v`, on the group and on every subcommand (`supportbot chat --config X`)."""
+    verbose = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbose,
+        help="log progress to stderr",
+    )
+    config = click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_set_config,
+        help="settings file, layered over the packaged defaults (env SUPPORTBOT_CONFIG)",
+    )
+    return config(verbose(command))
+
+
+def build() -> click.Group:
+    """The `supportbot` group with every command (each module loads its own parts when run)."""
+    from bot.cli import chat, check, inspect, kb, serve
+
+    @click.group(context_settings=CONTEXT)
+    @click.version_option(package_name="supportbot", prog_name="supportbot", message="%(prog)s %(version)s")
+    @global_options
+    def supportbot() -> None:
+        """AI customer-support bot."""
+
+    for command in (
+        chat.chat, serve.run, serve.invite_url, inspect.history, inspect.stats, inspect.escalations,
+        check.check, kb.kb_commands(kb.run_in_app),
+    ):  # fmt: skip
+        supportbot.add_command(command)
+    return supportbot

@@ -1,0 +1,59 @@
+"""The SQLite store's conversations: one per platform thread, found by key, message or user."""
+
+from __future__ import annotations
+
+from bot.events import ThreadKey
+from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.sqlite.rows import CONVERSATION_COLUMNS, conversation, now
+from bot.storage.store import Conversation
+
+
+class SQLiteConversations(SQLiteConnection):
+    """The conversation part of `SQLiteStore`."""
+
+    async def find_conversation(self, key: ThreadKey) -> Conversation | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
+                " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
+                (key.platform, key.workspace, key.channel, key.thread),
+            )
+        )
+        return conversation(rows[0]) if rows else None
+
+    async def ensure_conversation(self, key: ThreadKey) -> Conversation:
+        at = now()
+        async with self._write:
+            await self.db.execute(
+                "INSERT INTO conversations (platform, workspace, channel, thread, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key.platform, key.workspace, key.channel, key.thread, at, at),
+            )
+        conv = await self.find_conversation(key)
+        assert conv is not None
+        return conv
+
+    async def conversation_of_message(self, message_id: int) -> Conversation | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id ="
+                " (SELECT conversation_id FROM messages WHERE id = ?)",
+                (message_id,),
+            )
+        )
+        return conversation(rows[0]) if rows else None
+
+    async def latest_conversation_of_user(
+        self, platform: str, workspace: str, channel: str, user_id: str
+    ) -> Conversation | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ("
+                " SELECT m.conversation_id FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.platform = ? AND m.user_id = ? AND m.role = 'user'"
+                " AND c.workspace = ? AND c.channel = ? ORDER BY m.id DESC LIMIT 1)",
+                (platform, user_id, workspace, channel),
+            )
+        )
+        return conversation(rows[0]) if rows else None

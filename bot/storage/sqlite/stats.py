@@ -1,0 +1,64 @@
+"""The SQLite store's figures: counts, tokens and cost per model, escalation timings, spend since a moment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.sqlite.rows import stamp
+from bot.storage.store import ModelStats, Stats
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+class SQLiteStats(SQLiteConnection):
+    """The reporting part of `SQLiteStore`."""
+
+    async def _count(self, table: str) -> int:
+        rows = list(await self.db.execute_fetchall(f"SELECT COUNT(*) FROM {table}"))
+        return int(rows[0][0])
+
+    async def _by_model(self) -> list[ModelStats]:
+        return [
+            ModelStats(
+                model=r[0],
+                replies=int(r[1]),
+                prompt_tokens=int(r[2]),
+                completion_tokens=int(r[3]),
+                cost_usd=float(r[4]),
+            )
+            for r in await self.db.execute_fetchall(
+                "SELECT model, COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
+                " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
+                " FROM messages WHERE model IS NOT NULL GROUP BY model ORDER BY model"
+            )
+        ]
+
+    async def stats(self) -> Stats:
+        conversations = await self._count("conversations")
+        messages = await self._count("messages")
+        by_model = await self._by_model()
+        timings = list(
+            await self.db.execute_fetchall("SELECT requested_at, claimed_at, resolved_at FROM escalations")
+        )
+        return Stats(
+            conversations=conversations,
+            messages=messages,
+            by_model=by_model,
+            escalations=len(timings),
+            open_escalations=sum(1 for t in timings if t[2] is None),
+            seconds_to_claim=[_seconds(t[0], t[1]) for t in timings if t[1]],
+            seconds_to_resolve=[_seconds(t[0], t[2]) for t in timings if t[2]],
+        )
+
+    async def cost_since(self, since: datetime) -> float:
+        rows = list(
+            await self.db.execute_fetchall(
+                "SELECT COALESCE(SUM(cost_usd), 0.0) FROM messages"
+                " WHERE cost_usd IS NOT NULL AND created_at >= ?",
+                (stamp(since),),
+            )
+        )
+        return float(rows[0][0])

@@ -1,0 +1,431 @@
+"""What the `ConversationStore` protocol promises, checked once against every backend (see conftest.py)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.handoff.states import Trigger
+from bot.storage.store import (
+    ConversationState,
+    ConversationStore,
+    EscalationRecord,
+    MessageStatus,
+    ModelStats,
+    Role,
+    StoredMessage,
+)
+from tests.storage.conftest import Backend
+
+_ids = itertools.count(1)
+KEY = ThreadKey("slack", "T1", "C1", "100.1")
+OTHER_THREAD = ThreadKey("slack", "T1", "C1", "200.2")
+
+
+def incoming(
+    key: ThreadKey = KEY, text: str = "hello", *, message_id: str | None = None, user: str = "U1"
+) -> IncomingMessage:
+    return IncomingMessage(
+        key=key,
+        message_id=message_id or f"m{next(_ids)}",
+        user_id=user,
+        user_name=f"name of {user}",
+        text=text,
+        is_dm=False,
+        received_at=datetime.now(UTC),
+    )
+
+
+async def inbound(
+    store: ConversationStore, key: ThreadKey = KEY, text: str = "hi", **kw: str
+) -> StoredMessage:
+    stored = await store.record_inbound(incoming(key, text, **kw), tokens=3)
+    assert stored is not None
+    return stored
+
+
+async def answer(
+    store: ConversationStore, msg: StoredMessage, text: str = "answer", usage: Usage | None = None
+) -> int:
+    return await store.record_reply(msg, Role.ASSISTANT, text, 5, usage, settles=MessageStatus.ANSWERED)
+
+
+async def state_of(store: ConversationStore, key: ThreadKey) -> str:
+    conv = await store.find_conversation(key)
+    assert conv is not None
+    return conv.state
+
+
+async def current(store: ConversationStore, conversation_id: int) -> EscalationRecord:
+    found = await store.current_escalation(conversation_id)
+    assert found is not None
+    return found
+
+
+# ------------------------------------------------------------------ inbound messages
+
+
+async def test_record_inbound_stores_the_message_in_its_conversation(store: ConversationStore) -> None:
+    msg = incoming(text="where is my order?", message_id="ev1")
+    stored = await store.record_inbound(msg, tokens=7)
+    assert stored is not None
+    assert (stored.role, stored.status, stored.text, stored.tokens) == (
+        Role.USER, MessageStatus.RECEIVED, "where is my order?", 7,
+    )  # fmt: skip
+    assert (stored.user_id, stored.user_name, stored.platform_message_id) == ("U1", "name of U1", "ev1")
+    assert not stored.handed_over
+    conv = await store.find_conversation(KEY)
+    assert conv is not None and conv.id == stored.conversation_id and conv.key == KEY
+    assert conv.state == ConversationState.BOT
+    (listed,) = await store.messages(conv.id, 10)
+    assert (listed.id, listed.user_id, listed.user_name, listed.text) == (
+        stored.id,
+        "U1",
+        "name of U1",
+        stored.text,
+    )
+
+
+async def test_record_inbound_drops_a_second_delivery_of_the_same_platform_message(
+    store: ConversationStore,
+) -> None:
+    first = await store.record_inbound(incoming(message_id="ev1"), tokens=1)
+    assert first is not None
+    assert await store.record_inbound(incoming(message_id="ev1", text="retried"), tokens=1) is None
+    assert await store.record_inbound(incoming(OTHER_THREAD, message_id="ev1"), tokens=1) is None
+    assert [m.text for m in await store.messages(first.conversation_id, 10)] == ["hello"]
+
+
+async def test_the_same_message_id_on_another_platform_is_a_different_message(
+    store: ConversationStore,
+) -> None:
+    assert await store.record_inbound(incoming(message_id="42"), tokens=1) is not None
+    other = await store.record_inbound(incoming(ThreadKey("discord", "G1", "C1", "C1"), message_id="42"), 1)
+    assert other is not None and other.platform_message_id == "42"
+
+
+async def test_a_message_stored_while_staff_have_the_conversation_is_marked_handed_over(
+    store: ConversationStore,
+) -> None:
+    first = await inbound(store)
+    await store.open_escalation(first.conversation_id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert (await inbound(store)).handed_over
+    await store.claim_escalation(first.conversation_id, "S1")
+    assert (await inbound(store)).handed_over
+    await store.resolve_escalation(first.conversation_id, "S1")
+    assert not (await inbound(store)).handed_over
+
+
+# ------------------------------------------------------------------ replies and history
+
+
+async def test_record_reply_stores_a_pending_reply_and_settles_the_inbound_status(
+    store: ConversationStore,
+) -> None:
+    msg = await inbound(store, text="question")
+    reply_id = await store.record_reply(
+        msg, Role.NOTICE, "sorry", 2, None, settles=MessageStatus.FAILED, error="timeout"
+    )
+    question, reply = await store.messages(msg.conversation_id, 10)
+    assert (question.id, question.status, question.error) == (msg.id, MessageStatus.FAILED, "timeout")
+    assert (reply.id, reply.role, reply.text, reply.status) == (
+        reply_id,
+        Role.NOTICE,
+        "sorry",
+        MessageStatus.PENDING,
+    )
+    conv = await store.conversation_of_message(reply_id)
+    assert conv is not None and conv.id == msg.conversation_id
+
+
+async def test_mark_delivered_records_the_platform_id(store: ConversationStore) -> None:
+    msg = await inbound(store)
+    reply_id = await answer(store, msg)
+    await store.mark_delivered(reply_id, "1700000000.000100")
+    reply = (await store.messages(msg.conversation_id, 10))[-1]
+    assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, "1700000000.000100")
+
+
+async def test_set_status_changes_status_and_error(store: ConversationStore) -> None:
+    msg = await inbound(store)
+    await store.set_status(msg.id, MessageStatus.FAILED, "boom")
+    (stored,) = await store.messages(msg.conversation_id, 10)
+    assert (stored.status, stored.error) == (MessageStatus.FAILED, "boom")
+
+
+async def test_messages_are_the_latest_ones_oldest_first(store: ConversationStore) -> None:
+    sent = [await inbound(store, text=f"m{i}") for i in range(5)]
+    assert [m.text for m in await store.messages(sent[0].conversation_id, 3)] == ["m2", "m3", "m4"]
+
+
+async def test_history_is_the_dialogue_before_a_message_newest_first(store: ConversationStore) -> None:
+    turns: list[str] = []
+    for i in range(3):
+        msg = await inbound(store, text=f"q{i}")
+        await answer(store, msg, f"a{i}")
+        turns += [f"q{i}", f"a{i}"]
+    current = await inbound(store, text="q3")
+    history = await store.history(current.conversation_id, current.id, 10)
+    assert [m.text for m in history] == turns[::-1]
+    assert [m.text for m in await store.history(current.conversation_id, current.id, 3)] == ["a2", "q2", "a1"]
+
+
+async def test_history_stops_before_the_given_message(store: ConversationStore) -> None:
+    q0 = await inbound(store, text="q0")
+    await answer(store, q0, "a0")
+    q1 = await inbound(store, text="q1")
+    await answer(store, q1, "a1")
+    assert [m.text for m in await store.history(q1.conversation_id, q1.id, 10)] == ["a0", "q0"]
+
+
+async def test_history_leaves_out_notices_and_unanswered_messages_and_other_conversations(
+    store: ConversationStore,
+) -> None:
+    ok = await inbound(store, text="good question")
+    await answer(store, ok, "good answer")
+    failed = await inbound(store, text="bad question")
+    await store.record_reply(failed, Role.NOTICE, "sorry", 1, None, settles=MessageStatus.FAILED)
+    await inbound(store, text="never answered")
+    elsewhere = await inbound(store, OTHER_THREAD, text="other thread")
+    await answer(store, elsewhere, "other answer")
+    current = await inbound(store, text="now")
+    history = await store.history(current.conversation_id, current.id, 10)
+    assert [m.text for m in history] == ["good answer", "good question"]
+
+
+async def test_history_keeps_a_reply_written_after_the_next_message_arrived(store: ConversationStore) -> None:
+    first = await inbound(store, text="first")
+    second = await inbound(store, text="second")  # arrived while the first was being answered
+    await answer(store, first, "answer to first")
+    history = await store.history(second.conversation_id, second.id, 10)
+    assert [m.text for m in history] == ["answer to first", "first"]
+
+
+# ------------------------------------------------------------------ sweeps and money
+
+
+async def test_unanswered_between_lists_messages_without_a_reply_in_the_window(
+    store: ConversationStore,
+) -> None:
+    start = datetime.now(UTC)
+    answered = await inbound(store, text="answered")
+    await answer(store, answered)
+    lost = await inbound(store, text="lost")
+    lost_elsewhere = await inbound(store, OTHER_THREAD, text="lost too")
+    handed = await inbound(store, text="for staff")
+    await store.set_status(handed.id, MessageStatus.HANDED_OVER)
+    replied = await inbound(store, text="reply stored, status not yet settled")
+    await answer(store, replied)
+    await store.set_status(replied.id, MessageStatus.RECEIVED)
+    end = datetime.now(UTC) + timedelta(milliseconds=1)
+    found = await store.unanswered_between(start, end)
+    assert [(m.id, key) for m, key in found] == [(lost.id, KEY), (lost_elsewhere.id, OTHER_THREAD)]
+    assert await store.unanswered_between(end, end + timedelta(hours=1)) == []
+    assert await store.unanswered_between(start - timedelta(hours=1), start) == []
+    up_to_lost = await store.unanswered_between(start, lost.created_at)  # `before` is not included
+    assert lost.id not in [m.id for m, _ in up_to_lost]
+
+
+async def test_cost_since_adds_up_the_replies_from_then_on(store: ConversationStore) -> None:
+    start = datetime.now(UTC)
+    msg = await inbound(store)
+    await answer(store, msg, usage=Usage("gpt-x", 100, 20, 0.25))
+    msg = await inbound(store)
+    await answer(store, msg, usage=Usage("gpt-x", 100, 20, None))  # no price configured
+    msg = await inbound(store)
+    await answer(store, msg, usage=Usage("gpt-y", 10, 2, 0.5))
+    assert abs(await store.cost_since(start - timedelta(seconds=1)) - 0.75) < 1e-9
+    assert await store.cost_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
+
+
+async def test_stats_counts_conversations_messages_models_and_escalations(store: ConversationStore) -> None:
+    a = await inbound(store)
+    await answer(store, a, usage=Usage("gpt-x", 100, 20, 0.25))
+    b = await inbound(store, OTHER_THREAD)
+    await answer(store, b, usage=Usage("gpt-x", 50, 10, None))
+    c = await inbound(store, OTHER_THREAD)
+    await answer(store, c, usage=Usage("gpt-a", 1, 2, 0.5))
+    await store.open_escalation(a.conversation_id, reason="", trigger=Trigger.BUTTON, requested_by="U1")
+    await store.claim_escalation(a.conversation_id, "S1")
+    await store.resolve_escalation(a.conversation_id, "S1")
+    await store.open_escalation(b.conversation_id, reason="", trigger=Trigger.BUTTON, requested_by="U1")
+    d = await inbound(store, ThreadKey("discord", "G1", "C1", "C1"))
+    await store.open_escalation(d.conversation_id, reason="", trigger=Trigger.BUTTON, requested_by="U1")
+    await store.claim_escalation(d.conversation_id, "S1")
+    stats = await store.stats()
+    assert (stats.conversations, stats.messages) == (3, 7)
+    assert stats.by_model == [ModelStats("gpt-a", 1, 1, 2, 0.5), ModelStats("gpt-x", 2, 150, 30, 0.25)]
+    assert (stats.escalations, stats.open_escalations) == (3, 2)
+    assert len(stats.seconds_to_claim) == 2 and len(stats.seconds_to_resolve) == 1
+    assert 0 <= stats.seconds_to_claim[0] <= stats.seconds_to_resolve[0] < 60
+
+
+# ------------------------------------------------------------------ conversations
+
+
+async def test_ensure_conversation_creates_once_and_find_finds_it(store: ConversationStore) -> None:
+    assert await store.find_conversation(KEY) is None
+    created = await store.ensure_conversation(KEY)
+    again = await store.ensure_conversation(KEY)
+    assert again.id == created.id and created.key == KEY and created.state == ConversationState.BOT
+    found = await store.find_conversation(KEY)
+    assert found is not None and found.id == created.id
+    assert (await store.ensure_conversation(OTHER_THREAD)).id != created.id
+
+
+async def test_conversation_of_message(store: ConversationStore) -> None:
+    await inbound(store, KEY)
+    msg = await inbound(store, OTHER_THREAD)
+    conv = await store.conversation_of_message(msg.id)
+    assert conv is not None and conv.key == OTHER_THREAD
+    assert await store.conversation_of_message(msg.id + 1000) is None
+
+
+async def test_latest_conversation_of_user_is_where_they_wrote_last_in_that_channel(
+    store: ConversationStore,
+) -> None:
+    await inbound(store, KEY, user="U1")
+    await inbound(store, OTHER_THREAD, user="U1")
+    await inbound(store, KEY, user="U2")  # someone else writing later changes nothing for U1
+    await inbound(store, ThreadKey("slack", "T1", "C2", "300.3"), user="U1")  # another channel
+    latest = await store.latest_conversation_of_user("slack", "T1", "C1", "U1")
+    assert latest is not None and latest.key == OTHER_THREAD
+    assert await store.latest_conversation_of_user("slack", "T1", "C1", "U3") is None
+    assert await store.latest_conversation_of_user("slack", "T9", "C1", "U1") is None
+    assert await store.latest_conversation_of_user("discord", "T1", "C1", "U1") is None
+
+
+# ------------------------------------------------------------------ escalations
+
+
+async def test_an_escalation_goes_waiting_then_human_then_resolved(store: ConversationStore) -> None:
+    conv = await store.ensure_conversation(KEY)
+    opened = await store.open_escalation(conv.id, reason="refund", trigger=Trigger.COMMAND, requested_by="U1")
+    assert opened is not None
+    assert (opened.state, opened.reason, opened.trigger, opened.requested_by) == (
+        "waiting", "refund", "command", "U1",
+    )  # fmt: skip
+    assert await state_of(store, KEY) == ConversationState.WAITING
+    current = await store.current_escalation(conv.id)
+    assert current is not None and current.id == opened.id
+
+    claimed = await store.claim_escalation(conv.id, "S1")
+    assert claimed is not None and claimed.id == opened.id
+    assert (claimed.state, claimed.claimed_by) == ("human", "S1") and claimed.claimed_at is not None
+    assert await state_of(store, KEY) == ConversationState.HUMAN
+
+    resolved = await store.resolve_escalation(conv.id, "S2")
+    assert resolved is not None and resolved.id == opened.id
+    assert (resolved.state, resolved.resolved_by) == ("resolved", "S2") and resolved.resolved_at is not None
+    assert await state_of(store, KEY) == ConversationState.BOT
+    assert await store.current_escalation(conv.id) is None
+
+
+async def test_an_escalated_conversation_cannot_be_escalated_again(store: ConversationStore) -> None:
+    conv = await store.ensure_conversation(KEY)
+    first = await store.open_escalation(conv.id, reason="a", trigger=Trigger.COMMAND, requested_by="U1")
+    assert first is not None
+    assert await store.open_escalation(conv.id, reason="b", trigger=Trigger.BUTTON, requested_by="U1") is None
+    await store.claim_escalation(conv.id, "S1")
+    assert await store.open_escalation(conv.id, reason="c", trigger=Trigger.MODEL, requested_by="U1") is None
+    assert (await current(store, conv.id)).reason == "a"
+    await store.resolve_escalation(conv.id, "S1")
+    second = await store.open_escalation(conv.id, reason="d", trigger=Trigger.MODEL, requested_by="U1")
+    assert second is not None and second.id != first.id
+
+
+async def test_claim_and_resolve_are_refused_when_there_is_nothing_to_claim_or_resolve(
+    store: ConversationStore,
+) -> None:
+    conv = await store.ensure_conversation(KEY)
+    assert await store.claim_escalation(conv.id, "S1") is None
+    assert await store.resolve_escalation(conv.id, "S1") is None
+    await store.open_escalation(conv.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert await store.claim_escalation(conv.id, "S1") is not None
+    assert await store.claim_escalation(conv.id, "S2") is None  # already claimed
+    assert (await current(store, conv.id)).claimed_by == "S1"
+    assert await store.resolve_escalation(conv.id, "S1") is not None
+    assert await store.resolve_escalation(conv.id, "S1") is None
+    assert await store.claim_escalation(conv.id, "S1") is None
+    assert await state_of(store, KEY) == ConversationState.BOT
+
+
+async def test_a_resolve_before_anyone_claimed_closes_the_escalation(store: ConversationStore) -> None:
+    conv = await store.ensure_conversation(KEY)
+    await store.open_escalation(conv.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    resolved = await store.resolve_escalation(conv.id, "U1")
+    assert resolved is not None and resolved.state == "resolved" and resolved.claimed_by is None
+
+
+async def test_the_staff_thread_leads_to_its_open_escalation(store: ConversationStore) -> None:
+    conv = await store.ensure_conversation(KEY)
+    opened = await store.open_escalation(conv.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert opened is not None
+    assert await store.escalation_by_staff_thread("discord", "staff", "999") is None
+    await store.set_staff_thread(opened.id, "discord", "staff", "999", relay=True)
+    found = await store.escalation_by_staff_thread("discord", "staff", "999")
+    assert found is not None
+    record, key = found
+    assert (record.id, key, record.relay) == (opened.id, KEY, True)
+    assert (record.staff_platform, record.staff_channel, record.staff_thread) == ("discord", "staff", "999")
+    assert await store.escalation_by_staff_thread("slack", "staff", "999") is None
+    await store.resolve_escalation(conv.id, "S1")
+    assert await store.escalation_by_staff_thread("discord", "staff", "999") is None
+
+
+async def test_escalations_are_found_by_id_and_the_open_ones_listed(store: ConversationStore) -> None:
+    a = await store.ensure_conversation(KEY)
+    b = await store.ensure_conversation(OTHER_THREAD)
+    ea = await store.open_escalation(a.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    eb = await store.open_escalation(b.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert ea is not None and eb is not None
+    assert [(e.id, key) for e, key in await store.open_escalations()] == [(ea.id, KEY), (eb.id, OTHER_THREAD)]
+    await store.resolve_escalation(a.id, "S1")
+    assert [e.id for e, _ in await store.open_escalations()] == [eb.id]
+    found = await store.escalation(ea.id)
+    assert found is not None and found[0].state == "resolved" and found[1] == KEY
+    assert await store.escalation(eb.id + 1000) is None
+
+
+async def test_unclaimed_escalations_are_listed_until_reminded_or_claimed(store: ConversationStore) -> None:
+    a = await store.ensure_conversation(KEY)
+    b = await store.ensure_conversation(OTHER_THREAD)
+    before_request = datetime.now(UTC) - timedelta(seconds=1)
+    ea = await store.open_escalation(a.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    eb = await store.open_escalation(b.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert ea is not None and eb is not None
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert sorted(e.id for e, _ in await store.unclaimed_since(later)) == [ea.id, eb.id]
+    assert await store.unclaimed_since(before_request) == []
+    await store.mark_reminded(ea.id)
+    await store.claim_escalation(b.id, "S1")
+    assert await store.unclaimed_since(later) == []
+
+
+async def test_satisfaction_is_recorded_only_for_a_resolved_escalation(store: ConversationStore) -> None:
+    conv = await store.ensure_conversation(KEY)
+    opened = await store.open_escalation(conv.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert opened is not None
+    assert await store.record_satisfaction(opened.id, 5) is False
+    await store.claim_escalation(conv.id, "S1")
+    assert await store.record_satisfaction(opened.id, 5) is False
+    await store.resolve_escalation(conv.id, "S1")
+    assert await store.record_satisfaction(opened.id, 4) is True
+    found = await store.escalation(opened.id)
+    assert found is not None and found[0].satisfaction == 4
+    assert await store.record_satisfaction(opened.id + 1000, 4) is False
+
+
+# ------------------------------------------------------------------ feedback
+
+
+async def test_feedback_is_one_value_per_user_and_reply_and_can_change(
+    store: ConversationStore, backend: Backend
+) -> None:
+    msg = await inbound(store)
+    reply = await answer(store, msg)
+    await store.record_feedback(reply, "U1", 1)
+    await store.record_feedback(reply, "U2", 1)
+    await store.record_feedback(reply, "U1", -1)  # changed their mind
+    assert await backend.feedback(store, reply) == {"U1": -1, "U2": 1}
