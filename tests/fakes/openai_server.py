@@ -132,23 +132,32 @@ class FakeOpenAI(FakeServer[Call]):
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
-    async def _completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self._record(request, body)
-        fault = self.faults.popleft() if self.faults else None
-        if fault == "429":
-            return _error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": self.retry_after})
-        if fault == "500":
-            return _error(500, "server_error", "The server had an error")
-        if fault == "401":
-            return _error(401, "invalid_api_key", "Incorrect API key provided")
-        if fault == "context":
-            return _error(400, "context_length_exceeded", "This model's maximum context length is 8192")
+    async def _fault_response(self, fault: str | None) -> web.Response | None:
+        """The error a scripted fault answers with, or None to answer normally."""
+        errors = {
+            "429": (429, "rate_limit_exceeded", "Rate limit reached"),
+            "500": (500, "server_error", "The server had an error"),
+            "401": (401, "invalid_api_key", "Incorrect API key provided"),
+            "context": (400, "context_length_exceeded", "This model's maximum context length is 8192"),
+        }
+        if fault in errors:
+            status, code, message = errors[fault]
+            headers = {"Retry-After": self.retry_after} if fault == "429" else None
+            return _error(status, code, message, headers)
         if fault == "hang":  # until the client gives up, or the server stops
             await self._stopping.wait()
             return _error(500, "server_error", "stopped")
         if fault == "malformed":
             return web.Response(status=200, body=b"this is not json", content_type="application/json")
+        return None
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self._record(request, body)
+        fault = self.faults.popleft() if self.faults else None
+        failed = await self._fault_response(fault)
+        if failed is not None:
+            return failed
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         reply = self.reply(body)
@@ -156,52 +165,59 @@ class FakeOpenAI(FakeServer[Call]):
         text = str(tool.get("text", "")) if tool is not None else str(reply)
         model = body.get("model", "fake")
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
-        completion_tokens = len(text.split())
+        usage = _usage(prompt_tokens, len(text.split()))
         if not body.get("stream"):
-            return json_response(
-                {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": _usage(prompt_tokens, completion_tokens),
-                }
-            )
+            return json_response(_completion(model, text, usage))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        words = text.split(" ") if text else []
-        pieces = [" ".join(words[i : i + self.chunk_words]) for i in range(0, len(words), self.chunk_words)]
-        for i, piece in enumerate(pieces):
-            if fault == "cut" and i == 1:
-                await resp.write(b"data: {not json\n\n")
-                return resp
-            delta: dict[str, Any] = {"role": "assistant", "content": piece if i == 0 else " " + piece}
-            await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
-        if tool is not None:  # streamed like the API: id and name first, arguments in pieces
-            arguments = json.dumps(tool.get("arguments", {}))
-            half = len(arguments) // 2
-            for i, part in enumerate((arguments[:half], arguments[half:])):
-                call: dict[str, Any] = {"index": 0, "function": {"arguments": part}}
-                if i == 0:
-                    call.update(id="call_1", type="function")
-                    call["function"]["name"] = tool["tool"]
-                delta = {"tool_calls": [call]}
-                await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
+        if not await self._stream_text(resp, model, text, cut=fault == "cut"):
+            return resp
+        if tool is not None:
+            await _stream_tool_call(resp, model, tool)
         finish = "tool_calls" if tool is not None else "stop"
         await resp.write(_sse(_chunk(model, [{"index": 0, "delta": {}, "finish_reason": finish}])))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(model, [])
-            usage_chunk["usage"] = _usage(prompt_tokens, completion_tokens)
+            usage_chunk["usage"] = usage
             await resp.write(_sse(usage_chunk))
         await resp.write(b"data: [DONE]\n\n")
         return resp
+
+    async def _stream_text(self, resp: web.StreamResponse, model: str, text: str, *, cut: bool) -> bool:
+        """The text in chunks of `chunk_words`; False when the stream was cut off (fault "cut")."""
+        words = text.split(" ") if text else []
+        pieces = [" ".join(words[i : i + self.chunk_words]) for i in range(0, len(words), self.chunk_words)]
+        for i, piece in enumerate(pieces):
+            if cut and i == 1:
+                await resp.write(b"data: {not json\n\n")
+                return False
+            delta: dict[str, Any] = {"role": "assistant", "content": piece if i == 0 else " " + piece}
+            await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
+        return True
+
+
+async def _stream_tool_call(resp: web.StreamResponse, model: str, tool: dict[str, Any]) -> None:
+    """Streamed like the API: id and name first, the arguments in pieces."""
+    arguments = json.dumps(tool.get("arguments", {}))
+    half = len(arguments) // 2
+    for i, part in enumerate((arguments[:half], arguments[half:])):
+        call: dict[str, Any] = {"index": 0, "function": {"arguments": part}}
+        if i == 0:
+            call.update(id="call_1", type="function")
+            call["function"]["name"] = tool["tool"]
+        delta = {"tool_calls": [call]}
+        await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
+
+
+def _completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
