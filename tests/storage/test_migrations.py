@@ -203,7 +203,7 @@ async def test_a_kb_newer_than_this_code_is_refused_in_one_line(tmp_path: Path) 
 
 async def test_two_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -> None:
     path = tmp_path / "race.db"
-    stores = [SQLiteStore(path) for _ in range(4)]
+    stores = [SQLiteStore(path) for _ in range(8)]
     await asyncio.gather(*(s.open() for s in stores))  # separate connections, each in its own thread
     await asyncio.gather(*(s.close() for s in stores))
     assert versions_of(path)[0] == 5

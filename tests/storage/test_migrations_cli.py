@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_cli import cli_env, run_cli
 from tests.storage.test_migrations import old_database
-from tests.test_cli import cli_env, run_cli
 
 
 def newer(path: Path, *, store: int | None = None, kb: int | None = None) -> Path:

@@ -39,10 +39,10 @@ class SQLiteConnection:
         # Autocommit: every statement is its own transaction unless we BEGIN explicitly.
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await _wal(self._db)
             await self._db.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL
             await self._db.execute("PRAGMA foreign_keys = ON")
-            await self._db.execute("PRAGMA busy_timeout = 5000")
             await migrate(SQLiteTarget(self._db, UserVersion(), self._write), STORE)
         except BaseException:
             await self.close()
@@ -52,3 +52,16 @@ class SQLiteConnection:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+async def _wal(db: aiosqlite.Connection, tries: int = 50) -> None:
+    """Switch a new file to WAL. The switch needs the file to itself, and SQLite refuses it at once
+    (no busy wait) while another process is opening the same new file: try again for a while."""
+    for attempt in range(tries):
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            return
+        except aiosqlite.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.05)

@@ -18,13 +18,13 @@ from adapters.slack.cards import RESOLVE_ACTION
 from bot.app import App, running_app
 from bot.settings import LoadedConfig
 from bot.storage.store import EscalationRecord
+from tests.adapters.discord.test_adapter import DM, ask_dm, custom_ids, dm_key
+from tests.adapters.slack.test_handoff import STAFF, STAFF_CHANNEL, card_of, press, staff_toml, thread_texts
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, message
 from tests.helpers import until
-from tests.test_discord import DM, ask_dm, custom_ids, dm_key
-from tests.test_handoff_slack import STAFF, STAFF_CHANNEL, card_of, press, staff_toml, thread_texts
 
 STAFF_MEMBER = 7_000_000_000_000_000_900  # a Discord user with the staff role
 RATED = "This conversation is resolved and I'm back to help."

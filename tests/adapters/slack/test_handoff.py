@@ -12,6 +12,8 @@ from adapters.slack.blocks import ESCALATE_SHORTCUT, HUMAN_ACTION
 from adapters.slack.cards import CLAIM_ACTION, RATE_ACTION, RESOLVE_ACTION
 from bot.events import ThreadKey
 from bot.storage.store import EscalationRecord, MessageStatus
+from tests.adapters.slack.test_adapter import CHANNEL, DM, USER, button_values, wait_answers
+from tests.adapters.slack.test_entry import command_text
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (
     TEAM,
@@ -23,8 +25,6 @@ from tests.fakes.slack_server import (
     message_shortcut,
 )
 from tests.helpers import Bot, BotFactory, until
-from tests.test_slack import CHANNEL, DM, USER, button_values, wait_answers
-from tests.test_slack_entry import command_text
 
 STAFF_CHANNEL, STAFF, GROUP = "C0STAFF", "U0STAFF", "S0STAFF"
 

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
+from tests.adapters.slack.test_adapter import CHANNEL, DM, USER, answers, wait_answers
+from tests.adapters.slack.test_handoff import (
+    STAFF,
+    STAFF_CHANNEL,
+    card_of,
+    record_of,
+    staff_toml,
+    thread_texts,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, FakeSlack, mention, message
 from tests.helpers import Bot, BotFactory, until
-from tests.test_handoff_slack import STAFF, STAFF_CHANNEL, card_of, record_of, staff_toml, thread_texts
-from tests.test_slack import CHANNEL, DM, USER, answers, wait_answers
 
 DM_KEY = ThreadKey("slack", TEAM, DM, DM)
 

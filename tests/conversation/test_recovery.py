@@ -8,10 +8,10 @@ from adapters.slack.blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMA
 from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
+from tests.adapters.slack.test_adapter import DM
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM
 from tests.helpers import BotFactory, left_unanswered
-from tests.test_slack import DM
 
 
 async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(

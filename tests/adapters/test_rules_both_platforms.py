@@ -19,15 +19,15 @@ from bot.app import App, running_app
 from bot.events import ThreadKey
 from bot.service import NOT_STAFF_RESOLVE, OFFER_AFTER_DOWNVOTE
 from bot.storage.store import EscalationRecord
+from tests.adapters.discord.test_adapter import DM as DISCORD_DM
+from tests.adapters.discord.test_adapter import ask_dm, custom_ids
+from tests.adapters.slack.test_adapter import DM as SLACK_DM
+from tests.adapters.slack.test_adapter import USER as SLACK_USER
+from tests.adapters.slack.test_adapter import button_values, wait_answers
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import TEAM, block_action, message
 from tests.helpers import Bot, BotFactory
-from tests.test_discord import DM as DISCORD_DM
-from tests.test_discord import ask_dm, custom_ids
-from tests.test_slack import DM as SLACK_DM
-from tests.test_slack import USER as SLACK_USER
-from tests.test_slack import button_values, wait_answers
 
 SLACK_STAFF = "U0STAFF"
 DISCORD_USER, DISCORD_STAFF = 900, 7_000_000_000_000_000_900

@@ -19,6 +19,7 @@ from bot.events import ThreadKey
 from bot.platforms import AdapterStartError
 from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
+from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import (
     BOT_ID,
@@ -32,7 +33,6 @@ from tests.fakes.slack_server import (
     slash_command,
 )
 from tests.helpers import Bot, BotFactory, until
-from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 CHANNEL, DM, USER = "C0SUPPORT", "D0ADA", "U0ADA"
 

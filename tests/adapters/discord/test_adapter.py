@@ -23,10 +23,10 @@ from bot.platforms import AdapterStartError
 from bot.settings import LoadedConfig
 from bot.storage.store import MessageStatus, Role
 from tests.conftest import ConfigFactory
+from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import delivered_replies, left_unanswered, until
-from tests.test_grounding import KB_TOML, citing_reply, write_kb
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900

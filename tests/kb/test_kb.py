@@ -11,8 +11,9 @@ import pytest
 from bot.kb import KBSettings, KnowledgeBase, SourceError
 from bot.kb.query import match_any, query_terms
 from bot.storage.sqlite import SQLiteStore
+from tests.conftest import REPO
 
-SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
+SAMPLE = REPO / "config" / "sample_kb"
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from adapters.discord.adapter import DiscordAdapter
 from bot.app import App, running_app
 from bot.settings import LoadedConfig
+from tests.adapters.discord.test_adapter import DM, finished
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_discord import DM, finished
 
 
 @asynccontextmanager

@@ -8,10 +8,10 @@ import sqlite3
 from adapters.slack.blocks import ESCALATE_SHORTCUT, FEEDBACK_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from bot.events import ThreadKey
 from bot.storage.store import EscalationRecord, MessageStatus
+from tests.adapters.slack.test_adapter import CHANNEL, DM, USER, answers, button_values, wait_answers
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, block_action, mention, message, message_shortcut
 from tests.helpers import Bot, BotFactory, until
-from tests.test_slack import CHANNEL, DM, USER, answers, button_values, wait_answers
 
 # The same fixtures as the conversation tests: the fake Slack and the adapter in HTTP mode.
 

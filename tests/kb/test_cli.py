@@ -14,9 +14,10 @@ import pytest
 from bot.cli.kb import kb_commands
 from bot.kb import KBSettings
 from bot.kb.cli import KBRequest, run_kb_command
+from tests.conftest import REPO
 
 SETTINGS = KBSettings(min_score=0.5)
-SAMPLE = Path(__file__).resolve().parent.parent / "config" / "sample_kb"
+SAMPLE = REPO / "config" / "sample_kb"
 RESET = "how do I reset my password for my workspace account settings"
 
 

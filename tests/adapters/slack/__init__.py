@@ -1,0 +1,1 @@
+"""Slack: the real slack-bolt app against the fake Slack Web API, with signed requests."""

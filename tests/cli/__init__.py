@@ -1,0 +1,1 @@
+"""The supportbot command as a user runs it."""

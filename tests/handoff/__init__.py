@@ -1,0 +1,1 @@
+"""The escalation state machine and business hours."""

@@ -1,0 +1,1 @@
+"""The knowledge base: indexing, search, the kb commands, embeddings, eval."""

@@ -1,0 +1,1 @@
+"""The LLM client: what reaches the (fake) OpenAI-compatible server."""

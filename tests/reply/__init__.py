@@ -1,0 +1,1 @@
+"""The reply pipeline: splitting and streaming over a recording surface."""
