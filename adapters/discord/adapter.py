@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from contextlib import aclosing, suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import discord
 import yarl
 
+from adapters.discord.cards import RateButton, StaffButton
 from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
-from adapters.discord.handoff import DiscordHandoff, RateButton, StaffButton, with_attachments
+from adapters.discord.handoff import DiscordHandoff
+from adapters.discord.problems import PORTAL, gateway_problem, send_problem
+from adapters.discord.routing import (
+    Destination,
+    incoming_message,
+    thread_name,
+    with_attachments,
+    without_mention,
+)
 from adapters.discord.stream import DiscordSurface
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
@@ -34,54 +41,7 @@ log = logging.getLogger(__name__)
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for gateway_url = ""
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
-THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
-PORTAL = "Developer Portal (https://discord.com/developers/applications) → your application"
-
-
-class _Destination:
-    """Where one answer goes: the channel it came from, a thread started from the question, or a reply."""
-
-    def __init__(
-        self,
-        channel: discord.abc.Messageable,
-        *,
-        thread_from: discord.Message | None,
-        reply_to: discord.Message | None,
-    ) -> None:
-        self._channel = channel
-        self._thread_from = thread_from
-        self._reply_to = reply_to
-
-    async def open(self, client: discord.Client, thread_name: str) -> discord.abc.Messageable:
-        """The channel to answer in, starting the thread first when one is wanted."""
-        origin = self._thread_from
-        if origin is None:
-            return self._channel
-        try:
-            return await origin.create_thread(name=thread_name, auto_archive_duration=1440)
-        except discord.Forbidden as exc:
-            log.error(
-                "Discord: cannot start a thread in channel %s (%s); answering inline instead. Give the bot"
-                " Create Public Threads and Send Messages in Threads there,"
-                ' or set discord.mention_mode = "reply".',
-                origin.channel.id,
-                exc,
-            )
-            self._reply_to = origin
-            return self._channel
-        except discord.HTTPException as exc:
-            if exc.code != THREAD_EXISTS:
-                raise
-            existing = await client.fetch_channel(origin.id)  # the thread shares the message's id
-            if not isinstance(existing, discord.abc.Messageable):
-                raise
-            return existing
-
-    def take_reference(self) -> discord.Message | None:
-        """The message the first post replies to (only the first)."""
-        reference, self._reply_to = self._reply_to, None
-        return reference
 
 
 class DiscordAdapter:
@@ -229,7 +189,7 @@ class DiscordAdapter:
             ready.cancel()
         if gateway.done():
             error = None if gateway.cancelled() else gateway.exception()
-            raise AdapterStartError(_gateway_problem(error, gateway_url))
+            raise AdapterStartError(gateway_problem(error, gateway_url))
         if not client.is_ready():
             raise AdapterStartError(
                 f"Discord: no READY from the gateway at {gateway_url} within {self._ready_timeout:.0f} s"
@@ -240,7 +200,7 @@ class DiscordAdapter:
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
         if self._closing or task.cancelled():
             return
-        problem = _gateway_problem(task.exception(), "the gateway")
+        problem = gateway_problem(task.exception(), "the gateway")
         log.error("%s. The bot is offline on Discord until restarted.", problem)
         if self._on_lost is not None:
             self._on_lost(problem)
@@ -277,21 +237,23 @@ class DiscordAdapter:
 
     async def _route(
         self, client: SupportClient, message: discord.Message
-    ) -> tuple[IncomingMessage, _Destination, str] | None:
+    ) -> tuple[IncomingMessage, Destination, str] | None:
         """Which conversation a message belongs to and where its answer goes; None to stay out of it."""
         channel = message.channel
         if isinstance(channel, discord.DMChannel):
             key = ThreadKey(PLATFORM, "", str(channel.id), str(channel.id))
-            where = _Destination(channel, thread_from=None, reply_to=None)
+            where = Destination(channel, thread_from=None, reply_to=None)
             return (
-                _incoming(message, key, with_attachments(message.content.strip(), message), is_dm=True),
+                incoming_message(
+                    message, key, with_attachments(message.content.strip(), message), is_dm=True
+                ),
                 where,
                 "",
             )
         guild_id = message.guild.id if message.guild else getattr(channel, "guild_id", None)
         if guild_id is None or (self._settings.guild_ids and str(guild_id) not in self._settings.guild_ids):
             return None
-        mentioned, text = _without_mention(message, client)
+        mentioned, text = without_mention(message, client)
         text = with_attachments(text, message)
         if isinstance(channel, discord.PartialMessageable):  # not cached: ask Discord what it is
             try:
@@ -311,17 +273,17 @@ class DiscordAdapter:
             key = ThreadKey(PLATFORM, str(guild_id), str(channel.parent_id), str(channel.id))
             if not mentioned and not await self._follows(key, text):
                 return None
-            where = _Destination(channel, thread_from=None, reply_to=None)
-            return _incoming(message, key, text, is_dm=False), where, ""
+            where = Destination(channel, thread_from=None, reply_to=None)
+            return incoming_message(message, key, text, is_dm=False), where, ""
         if not mentioned:
             return None
         # The conversation is keyed by the question's id, which a thread started from it shares.
         key = ThreadKey(PLATFORM, str(guild_id), str(channel.id), str(message.id))
         in_thread = self._settings.mention_mode == "thread" and isinstance(channel, discord.TextChannel)
-        where = _Destination(
+        where = Destination(
             channel, thread_from=message if in_thread else None, reply_to=None if in_thread else message
         )
-        return _incoming(message, key, text, is_dm=False), where, _thread_name(text, message.author)
+        return incoming_message(message, key, text, is_dm=False), where, thread_name(text, message.author)
 
     async def _follows(self, key: ThreadKey, text: str) -> bool:
         """Answer an un-mentioned thread message? Only with message content, in a conversation we're in."""
@@ -330,7 +292,7 @@ class DiscordAdapter:
         return await self._service.takes_part(key)
 
     async def _answer(
-        self, client: SupportClient, incoming: IncomingMessage, where: _Destination, thread_name: str
+        self, client: SupportClient, incoming: IncomingMessage, where: Destination, thread_name: str
     ) -> None:
         """Stream the manager's reply into Discord; mark it delivered or failed."""
         accepted = asyncio.Event()  # set when the manager will reply: not a duplicate, no person on it
@@ -381,7 +343,7 @@ class DiscordAdapter:
         try:
             *_, last = await stream.finish(done.text, decorate=decorate)
         except SEND_ERRORS as exc:
-            problem = _send_problem(exc)
+            problem = send_problem(exc)
             log.error(
                 "Discord: the answer to message %s in channel %s was not delivered: %s",
                 incoming.message_id,
@@ -404,71 +366,3 @@ async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable]) -> None:
             await asyncio.sleep(TYPING_REFRESH_S)
     except SEND_ERRORS as exc:
         log.debug("Discord: typing indicator failed: %s", exc)
-
-
-def _incoming(message: discord.Message, key: ThreadKey, text: str, *, is_dm: bool) -> IncomingMessage:
-    return IncomingMessage(
-        key=key,
-        message_id=str(message.id),
-        user_id=str(message.author.id),
-        user_name=message.author.display_name,
-        text=text,
-        is_dm=is_dm,
-        received_at=datetime.now(UTC),
-        raw={"jump_url": message.jump_url, "channel_id": str(message.channel.id)},
-    )
-
-
-def _without_mention(message: discord.Message, client: discord.Client) -> tuple[bool, str]:
-    """Whether the bot (or its role) is mentioned, and the text without those mentions."""
-    me = client.user
-    if me is None:
-        return False, message.content.strip()
-    patterns = [rf"<@!?{me.id}>"]
-    mentioned = me.id in message.raw_mentions
-    role = message.guild.self_role if message.guild else None
-    if role is not None and role.id in message.raw_role_mentions:
-        mentioned = True
-        patterns.append(rf"<@&{role.id}>")
-    return mentioned, re.sub("|".join(patterns), "", message.content).strip()
-
-
-def _thread_name(text: str, author: discord.abc.User) -> str:
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    name = first_line or f"Question from {author.display_name}"
-    return name if len(name) <= 90 else name[:89] + "…"
-
-
-def _send_problem(exc: BaseException) -> str:
-    """A failed send, with the fix when it is a permission."""
-    if isinstance(exc, discord.Forbidden):
-        return (
-            f"{exc} — give the bot View Channel, Send Messages and Send Messages in Threads in that channel"
-            " (`supportbot invite-url` prints an invite with all it needs)"
-        )
-    return str(exc) or type(exc).__name__
-
-
-def _gateway_problem(error: BaseException | None, gateway_url: str) -> str:
-    """What went wrong on the gateway, naming the fix."""
-    if isinstance(error, discord.PrivilegedIntentsRequired):
-        return (
-            "Discord: the message_content intent is not enabled for this application. Turn on Message"
-            f" Content Intent in {PORTAL} → Bot → Privileged Gateway Intents, or set"
-            " discord.message_content_intent = false"
-        )
-    if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
-        return (
-            "Discord: the gateway refused the bot token."
-            f" Put a current token in DISCORD_BOT_TOKEN ({PORTAL} → Bot)"
-        )
-    if isinstance(error, discord.ConnectionClosed):
-        return (
-            f"Discord: the gateway closed the connection (code {error.code}: {error.reason or 'no reason'})"
-        )
-    if error is None:
-        return f"Discord: the connection to {gateway_url} ended"
-    return (
-        f"Discord: cannot connect to the gateway at {gateway_url}: {error!r}"
-        " (check discord.gateway_url or DISCORD_GATEWAY_URL)"
-    )

@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 import discord
 
-from adapters.discord.client import PLATFORM, Interaction, SupportClient, reply_view
+from adapters.discord.cards import card_embed, card_view, cut, rating_view
+from adapters.discord.client import PLATFORM, SupportClient, reply_view
+from adapters.discord.routing import with_attachments
 from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.ports import StaffCard
@@ -26,104 +28,7 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_CHANNEL = 10003  # Discord error code: no channel with that id
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week: an escalation may wait over a weekend
-EMBED_TEXT = 4096  # characters of an embed's description
-FIELD_TEXT = 1024  # … of one embed field
 THREAD_NAME = 100
-STAFF_LABELS = {
-    "claim": ("Claim", discord.ButtonStyle.success),
-    "resolve": ("Resolve", discord.ButtonStyle.danger),
-}
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class StaffButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:(?P<action>claim|resolve):(?P<escalation>[0-9]+)",
-):
-    """Claim or Resolve on a handoff card; the custom_id carries the escalation id (survives restarts)."""
-
-    def __init__(self, action: str, escalation_id: int) -> None:
-        label, style = STAFF_LABELS[action]
-        super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=f"supportbot:{action}:{escalation_id}")
-        )
-        self.action = action
-        self.escalation_id = escalation_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> StaffButton:
-        return cls(match["action"], int(match["escalation"]))
-
-    async def callback(self, interaction: Interaction) -> None:
-        client = interaction.client
-        if isinstance(client, SupportClient):
-            await client.interactions.staff_button(interaction, self.action, self.escalation_id)
-
-
-class RateButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:rate:(?P<escalation>[0-9]+):(?P<score>[1-5])",
-):
-    """One of the 1–5 satisfaction buttons sent to the user when their escalation is resolved."""
-
-    def __init__(self, escalation_id: int, score: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=str(score),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"supportbot:rate:{escalation_id}:{score}",
-            )
-        )
-        self.escalation_id = escalation_id
-        self.score = score
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RateButton:
-        return cls(int(match["escalation"]), int(match["score"]))
-
-    async def callback(self, interaction: Interaction) -> None:
-        client = interaction.client
-        if isinstance(client, SupportClient):
-            await client.interactions.rate(interaction, self.escalation_id, self.score)
-
-
-def card_view(escalation_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(StaffButton("claim", escalation_id))
-    view.add_item(StaffButton("resolve", escalation_id))
-    return view
-
-
-def rating_view(escalation_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for score in range(1, 6):
-        view.add_item(RateButton(escalation_id, score))
-    return view
-
-
-def card_embed(card: StaffCard) -> discord.Embed:
-    embed = discord.Embed(
-        title=_cut(card.title, 256),
-        description=_cut(card.summary, EMBED_TEXT),
-    )
-    embed.add_field(name="Reason", value=_cut(card.reason, FIELD_TEXT), inline=False)
-    embed.add_field(name="Trigger", value=card.trigger)
-    embed.add_field(name="Hours", value=card.hours)
-    where = card.how_to_reply(lambda label, url: f"[{label}]({url})")
-    embed.add_field(name="Conversation", value=where, inline=False)
-    return embed
-
-
-def with_attachments(text: str, message: discord.Message) -> str:
-    """The text followed by the attachments' URLs, so relayed messages keep their files."""
-    return "\n".join(part for part in (text, *(a.url for a in message.attachments)) if part)
 
 
 class DiscordHandoff:
@@ -170,7 +75,7 @@ class DiscordHandoff:
         )
         try:
             thread = await message.create_thread(
-                name=_cut(f"Escalation #{card.escalation_id}: {card.user_name}", THREAD_NAME),
+                name=cut(f"Escalation #{card.escalation_id}: {card.user_name}", THREAD_NAME),
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
         except discord.HTTPException as exc:
