@@ -127,9 +127,18 @@ class ReplyStream(Generic[H]):
     def _pieces(self, markdown: str) -> list[str]:
         return split_message(self._surface.render(markdown), self._limit)
 
+    def _settled(self, markdown: str, now: float) -> bool:
+        """Nothing to do yet: every message changed within the interval and the text still fits in
+        as many messages as are shown (so no new one is due). Saves laying out every delta."""
+        if not self.messages or now - max(self._changed_at) >= self._surface.edit_interval_s:
+            return False
+        return len(markdown) <= self._limit * len(self.messages)
+
     async def _update(self, markdown: str) -> None:
-        pieces = self._pieces(markdown)
         now = self._clock()
+        if self._settled(markdown, now):
+            return
+        pieces = self._pieces(markdown)
         suffix = self._surface.interim_suffix
         for i, piece in enumerate(pieces):
             text = piece + suffix if i == len(pieces) - 1 else piece
