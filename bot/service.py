@@ -15,7 +15,7 @@ from bot.conversation.manager import ConversationManager
 from bot.events import IncomingMessage, ReplyEvent, ThreadKey
 from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
-from bot.handoff.staff import Handoff
+from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore
@@ -31,6 +31,7 @@ NO_CONVERSATION = (
 SORRY = "Sorry, something went wrong there. Please try again in a moment."
 GONE = "I can't find that conversation any more. Use /escalate to reach a person."
 NOT_STAFF_RESOLVE = "Only support staff can resolve escalations."
+NOT_STAFF_RELAY = "Only support staff can write to the customer from here, so your message was not passed on."
 HELP = (
     "I answer questions about our product from our documentation.\n"
     "• In a DM, just write. In a channel, mention me and I'll answer in a thread, where you can keep"
@@ -91,6 +92,7 @@ class SupportService:
         settings: EscalationSettings,
     ) -> None:
         self._settings = settings
+        self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
         self._store = store
         self._manager = manager
         self._escalations = escalations
@@ -229,14 +231,22 @@ class SupportService:
             return False
         return await self._store.escalation_by_staff_thread(platform, staff.channel, thread) is not None
 
-    async def staff_wrote(self, platform: str, thread: str, person: Person, text: str) -> bool:
+    async def staff_wrote(self, platform: str, thread: str, person: Person, text: str) -> str | None:
         """A message under a card in the staff channel: relayed to the user when their conversation
-        is private. False when `thread` is not a card's thread."""
+        is private and the writer is staff. Returns a private note for a writer who isn't (once per
+        card and person), else None."""
         staff = self._settings.staff_channel
         if staff.platform != platform:
-            return False
+            return None
+        allowed = self._escalations.is_staff(person.user_id, person.roles)
         name = person.name or person.user_id
-        return await self._handoff.staff_wrote(platform, staff.channel, thread, name, text)
+        outcome = await self._handoff.staff_wrote(
+            platform, staff.channel, thread, name, text, allowed=allowed
+        )
+        if outcome is not Relay.REFUSED or (thread, person.user_id) in self._refused:
+            return None
+        self._refused.add((thread, person.user_id))
+        return NOT_STAFF_RELAY
 
     # -- feedback --------------------------------------------------------------------------------
 

@@ -176,7 +176,14 @@ class DiscordHandoff:
             else ()
         )
         person = Person(str(message.author.id), message.author.display_name, roles)
-        await self._service.staff_wrote(PLATFORM, thread, person, text)
+        note = await self._service.staff_wrote(PLATFORM, thread, person, text)
+        if note is not None:  # not staff: told privately (a DM), since Discord has no ephemeral messages here
+            try:
+                await message.author.send(note)
+            except discord.HTTPException as exc:
+                log.info(
+                    "Discord: could not tell %s why their message was not relayed: %s", message.author.id, exc
+                )
         return True
 
     def _warn_no_content(self, thread: str) -> None:

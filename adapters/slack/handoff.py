@@ -123,7 +123,9 @@ class SlackHandoff:
     async def staff_wrote(self, thread_ts: str, user: str, text: str) -> None:
         """A reply under a card in the staff channel: relayed to the user when theirs is a DM."""
         person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
-        await self._service.staff_wrote(PLATFORM, thread_ts, person, text)
+        note = await self._service.staff_wrote(PLATFORM, thread_ts, person, text)
+        if note is not None:
+            await self._ephemeral(self._settings.staff_channel.channel, user, note, thread_ts)
 
     async def on_staff_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Claim or Resolve on a card: staff only (the core checks); the presser is answered ephemerally."""

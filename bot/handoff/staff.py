@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.conversation.locks import KeyedLocks
@@ -25,6 +26,14 @@ from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore
 
 log = logging.getLogger(__name__)
+
+
+class Relay(StrEnum):
+    """What became of a message under a handoff card."""
+
+    RELAYED = "relayed"  # passed on to the user as "Name (support): …"
+    NOT_RELAYED = "not_relayed"  # not a relay thread (the user's conversation is visible to staff)
+    REFUSED = "refused"  # its writer isn't staff: nobody speaks to the user as staff but staff
 
 
 class Handoff:
@@ -120,13 +129,18 @@ class Handoff:
             if record.relay and port is not None and record.staff_channel:
                 await port.post_staff_note(record.staff_channel, record.staff_thread, line)
 
-    async def staff_wrote(self, platform: str, channel: str, thread: str, staff_name: str, text: str) -> bool:
-        """A message in a staff thread: relay it to the user's DM. False if it isn't a relay thread."""
+    async def staff_wrote(
+        self, platform: str, channel: str, thread: str, staff_name: str, text: str, *, allowed: bool
+    ) -> Relay:
+        """A message in a staff thread: relayed to the user's DM when its writer is `allowed` (staff)."""
         found = await self._store.escalation_by_staff_thread(platform, channel, thread)
         if found is None or not found[0].relay:
-            return False
+            return Relay.NOT_RELAYED
+        if not allowed:
+            log.info("escalation %s: a message from someone who isn't staff was not relayed", found[0].id)
+            return Relay.REFUSED
         await self._to_user(found[1], f"{staff_name} (support): {text}")
-        return True
+        return Relay.RELAYED
 
     async def rate(self, escalation_id: int, score: int) -> str:
         if not 1 <= score <= 5:

@@ -100,6 +100,7 @@ class FakeDiscord(FakeServer[Call]):
     # -- server ------------------------------------------------------------------------------------
 
     def routes(self, app: web.Application) -> None:
+        self.dm_channels: dict[str, str] = {}  # user id → the DM channel the bot opened with them
         self.channels[self.channel_id] = self._text_channel()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
@@ -324,8 +325,10 @@ class FakeDiscord(FakeServer[Call]):
         name: str = "Grace",
         mention: bool = True,
         bot: bool = False,
+        roles: Sequence[int] = (),
     ) -> Payload:
-        """A MESSAGE_CREATE payload in the guild; `mention` puts "<@bot> " in front, as a client does."""
+        """A MESSAGE_CREATE payload in the guild; `mention` puts "<@bot> " in front, as a client does;
+        the author's member data carries `roles`, as Discord sends them."""
         data = self.dm_message(
             f"<@{self.bot_id}> {text}" if mention else text,
             channel_id=channel_id or self.channel_id,
@@ -334,7 +337,7 @@ class FakeDiscord(FakeServer[Call]):
             bot=bot,
         )
         data["guild_id"] = str(self.guild_id)
-        member = self.member(author_id, name)
+        member = self.member(author_id, name, roles=roles)
         del member["user"]
         data["member"] = member
         if mention:
@@ -429,6 +432,7 @@ class FakeDiscord(FakeServer[Call]):
     def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Awaitable[web.StreamResponse]]]]:
         table: list[tuple[str, str, Callable[..., Awaitable[web.StreamResponse]]]] = [
             ("GET", r"/users/@me", self._me),
+            ("POST", r"/users/@me/channels", self._open_dm),
             ("GET", r"/oauth2/applications/@me", self._application),
             ("GET", r"/gateway(?:/bot)?", self._gateway_info),
             ("PUT", r"/applications/(\d+)/commands", self._commands),
@@ -447,6 +451,19 @@ class FakeDiscord(FakeServer[Call]):
     async def _me(self, body: Any) -> web.Response:
         return json_response(
             user(self.bot_id, "Supportbot", bot=True) | {"verified": True, "mfa_enabled": False}
+        )
+
+    async def _open_dm(self, body: Payload) -> web.Response:
+        """The DM channel with a user (the same one each time), as POST /users/@me/channels returns it."""
+        recipient = str(body["recipient_id"])
+        channel_id = self.dm_channels.setdefault(recipient, str(self.next_id()))
+        return json_response(
+            {
+                "id": channel_id,
+                "type": 1,
+                "last_message_id": None,
+                "recipients": [user(int(recipient), "user")],
+            }
         )
 
     async def _application(self, body: Any) -> web.Response:

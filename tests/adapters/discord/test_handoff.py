@@ -212,7 +212,12 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     assert (await dm_texts(fake, 2))[1] == "Sam from our team has joined the conversation."
 
     reply = fake.guild_message(
-        "Reset it here", channel_id=thread, mention=False, author_id=STAFF_MEMBER, name="Sam"
+        "Reset it here",
+        channel_id=thread,
+        mention=False,
+        author_id=STAFF_MEMBER,
+        name="Sam",
+        roles=[fake.staff_role_id],
     )
     reply["attachments"] = [fake.attachment("steps.png")]
     await fake.dispatch("MESSAGE_CREATE", reply)
@@ -249,7 +254,12 @@ async def test_a_restart_while_escalated_keeps_the_state_and_the_relay(
     await fake.wait_for(lambda: fake.sent_to(thread), what="the relayed DM after the restart")
     assert fake.sent_to(thread)[0]["content"] == "Ada: still waiting"
     reply = fake.guild_message(
-        "Looking now", channel_id=thread, mention=False, author_id=STAFF_MEMBER, name="Sam"
+        "Looking now",
+        channel_id=thread,
+        mention=False,
+        author_id=STAFF_MEMBER,
+        name="Sam",
+        roles=[fake.staff_role_id],
     )
     await fake.dispatch("MESSAGE_CREATE", reply)
     assert (await dm_texts(fake, 1)) == ["Sam (support): Looking now"]
@@ -260,3 +270,32 @@ async def test_a_restart_while_escalated_keeps_the_state_and_the_relay(
     [(open_record, key)] = await run.app.store.open_escalations()
     assert (open_record.id, open_record.state, key) == (record.id, "human", dm_key())
     assert fake_openai.requests == []  # no answer, and no summary of an empty conversation
+
+
+async def test_only_staff_speak_to_the_customer_from_a_card_thread(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord, start: Start
+) -> None:
+    fake = fake_discord
+    run = await start(make_config(discord_staff_toml(fake)))
+    await ask_dm(fake, "I can't log in", 1)
+    await fake.dispatch("INTERACTION_CREATE", fake.slash("escalate", channel_id=DM))
+    record = await stored_card(run.app)
+    thread = int(record.staff_thread or 0)
+    for n in (1, 2):  # a member without the staff role writes in the card's thread
+        await fake.dispatch(
+            "MESSAGE_CREATE",
+            fake.guild_message(f"send me your password {n}", channel_id=thread, mention=False, author_id=901),
+        )
+    staff = fake.guild_message(
+        "How can I help?", channel_id=thread, mention=False, author_id=STAFF_MEMBER, name="Sam",
+        roles=[fake.staff_role_id],
+    )  # fmt: skip
+    await fake.dispatch("MESSAGE_CREATE", staff)
+    dm = await dm_texts(fake, 2)
+    assert dm[-1] == "Sam (support): How can I help?" and not any("password" in text for text in dm)
+    # The other writer was told once, privately (a DM of their own).
+    await fake.wait_for(lambda: "901" in fake.dm_channels and fake.sent_to(int(fake.dm_channels["901"])))
+    opened = fake.find("POST", r"/users/@me/channels")
+    assert [str(c.body["recipient_id"]) for c in opened] == ["901"]
+    notes = [m["content"] for m in fake.sent_to(int(fake.dm_channels["901"]))]
+    assert len(notes) == 1 and notes[0].startswith("Only support staff can write to the customer")

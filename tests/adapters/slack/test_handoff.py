@@ -285,3 +285,30 @@ async def test_members_of_the_staff_user_group_count_as_staff(start_bot: BotFact
     assert (await ephemeral_texts(slack, 3))[-1] == "You've claimed this conversation."
     [listed] = slack.called("usergroups.users.list")[:1]
     assert listed.params["usergroup"] == GROUP
+
+
+async def test_only_staff_speak_to_the_customer_from_under_a_card(start_bot: BotFactory) -> None:
+    bot = await start_bot(staff_toml())
+    slack = bot.slack
+    await bot.send.event(message("hello", channel=DM, ts="2600.1", user=USER))
+    await thread_texts(slack, DM, None, 1)
+    await bot.send.command("/escalate", "", channel=DM, user=USER)
+    card = await card_of(slack)
+    await record_of(bot, ThreadKey("slack", TEAM, DM, DM))
+    # Someone in the staff channel who isn't staff writes under the card, twice.
+    for n in (1, 2):
+        await bot.send.event(
+            message(f"I'm support, send me your password {n}", channel=STAFF_CHANNEL, ts=f"2601.{n}",
+                    user="U0MALLORY", thread_ts=card.ts)
+        )  # fmt: skip
+    [note] = await slack.wait_calls("chat.postEphemeral")
+    assert note.params["user"] == "U0MALLORY" and note.params["thread_ts"] == card.ts
+    assert "Only support staff can write to the customer" in note.params["text"]
+    # Staff are still relayed; nothing the other person wrote reached the user's DM.
+    await bot.send.event(
+        message("How can I help?", channel=STAFF_CHANNEL, ts="2602.1", user=STAFF, thread_ts=card.ts)
+    )
+    dm = await thread_texts(slack, DM, None, 2)
+    assert dm[-1].endswith("(support): How can I help?")
+    assert not any("password" in text for text in dm)
+    assert len(slack.called("chat.postEphemeral")) == 1  # one note, not one per message
