@@ -15,6 +15,7 @@ from bot.app import running_app
 from bot.conversation.recovery import answer_unanswered
 from bot.platforms import AdapterStartError, Platform, PlatformAdapter, RunOptions, runnable
 from bot.settings import LoadedConfig
+from bot.storage.retention import run_retention
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,11 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 log.warning("%s adapter running", adapter.platform)
             reminders = asyncio.create_task(app.handoff.reminders.run(stop))
             recovery = asyncio.create_task(answer_unanswered(app, began))
+            days = app.config.settings.database.retention_days
+            retention = asyncio.create_task(run_retention(app.store, days, stop))
             await stop.wait()
             recovery.cancel()
-            await asyncio.gather(reminders, recovery, return_exceptions=True)
+            await asyncio.gather(reminders, recovery, retention, return_exceptions=True)
             if lost:
                 log.error("stopping: a platform connection was lost for good (%s)", "; ".join(lost))
                 return 1

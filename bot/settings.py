@@ -88,6 +88,7 @@ class BotSettings(_Section):
 
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
+    retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
 
 
 class SlackSettings(_Section):

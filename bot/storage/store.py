@@ -93,6 +93,17 @@ class Stats:
     seconds_to_resolve: list[float] = field(default_factory=list)  # one per resolved escalation
 
 
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What a deletion took away."""
+
+    messages: int  # user messages and the bot's replies to them
+    feedback: int  # 👍/👎 rows
+    ratings: int  # escalation ratings (and reasons) cleared
+    escalations: int
+    conversations: int
+
+
 class ConversationStore(Protocol):
     """Everything the core keeps: conversations, their messages, usage and delivery state."""
 
@@ -197,4 +208,14 @@ class ConversationStore(Protocol):
 
     async def record_feedback(self, message_id: int, user_id: str, value: int) -> None:
         """Store (or change) one user's +1/-1 on a reply."""
+        ...
+
+    async def forget_user(self, platform: str, user_id: str) -> Removed:
+        """Delete one person's messages (and the bot's replies to them), their feedback, and their
+        ratings and reasons on escalations they asked for; conversations left empty go too."""
+        ...
+
+    async def purge_before(self, cutoff: datetime) -> Removed:
+        """Delete conversations last active before `cutoff` (not ones with an open escalation),
+        with their messages, feedback and escalations."""
         ...

@@ -429,3 +429,58 @@ async def test_feedback_is_one_value_per_user_and_reply_and_can_change(
     await store.record_feedback(reply, "U2", 1)
     await store.record_feedback(reply, "U1", -1)  # changed their mind
     assert await backend.feedback(store, reply) == {"U1": -1, "U2": 1}
+
+
+# ------------------------------------------------------------------ forgetting and retention
+
+
+async def test_forget_user_removes_their_messages_the_replies_feedback_and_ratings(
+    store: ConversationStore, backend: Backend
+) -> None:
+    mine = await inbound(store, text="my email is ada@example.com", user="U1")
+    reply = await answer(store, mine)
+    theirs = await inbound(store, OTHER_THREAD, text="someone else", user="U2")
+    kept = await answer(store, theirs)
+    await store.record_feedback(reply, "U1", 1)
+    await store.record_feedback(kept, "U1", -1)  # U1's vote on someone else's answer goes too
+    await store.record_feedback(kept, "U2", 1)
+    conv = await store.find_conversation(KEY)
+    assert conv is not None
+    opened = await store.open_escalation(
+        conv.id, reason="my email is …", trigger=Trigger.KEYWORD, requested_by="U1"
+    )
+    assert opened is not None
+    await store.resolve_escalation(conv.id, "S1")
+    await store.record_satisfaction(opened.id, 2)
+
+    removed = await store.forget_user("slack", "U1")
+    assert (removed.messages, removed.feedback, removed.ratings) == (2, 2, 1)
+    assert await store.messages(conv.id, 10) == []
+    other = await store.find_conversation(OTHER_THREAD)
+    assert other is not None and [m.text for m in await store.messages(other.id, 10)] == [
+        "someone else",
+        "answer",
+    ]
+    assert await backend.feedback(store, kept) == {"U2": 1}
+    found = await store.escalation(opened.id)
+    assert found is not None and (found[0].satisfaction, found[0].reason) == (None, "")
+    # The same user id on another platform is someone else.
+    assert (await store.forget_user("discord", "U2")).messages == 0
+
+
+async def test_purge_before_drops_old_conversations_but_not_open_escalations(
+    store: ConversationStore,
+) -> None:
+    old = await inbound(store, KEY, text="old question")
+    await answer(store, old)
+    escalated = await inbound(store, OTHER_THREAD, text="still with staff")
+    conv = await store.find_conversation(OTHER_THREAD)
+    assert conv is not None
+    await store.open_escalation(conv.id, reason="", trigger=Trigger.COMMAND, requested_by="U1")
+    assert escalated is not None
+
+    assert (await store.purge_before(datetime.now(UTC) - timedelta(days=1))).conversations == 0
+    removed = await store.purge_before(datetime.now(UTC) + timedelta(seconds=1))
+    assert (removed.conversations, removed.messages) == (1, 2)
+    assert await store.find_conversation(KEY) is None
+    assert await store.find_conversation(OTHER_THREAD) is not None  # staff still have it
