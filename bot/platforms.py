@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     from bot.service import SupportService
     from bot.settings import LoadedConfig
@@ -50,6 +52,11 @@ class RunOptions:
 
     def wants(self, platform: str) -> bool:
         return platform in self.requested
+
+
+def given(secret: SecretStr | None) -> bool:
+    """A secret that is set to something: an empty variable (`SLACK_SIGNING_SECRET=`) is not set."""
+    return secret is not None and bool(secret.get_secret_value().strip())
 
 
 @dataclass(frozen=True, slots=True)

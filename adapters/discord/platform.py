@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
+from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions, given
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
@@ -19,10 +19,10 @@ class DiscordPlatform:
     name = "discord"
 
     def plan(self, config: LoadedConfig, options: RunOptions) -> PlatformPlan:
-        token = config.secrets.discord_bot_token
-        if not options.wants(self.name) and (options.requested or token is None):
+        token = given(config.secrets.discord_bot_token)
+        if not options.wants(self.name) and (options.requested or not token):
             return PlatformPlan(None)
-        if token is None:
+        if not token:
             return PlatformPlan(None, ("Discord: DISCORD_BOT_TOKEN is not set",))
         return PlatformPlan("gateway")
 

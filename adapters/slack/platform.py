@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions
+from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions, given
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
@@ -21,12 +21,13 @@ class SlackPlatform:
     def plan(self, config: LoadedConfig, options: RunOptions) -> PlatformPlan:
         """Socket Mode when SLACK_APP_TOKEN is set, else (or with --slack-http) the HTTP Events API."""
         env = config.secrets
-        if not options.wants(self.name) and (options.requested or env.slack_bot_token is None):
+        bot_token, app_token = given(env.slack_bot_token), given(env.slack_app_token)
+        if not options.wants(self.name) and (options.requested or not bot_token):
             return PlatformPlan(None)
-        if env.slack_bot_token is None:
+        if not bot_token:
             return PlatformPlan(None, ("Slack: SLACK_BOT_TOKEN is not set",))
-        if options.requested.get(self.name) == "http" or env.slack_app_token is None:
-            if env.slack_signing_secret is None:
+        if options.requested.get(self.name) == "http" or not app_token:
+            if not given(env.slack_signing_secret):
                 return PlatformPlan("http", ("Slack HTTP mode: SLACK_SIGNING_SECRET is not set",))
             return PlatformPlan("http")
         return PlatformPlan("socket")

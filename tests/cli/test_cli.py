@@ -118,6 +118,13 @@ async def test_check_reports_platforms(tmp_path: Path) -> None:
     assert "platform slack: configured (socket mode)" in out
     code, out, _ = await run_cli("check", env={**env, "SLACK_BOT_TOKEN": "xoxb-x"})
     assert "platform slack: not configured — Slack HTTP mode: SLACK_SIGNING_SECRET is not set" in out
+    # An empty variable is not a secret: it would accept every unsigned request.
+    code, out, _ = await run_cli(
+        "check", env={**env, "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": ""}
+    )
+    assert "platform slack: not configured — Slack HTTP mode: SLACK_SIGNING_SECRET is not set" in out
+    code, out, _ = await run_cli("check", env={**env, "DISCORD_BOT_TOKEN": " "})
+    assert "platform discord: not configured — Discord: DISCORD_BOT_TOKEN is not set" in out
 
 
 async def test_escalations_and_their_timings_are_listed(
