@@ -37,9 +37,13 @@ class State:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         try:
-            return load_config(self.config_path)
+            config = load_config(self.config_path)
         except SettingsError as exc:
             fail(str(exc))
+        from bot.logs import redact_logs
+
+        redact_logs(config.secrets)
+        return config
 
     def run(self, work: Callable[[LoadedConfig], int]) -> int:
         """`work(config)`'s exit code; a missing platform is one line and exit 2, a database this

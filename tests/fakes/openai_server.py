@@ -155,6 +155,11 @@ class FakeOpenAI(FakeServer[Call]):
         body = await request.json()
         self._record(request, body)
         fault = self.faults.popleft() if self.faults else None
+        if fault == "echo-key":  # a proxy that repeats the caller's key in its error, as some do
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            return _error(
+                401, "invalid_api_key", f"Incorrect API key provided: {key} ({key[:8]}****{key[-4:]})"
+            )
         failed = await self._fault_response(fault)
         if failed is not None:
             return failed
