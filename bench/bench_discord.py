@@ -66,6 +66,7 @@ async def run(messages: int, concurrency: int, llm_url: str, llm_latency: float)
     )
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SUPPORTBOT_DATABASE__PATH"] = str(Path(tmp) / "bench.db")
+        os.environ["SUPPORTBOT_LIMITS__USER_MESSAGES_PER_MINUTE"] = "0"  # one bench user sends them all
         async with running_app(load_config()) as app:
             adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
             await adapter.start()

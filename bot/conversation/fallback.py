@@ -38,6 +38,20 @@ def offer_human(platform: str) -> str:
     return OFFERS.get(platform, OFFER_HUMAN)
 
 
+def too_fast(per_minute: int) -> str:
+    return (
+        f"You're sending messages faster than I can answer them (at most {per_minute} a minute)."
+        " Please wait a moment, then send your question again."
+    )
+
+
+def too_many_chars(chars: int, limit: int) -> str:
+    return (
+        f"Your message is {chars:,} characters long, and I can read at most {limit:,} at once."
+        " Could you shorten it or send it in parts?"
+    )
+
+
 def too_long(tokens: int, budget: int) -> str:
     return (
         f"Your message is about {tokens:,} tokens long, and I can read at most"

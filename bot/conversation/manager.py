@@ -21,10 +21,13 @@ from bot.conversation.fallback import (
     EMPTY_MESSAGE,
     NO_LLM,
     offer_human,
+    too_fast,
     too_long,
+    too_many_chars,
     without_model,
 )
 from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, reference_block, sources_footer
+from bot.conversation.limits import UserRate
 from bot.conversation.locks import KeyedLocks
 from bot.conversation.prompt import request_messages
 from bot.conversation.spending import DailySpend, price
@@ -96,6 +99,7 @@ class ConversationManager:
         self._system = SystemPrompt(system_prompt, settings, counter, today)
         self._spend = DailySpend(store, settings.llm.daily_budget_usd, today)
         self._locks = KeyedLocks()
+        self._rate = UserRate(settings.limits.user_messages_per_minute)
 
     async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Answer one message. Yields nothing for a duplicate delivery or a conversation a person has;
@@ -173,8 +177,9 @@ class ConversationManager:
     async def _answer(self, msg: IncomingMessage, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
         """Refuse an empty or oversized message, else ask the model with the help center's passages
         and the history that fits; without a model (or past the budget) answer from the passages."""
-        if not inbound.text.strip():
-            yield await self._notice(inbound, EMPTY_MESSAGE, ReplyStatus.REFUSED, "empty")
+        refused = self._refusal(msg, inbound)
+        if refused is not None:
+            yield await self._notice(inbound, refused[1], ReplyStatus.REFUSED, refused[0])
             return
         recent = await self._store.history(
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
@@ -203,6 +208,18 @@ class ConversationManager:
             return
         async for event in self._conclude(msg, inbound, found, reply):
             yield event
+
+    def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
+        """(reason, what to say) when the message is refused before any retrieval or model call."""
+        limits = self._settings.limits
+        if not inbound.text.strip():
+            return "empty", EMPTY_MESSAGE
+        if len(inbound.text) > limits.max_message_chars:
+            return "too_long", too_many_chars(len(inbound.text), limits.max_message_chars)
+        if not self._rate.allow(msg.key.platform, msg.user_id):
+            log.info("message %s refused: over limits.user_messages_per_minute", inbound.id)
+            return "rate_limited", too_fast(limits.user_messages_per_minute)
+        return None
 
     def _material(self, found: SearchResult | None) -> str:
         """The reference material for the model: the passages, or the rules for having none."""
