@@ -1,4 +1,12 @@
-"""Markdown (as models write it) → Slack mrkdwn, and escaping text for Slack."""
+"""Markdown (as models write it) → Slack mrkdwn, and escaping text for Slack.
+
+Text from the model or a user never pings: `escape` (every mrkdwn path: posts, edits, notes, the
+relay, cards) turns `<` into `&lt;`, so `<!channel>`, `<!here>`, `<!everyone>`, `<!subteam^…>` and
+`<@U…>` show as typed; `defuse` does the same for Markdown that Slack renders itself (chat
+streaming), with a zero-width space after the `<`, since Markdown is not mrkdwn-escaped. Both
+also break a bare `@channel`, `@here` or `@everyone`, which Slack may link in blocks. The bot's own
+mentions (the staff group on cards) are added after escaping.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +25,28 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _BOLD_MARK = "\x00"  # stands in for "*" of bold until italics are converted
+BREAK = "\u200b"  # zero-width space: shows nothing, but Slack no longer reads a mention
+# "<" (or an entity for it) opening a user, user-group or special mention.
+_ANGLE_MENTION = re.compile(
+    r"(<|&lt;|&#0*60;|&#x0*3c;)(?=@|!(?:channel|here|everyone|subteam)\b)", re.IGNORECASE
+)
+# A bare special mention: "@here" as a word, not inside a URL or an address.
+_BARE_MENTION = re.compile(r"(?<![\w/@.:=-])@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+
+
+def _defuse_bare(text: str) -> str:
+    return _BARE_MENTION.sub("@" + BREAK, text)
+
+
+def defuse(markdown: str) -> str:
+    """Markdown for Slack to render, with every mention in it shown as typed but pinging nobody."""
+    return _defuse_bare(_ANGLE_MENTION.sub(lambda m: m.group(1) + BREAK, markdown))
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, escaped as its docs require."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's three control characters, escaped as its docs require (so `<!here>` or `<@U…>`
+    shows as typed and pings nobody), and bare `@here`-style mentions broken."""
+    return _defuse_bare(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _inline(text: str) -> str:

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.api import error_code
 from adapters.slack.blocks import Block, text_blocks
-from adapters.slack.mrkdwn import to_mrkdwn
+from adapters.slack.mrkdwn import defuse, to_mrkdwn
 from bot.reply.stream import TooLong, Unavailable
 
 TYPING = " …"  # shown after interim text so a pause does not look like the end
@@ -91,7 +91,7 @@ class NativeSurface:
     _open: str | None = None  # ts of the stream message still open
 
     def render(self, markdown: str) -> str:
-        return markdown  # Slack renders a stream's Markdown itself
+        return defuse(markdown)  # Slack renders a stream's Markdown itself (and may read mentions)
 
     async def post(self, text: str, *, final: bool) -> str:
         assert self.target.thread_ts is not None  # streams are always thread replies

@@ -58,7 +58,7 @@ async def test_console_answer_cites_its_sources(
     )
     prompt = fake_openai.requests[0]["messages"]
     material = prompt[-2]
-    assert material["role"] == "system" and "<reference>" in material["content"]
+    assert material["role"] == "user" and "<reference-" in material["content"]
     assert 'title="Refunds' in material["content"] and "within 30 days" in material["content"]
     assert prompt[-1] == {"role": "user", "content": "can I get a refund on my annual plan?"}
 
@@ -70,7 +70,7 @@ async def test_nothing_relevant_means_no_material_and_an_offer_of_a_person(
     async with running_app(make_config(KB_TOML, kb=True)) as app:
         _, done = await ask(app.manager, message("what is the airspeed velocity of a swallow"))
     assert done is not None and done.status is ReplyStatus.ANSWERED
-    assert fake_openai.requests[0]["messages"][-2]["content"] == NO_MATERIAL_RULES
+    assert fake_openai.requests[0]["messages"][-2]["content"].endswith(NO_MATERIAL_RULES)
     assert "Sources:" not in done.text and "bring in a person" in done.text
 
 
@@ -141,7 +141,7 @@ async def test_a_follow_up_is_searched_with_the_previous_question(
         _, done = await ask(app.manager, message("and how would I go about that?"))
     assert done is not None and done.status is ReplyStatus.ANSWERED
     material = fake_openai.requests[1]["messages"][-2]["content"]
-    assert "<reference>" in material and 'title="Refunds' in material
+    assert "<reference-" in material and 'title="Refunds' in material
 
 
 async def test_an_answer_citing_nothing_offers_a_person(
@@ -156,7 +156,7 @@ async def test_an_answer_citing_nothing_offers_a_person(
         in_slack = replace(message(question), key=ThreadKey("slack", "T1", "D1", "D1"))
         _, slack_done = await ask(app.manager, in_slack)
     assert done is not None and done.status is ReplyStatus.ANSWERED
-    assert "<reference>" in fake_openai.requests[0]["messages"][-2]["content"]
+    assert "<reference-" in fake_openai.requests[0]["messages"][-2]["content"]
     assert done.text == (
         "The help center doesn't say whether refunds reach PayPal.\n\n"
         "If you'd like, I can bring in a person from the team: type /escalate."  # the console

@@ -31,8 +31,10 @@ async def supportbot(*argv: str) -> tuple[int, str, str]:
 
 def answers_only_about_swimming(request: dict[str, Any]) -> str:
     question = request["messages"][-1]["content"]
+    roles = [m["role"] for m in request["messages"]]
     material = request["messages"][-2]["content"]
-    assert "<reference>" in material  # asked the way a live answer is: with the passages
+    # Asked the way a live answer is: the system prompt alone as system, the passages as data.
+    assert roles == ["system", "user", "user"] and "<reference-" in material
     if "swim" in question:
         return "Penguins swim well [1]."
     return "The help center doesn't cover that."
