@@ -56,7 +56,12 @@ async def test_answers_relayed_messages_and_cards_ping_only_the_staff_role_on_ca
         await replies(fake, 2)
         written = f"{PINGS.format(role=role)} done"
         staff_reply = fake.guild_message(
-            written, channel_id=thread, mention=False, author_id=STAFF_MEMBER, name="Sam"
+            written,
+            channel_id=thread,
+            mention=False,
+            author_id=STAFF_MEMBER,
+            name="Sam",
+            roles=[fake.staff_role_id],
         )
         await fake.dispatch("MESSAGE_CREATE", staff_reply)
         await fake.wait_for(
