@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -68,7 +69,7 @@ class _ModelReply:
         return "".join(self.parts).strip()
 
 
-async def _by_deadline(chunks: AsyncGenerator[T, None], seconds: float) -> AsyncIterator[T]:
+async def _by_deadline(chunks: AsyncGenerator[T, None], seconds: float) -> AsyncGenerator[T, None]:
     """The chunks, as long as waiting for them takes `seconds` in all; then LLMError ("deadline").
 
     Only the waits for the model count, never the consumer's work between chunks: a slow platform
@@ -254,20 +255,21 @@ class ConversationManager:
     ) -> AsyncIterator[str]:
         """Stream the model's text; its usage and any call of the escalation tool land in `reply`.
 
-        The whole call, the SDK's retries included, has llm.answer_deadline_s; past it LLMError
-        (reason "deadline"), whatever was streamed so far.
+        Waiting for the model, its retries included, may take llm.answer_deadline_s in all (no
+        attempt's timeout is longer); past it LLMError (reason "deadline"), whatever was streamed.
         """
         s = self._settings.llm
         tools = [ESCALATE_TOOL] if s.escalation_tool else []
         chunks = llm.stream(messages, tools, timeout_s=min(s.timeout_s, s.answer_deadline_s))
-        async for chunk in _by_deadline(chunks, s.answer_deadline_s):
-            if isinstance(chunk, str):
-                reply.parts.append(chunk)
-                yield chunk
-            elif isinstance(chunk, ToolCall):
-                reply.handover = chunk if chunk.name == TOOL_NAME else reply.handover
-            else:
-                reply.usage = chunk
+        async with aclosing(_by_deadline(chunks, s.answer_deadline_s)) as bounded:
+            async for chunk in bounded:
+                if isinstance(chunk, str):
+                    reply.parts.append(chunk)
+                    yield chunk
+                elif isinstance(chunk, ToolCall):
+                    reply.handover = chunk if chunk.name == TOOL_NAME else reply.handover
+                else:
+                    reply.usage = chunk
 
     async def _conclude(
         self, msg: IncomingMessage, inbound: StoredMessage, found: SearchResult | None, reply: _ModelReply
