@@ -71,6 +71,7 @@ class LLMSettings(_Section):
     stop: list[str] = Field(default_factory=list, max_length=4)
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    answer_deadline_s: float = Field(25.0, gt=0)  # one answer's whole model call, retries included
     context_margin: int = Field(256, ge=0)  # tokens kept free for the framing of each message
     history_limit: int = Field(50, ge=1)  # most messages read back per answer, before trimming
     encoding: str = "auto"  # tiktoken encoding; "auto" = the model's own, else the bundled cl100k

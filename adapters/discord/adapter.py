@@ -58,6 +58,7 @@ class DiscordAdapter:
         guild_ready_timeout_s: float = 2.0,
         defer_after_s: float = 2.0,
         drain_timeout_s: float = 10.0,
+        typing_refresh_s: float = TYPING_REFRESH_S,
         on_lost: Callable[[str], None] | None = None,
     ) -> None:
         """`on_lost(problem)` is called if the gateway connection ends for good after start
@@ -70,6 +71,7 @@ class DiscordAdapter:
         self._ready_timeout = ready_timeout_s
         self._guild_ready_timeout = guild_ready_timeout_s  # discord.py waits this long after the last guild
         self._drain_timeout = drain_timeout_s
+        self._typing_refresh = typing_refresh_s
         self._client: SupportClient | None = None
         self._handoff: DiscordHandoff | None = None
         self._gateway: asyncio.Task[None] | None = None
@@ -302,7 +304,7 @@ class DiscordAdapter:
             return await where.open(client, thread_name)
 
         opening = asyncio.create_task(open_when_accepted())
-        typing = asyncio.create_task(_keep_typing(opening))
+        typing = asyncio.create_task(_keep_typing(opening, self._typing_refresh))
         surface = DiscordSurface(
             lambda: asyncio.shield(opening),
             edit_interval_s=self._settings.edit_interval_s,
@@ -357,12 +359,13 @@ class DiscordAdapter:
             await self._service.delivered(done.reply_id, str(last.id))
 
 
-async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable]) -> None:
-    """Show "typing…" where the answer will appear until it is visible (cancelled then)."""
+async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable], refresh_s: float) -> None:
+    """Show "typing…" where the answer will appear until it is visible (cancelled then), renewed
+    every `refresh_s` however long the model takes, its retries included."""
     try:
         channel = await asyncio.shield(opening)
         while True:
             await channel.typing()
-            await asyncio.sleep(TYPING_REFRESH_S)
+            await asyncio.sleep(refresh_s)
     except SEND_ERRORS as exc:
         log.debug("Discord: typing indicator failed: %s", exc)

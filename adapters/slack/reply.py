@@ -6,7 +6,9 @@ buttons) so the fallback costs one failed call per workspace, not one per answer
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from enum import StrEnum
 
 from slack_sdk.errors import SlackApiError
@@ -24,28 +26,37 @@ log = logging.getLogger(__name__)
 
 THINKING = "is thinking…"
 REACTION = "eyes"
+# Slack removes an assistant status after two minutes without a message (assistant.threads.setStatus),
+# so a slow answer renews it; at most a few times, so a status never taken back still ends.
+STATUS_RENEW_S = 60.0
+STATUS_RENEWALS = 10
 
 
 class Sign(StrEnum):
     """What shows the user their message is being worked on, so it can be taken back."""
 
     NONE = "none"
-    STATUS = "status"  # assistant thread status ("is thinking…"), cleared by Slack on the reply
+    STATUS = "status"  # assistant thread status ("is thinking…"), renewed until Slack clears it on the reply
     REACTION = "reaction"  # 👀 on the user's message
 
 
 class ReplyWriter:
     """Shared by all answers of one adapter: the client, the settings and what Slack refused."""
 
-    def __init__(self, client: AsyncWebClient, settings: SlackSettings) -> None:
+    def __init__(
+        self, client: AsyncWebClient, settings: SlackSettings, *, status_renew_s: float = STATUS_RENEW_S
+    ) -> None:
         self.client = client
         self.settings = settings
+        self._status_renew_s = status_renew_s
+        self._answers: weakref.WeakValueDictionary[str, Writing] = weakref.WeakValueDictionary()  # by ts
         self._status_ok: dict[tuple[str, bool], bool] = {}  # (team, is_dm) → assistant status works
         self._native_ok: dict[str, bool] = {}  # team → chat streaming works
         self.native_feedback = True  # the feedback_buttons element is accepted
 
     async def sign(self, where: Origin) -> Sign:
-        """Within a round trip: the assistant status where the workspace has it, else a reaction."""
+        """Within a round trip: the assistant status where the workspace has it (renewed until the
+        answer's first text shows), else a reaction."""
         place = (where.team, where.is_dm)
         if where.thread_ts and self._status_ok.get(place, True):
             try:
@@ -53,6 +64,7 @@ class ReplyWriter:
                     channel_id=where.channel, thread_ts=where.thread_ts, status=THINKING
                 )
                 self._status_ok[place] = True
+                self._keep_status(where, where.thread_ts)
                 return Sign.STATUS
             except SlackApiError as exc:
                 self._status_ok[place] = False
@@ -64,8 +76,28 @@ class ReplyWriter:
             log.warning("%s", describe("reactions.add", exc))
             return Sign.NONE
 
+    def _keep_status(self, where: Origin, thread_ts: str) -> None:
+        answer = self._answers.get(where.ts)
+        if answer is not None and not answer.shown:
+            answer.renewing = asyncio.create_task(self._renew_status(where.channel, thread_ts))
+
+    async def _renew_status(self, channel: str, thread_ts: str) -> None:
+        """Set the status again before Slack lets it lapse; the answer cancels this once it shows."""
+        for _ in range(STATUS_RENEWALS):
+            await asyncio.sleep(self._status_renew_s)
+            try:
+                await self.client.assistant_threads_setStatus(
+                    channel_id=channel, thread_ts=thread_ts, status=THINKING
+                )
+            except SlackApiError as exc:
+                log.info("could not renew the Slack assistant status: %s", error_code(exc))
+                return
+
     async def unsign(self, where: Origin, sign: Sign, *, replied: bool) -> None:
         """Take the sign back: the reaction always, the status only if no reply cleared it."""
+        answer = self._answers.get(where.ts)
+        if answer is not None:
+            answer.stop_renewing()
         try:
             if sign is Sign.REACTION:
                 await self.client.reactions_remove(channel=where.channel, timestamp=where.ts, name=REACTION)
@@ -87,7 +119,9 @@ class ReplyWriter:
         log.info("Slack chat streaming refused (%s); answering with edits in team %s", code, where.team)
 
     def begin(self, where: Origin) -> Writing:
-        return Writing(self, where)
+        writing = Writing(self, where)
+        self._answers[where.ts] = writing
+        return writing
 
 
 class Writing:
@@ -111,13 +145,27 @@ class Writing:
         else:
             self._stream = ReplyStream(self._surfaces[0])
         self._text = ""
+        self.renewing: asyncio.Task[None] | None = None  # the assistant status kept up meanwhile
+
+    @property
+    def shown(self) -> bool:
+        """Some of the answer is in the thread (which clears an assistant status)."""
+        return self._stream.visible
+
+    def stop_renewing(self) -> None:
+        if self.renewing is not None:
+            self.renewing.cancel()
+            self.renewing = None
 
     async def add(self, delta: str) -> None:
         self._text += delta
         await self._stream.update(self._text.lstrip())
+        if self.shown:
+            self.stop_renewing()
 
     async def finish(self, done: ReplyDone) -> str:
         """Show `done.text` with its buttons; returns the ts of the answer's first message."""
+        self.stop_renewing()
         native_feedback = done.status is ReplyStatus.ANSWERED and self._writer.native_feedback
         try:
             return await self._finish(done, native_feedback)

@@ -8,11 +8,13 @@ what the model reads in context.py, what it costs in spending.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.conversation.context import SystemPrompt, fit_history, retrieve
 from bot.conversation.fallback import (
@@ -54,6 +56,7 @@ if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this modu
     from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,6 +70,35 @@ class _ModelReply:
     @property
     def text(self) -> str:
         return "".join(self.parts).strip()
+
+
+async def _by_deadline(chunks: AsyncGenerator[T, None], seconds: float) -> AsyncGenerator[T, None]:
+    """The chunks, as long as waiting for them takes `seconds` in all; then LLMError ("deadline").
+
+    Only the waits for the model count, never the consumer's work between chunks: a slow platform
+    doesn't turn a finished answer into a fallback, and a timeout around a yield would cancel
+    whatever the consumer awaits.
+    """
+    clock = asyncio.get_running_loop().time
+    left = seconds
+    try:
+        while True:
+            began = clock()
+            scope = asyncio.timeout(left)
+            try:
+                async with scope:
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                if not scope.expired():
+                    raise
+                detail = f"no complete answer within the {seconds:g} s deadline"
+                raise LLMError(LLMErrorKind.TIMEOUT, detail, reason="deadline") from exc
+            left -= clock() - began
+            yield chunk
+    finally:
+        await chunks.aclose()
 
 
 def _grounded(found: SearchResult | None) -> bool:
@@ -204,7 +236,7 @@ class ConversationManager:
                 yield TextDelta(delta)
         except LLMError as exc:
             log.warning("LLM call for message %s failed: %s", inbound.id, exc)
-            yield await self._without_llm(msg, inbound, found, exc.kind.value, APOLOGIES[exc.kind])
+            yield await self._without_llm(msg, inbound, found, exc.reason, APOLOGIES[exc.kind])
             return
         async for event in self._conclude(msg, inbound, found, reply):
             yield event
@@ -239,16 +271,23 @@ class ConversationManager:
     async def _ask(
         self, llm: LLMClient, messages: list[ChatCompletionMessageParam], reply: _ModelReply
     ) -> AsyncIterator[str]:
-        """Stream the model's text; its usage and any call of the escalation tool land in `reply`."""
-        tools = [ESCALATE_TOOL] if self._settings.llm.escalation_tool else []
-        async for chunk in llm.stream(messages, tools):
-            if isinstance(chunk, str):
-                reply.parts.append(chunk)
-                yield chunk
-            elif isinstance(chunk, ToolCall):
-                reply.handover = chunk if chunk.name == TOOL_NAME else reply.handover
-            else:
-                reply.usage = chunk
+        """Stream the model's text; its usage and any call of the escalation tool land in `reply`.
+
+        Waiting for the model, its retries included, may take llm.answer_deadline_s in all (no
+        attempt's timeout is longer); past it LLMError (reason "deadline"), whatever was streamed.
+        """
+        s = self._settings.llm
+        tools = [ESCALATE_TOOL] if s.escalation_tool else []
+        chunks = llm.stream(messages, tools, timeout_s=min(s.timeout_s, s.answer_deadline_s))
+        async with aclosing(_by_deadline(chunks, s.answer_deadline_s)) as bounded:
+            async for chunk in bounded:
+                if isinstance(chunk, str):
+                    reply.parts.append(chunk)
+                    yield chunk
+                elif isinstance(chunk, ToolCall):
+                    reply.handover = chunk if chunk.name == TOOL_NAME else reply.handover
+                else:
+                    reply.usage = chunk
 
     async def _conclude(
         self, msg: IncomingMessage, inbound: StoredMessage, found: SearchResult | None, reply: _ModelReply

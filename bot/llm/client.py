@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -25,12 +25,14 @@ class LLMErrorKind(StrEnum):
 
 
 class LLMError(Exception):
-    """An LLM call failed; `kind` says how, `detail` is for logs (never shown to users)."""
+    """An LLM call failed; `kind` says how, `detail` is for logs (never shown to users), `reason` is
+    what the failed message records (the kind's name unless said otherwise, e.g. "deadline")."""
 
-    def __init__(self, kind: LLMErrorKind, detail: str) -> None:
-        super().__init__(f"{kind.value}: {detail}")
+    def __init__(self, kind: LLMErrorKind, detail: str, *, reason: str = "") -> None:
+        super().__init__(f"{reason or kind.value}: {detail}")
         self.kind = kind
         self.detail = detail
+        self.reason = reason or kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +116,20 @@ class LLMClient:
         self,
         messages: Sequence[ChatCompletionMessageParam],
         tools: Sequence[ChatCompletionToolParam] = (),
-    ) -> AsyncIterator[LLMChunk]:
+        *,
+        timeout_s: float | None = None,
+    ) -> AsyncGenerator[LLMChunk, None]:
         """Yield text deltas as they arrive, then any ToolCalls, then one CompletionUsage.
 
+        `timeout_s`: each attempt's timeout for this call (default the client's, llm.timeout_s).
         Raises LLMError.
         """
         import openai
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+        options: openai.RequestOptions = {"security": {"bearer_auth": True}}
+        if timeout_s is not None:
+            options["timeout"] = timeout_s
         calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
         usage: CompletionUsage | None = None
         try:
@@ -133,7 +141,7 @@ class LLMClient:
                 "/chat/completions",
                 body=self._body(messages, tools),
                 cast_to=ChatCompletion,
-                options={"security": {"bearer_auth": True}},
+                options=options,
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )

@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat (and embeddings) server on 127.0.0.1 for tests and benches.
 
 Streams SSE chunks with a usage chunk like the real API; faults can be queued (429 with
-Retry-After, 500, 401, context-length 400, a hang past the client's timeout, a malformed body).
+Retry-After, 500, 401, context-length 400, a hang past the client's timeout, a malformed body, a
+stream cut or stalled after its first chunk).
 The default answer echoes the last user message and counts the messages it was sent.
 `/v1/embeddings` returns deterministic vectors: a normalised hashed bag of words, after mapping
 words through `embedding_aliases` (so a test can make "block" mean "mute"); its requests are
@@ -52,6 +53,7 @@ class Call:
 @dataclass
 class FakeOpenAI(FakeServer[Call]):
     latency_s: float = 0.0  # before the first chunk
+    chunk_delay_s: float = 0.0  # before each later chunk
     reply: Reply = echo_reply
     chunk_words: int = 3  # words per streamed chunk
     faults: deque[str] = field(default_factory=deque)
@@ -84,7 +86,7 @@ class FakeOpenAI(FakeServer[Call]):
         return [c.body for c in self.calls if c.path == EMBEDDINGS]
 
     def fail_next(self, fault: str, times: int = 1) -> None:
-        """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut."""
+        """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut, stall."""
         self.faults.extend([fault] * times)
 
     def routes(self, app: web.Application) -> None:
@@ -175,7 +177,7 @@ class FakeOpenAI(FakeServer[Call]):
             return json_response(_completion(model, text, usage))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        if not await self._stream_text(resp, model, text, cut=fault == "cut"):
+        if not await self._stream_text(resp, model, text, fault):
             return resp
         if tool is not None:
             await _stream_tool_call(resp, model, tool)
@@ -188,14 +190,20 @@ class FakeOpenAI(FakeServer[Call]):
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
-    async def _stream_text(self, resp: web.StreamResponse, model: str, text: str, *, cut: bool) -> bool:
-        """The text in chunks of `chunk_words`; False when the stream was cut off (fault "cut")."""
+    async def _stream_text(self, resp: web.StreamResponse, model: str, text: str, fault: str | None) -> bool:
+        """The text in chunks of `chunk_words`; False when the stream was cut off after its first
+        chunk (fault "cut": a broken chunk follows; "stall": nothing more until the server stops)."""
         words = text.split(" ") if text else []
         pieces = [" ".join(words[i : i + self.chunk_words]) for i in range(0, len(words), self.chunk_words)]
         for i, piece in enumerate(pieces):
-            if cut and i == 1:
+            if fault == "cut" and i == 1:
                 await resp.write(b"data: {not json\n\n")
                 return False
+            if fault == "stall" and i == 1:
+                await self._stopping.wait()
+                return False
+            if i and self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
             delta: dict[str, Any] = {"role": "assistant", "content": piece if i == 0 else " " + piece}
             await resp.write(_sse(_chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}])))
         return True
