@@ -28,6 +28,7 @@ NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rath
 # Why the answer comes from the knowledge base alone, when that is by design rather than a failure.
 NO_LLM = "no_llm"
 BUDGET = "budget"
+BUDGET_REACHED = "I've reached today's answering budget, so I can't write an answer right now."
 PASSAGES_LEAD: dict[str, str] = {
     NO_LLM: "Here is what I found in our help center (excerpts; no AI model is configured):",
     BUDGET: "I've reached today's answering budget, so here is what I found in our help center:",
@@ -75,4 +76,6 @@ def without_model(
         return f"{NOT_FOUND} {offer}"
     if reason == NO_LLM:
         return APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
+    if reason == BUDGET:  # and no knowledge base to answer from
+        return f"{BUDGET_REACHED} {offer}"
     return f"{apology} {offer}"

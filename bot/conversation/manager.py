@@ -129,7 +129,7 @@ class ConversationManager:
         self._handoff = handoff
         self._kb = kb
         self._system = SystemPrompt(system_prompt, settings, counter, today)
-        self._spend = DailySpend(store, settings.llm.daily_budget_usd, today)
+        self._spend = DailySpend(store, settings.llm.daily_budget_usd, today, settings.model_info())
         self._locks = KeyedLocks()
         self._rate = UserRate(settings.limits.user_messages_per_minute)
 
@@ -217,8 +217,8 @@ class ConversationManager:
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
         )
         found = await retrieve(self._kb, inbound.text, recent)
-        if self._llm is None or await self._spend.over_budget():
-            yield await self._without_llm(msg, inbound, found, NO_LLM if self._llm is None else BUDGET)
+        if self._llm is None:
+            yield await self._without_llm(msg, inbound, found, NO_LLM)
             return
         material = self._material(found)
         budget = self._history_budget(material)
@@ -230,16 +230,38 @@ class ConversationManager:
         history = fit_history(recent, budget - inbound.tokens)
         turns = [(turn.role is Role.USER, turn.text) for turn in history]
         messages = request_messages(self._system.today()[0], turns, material, inbound.text)
+        prompt_tokens = self._prompt_room() - budget + inbound.tokens + sum(t.tokens for t in history)
+        async for event in self._within_budget(msg, inbound, found, messages, prompt_tokens):
+            yield event
+
+    async def _within_budget(
+        self,
+        msg: IncomingMessage,
+        inbound: StoredMessage,
+        found: SearchResult | None,
+        messages: list[ChatCompletionMessageParam],
+        prompt_tokens: int,
+    ) -> AsyncIterator[ReplyEvent]:
+        """Reserve the call's worst-case cost against llm.daily_budget_usd first (so answers running
+        at once can't all pass the check and overshoot), ask, then settle with what it cost."""
+        assert self._llm is not None
+        worst = self._spend.worst_case(prompt_tokens, self._settings.llm.max_tokens)
+        if not await self._spend.reserve(worst):
+            yield await self._without_llm(msg, inbound, found, BUDGET)
+            return
         reply = _ModelReply()
         try:
-            async for delta in self._ask(self._llm, messages, reply):
-                yield TextDelta(delta)
-        except LLMError as exc:
-            log.warning("LLM call for message %s failed: %s", inbound.id, exc)
-            yield await self._without_llm(msg, inbound, found, exc.reason, APOLOGIES[exc.kind])
-            return
-        async for event in self._conclude(msg, inbound, found, reply):
-            yield event
+            try:
+                async for delta in self._ask(self._llm, messages, reply):
+                    yield TextDelta(delta)
+            except LLMError as exc:
+                log.warning("LLM call for message %s failed: %s", inbound.id, exc)
+                yield await self._without_llm(msg, inbound, found, exc.reason, APOLOGIES[exc.kind])
+                return
+            async for event in self._conclude(msg, inbound, found, reply):
+                yield event
+        finally:
+            self._spend.settle(worst, price(reply.usage, self._settings.models))
 
     def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
         """(reason, what to say) when the message is refused before any retrieval or model call."""
@@ -261,6 +283,11 @@ class ConversationManager:
         if _grounded(found):
             return reference_block(found.hits, self._settings.kb.max_context_chars)
         return NO_MATERIAL_RULES
+
+    def _prompt_room(self) -> int:
+        """Tokens a request may hold before the answer's own max_tokens and the margin."""
+        llm = self._settings.llm
+        return self._settings.context_window() - llm.max_tokens - llm.context_margin
 
     def _history_budget(self, material: str) -> int:
         """Tokens left for the question and its history once the prompt and material are counted."""
@@ -307,7 +334,6 @@ class ConversationManager:
         if footer:
             yield TextDelta(footer)
             answer += footer
-        self._spend.add(cost)
         reply_id = await self._store.record_reply(
             inbound, Role.ASSISTANT, answer, self._counter.count(answer), cost, settles=MessageStatus.ANSWERED
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from bot.app import running_app
@@ -42,3 +43,16 @@ async def test_an_overlong_message_is_refused_before_the_model(
         _, fine = await ask(app.manager, message("a short one"))
         assert fine is not None and fine.status is ReplyStatus.ANSWERED
         assert len(fake_openai.requests) == 1
+
+
+async def test_answers_at_once_cannot_all_pass_the_daily_budget(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    # gpt-4o's worst case here is about $0.008 (800 answer tokens): two at once would pass $0.012.
+    fake_openai.latency_s = 0.3  # all ten are asked while the first is still answering
+    toml = '[llm]\nmodel = "gpt-4o"\ndaily_budget_usd = 0.012\n[limits]\nuser_messages_per_minute = 0\n'
+    async with running_app(make_config(toml)) as app:
+        done = await asyncio.gather(*(ask(app.manager, slack(f"q {n}", f"b{n}")) for n in range(10)))
+        texts = [d.text for _, d in done if d is not None]
+        assert len(fake_openai.requests) == 1  # one reservation fitted; the rest waited for none
+        assert sum(t.startswith("I've reached today's answering budget") for t in texts) == 9
