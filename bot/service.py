@@ -17,6 +17,7 @@ from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.repair import repair, repaired
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore
 
@@ -50,6 +51,10 @@ class Person:
     user_id: str
     name: str = ""
     roles: tuple[str, ...] = ()
+
+    def repaired(self) -> Person:
+        """The same person with a storable id and name (see bot/repair.py)."""
+        return Person(repair(self.user_id), repair(self.name), self.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +119,9 @@ class SupportService:
     # -- messages --------------------------------------------------------------------------------
 
     def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
-        """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing()."""
-        return self._manager.handle(msg)
+        """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing().
+        Text that can't be stored as it came (a lone surrogate) is repaired first, never dropped."""
+        return self._manager.handle(repaired(msg))
 
     async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._manager.mark_delivered(reply_id, platform_message_id)
@@ -131,6 +137,7 @@ class SupportService:
 
     async def escalate(self, key: ThreadKey, person: Person, reason: str, trigger: Trigger) -> str:
         """Hand `key` to staff; returns what to tell the person (also when it is refused)."""
+        person, reason = person.repaired(), repair(reason)
         try:
             outcome = await self._escalations.escalate(
                 key, user_id=person.user_id, reason=reason, trigger=trigger
@@ -168,6 +175,7 @@ class SupportService:
 
     async def staff_action(self, escalation_id: int, action: str, person: Person) -> str:
         """Claim or Resolve on a handoff card (`action` "claim" | "resolve"); staff only."""
+        person = person.repaired()
         try:
             key = await self._escalations.key_of(escalation_id)
             act = self._escalations.claim if action == "claim" else self._escalations.resolve
@@ -180,6 +188,7 @@ class SupportService:
         """`/resolve [link]` (staff): the linked conversation (a link under a card means the card's
         conversation), else the thread it was typed in (a card's thread means its conversation), else
         the one open escalation in this channel."""
+        person = person.repaired()
         if not self._escalations.is_staff(person.user_id, person.roles):
             return NOT_STAFF_RESOLVE
         target = link or place.key()
@@ -238,10 +247,11 @@ class SupportService:
         staff = self._settings.staff_channel
         if staff.platform != platform:
             return None
+        person = person.repaired()
         allowed = self._escalations.is_staff(person.user_id, person.roles)
         name = person.name or person.user_id
         outcome = await self._handoff.staff_wrote(
-            platform, staff.channel, thread, name, text, allowed=allowed
+            platform, staff.channel, thread, name, repair(text), allowed=allowed
         )
         if outcome is not Relay.REFUSED or (thread, person.user_id) in self._refused:
             return None

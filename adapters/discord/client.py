@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -192,6 +193,36 @@ def build_tree(
     return tree
 
 
+def guard_parsers(parsers: dict[str, Callable[[Any], None]]) -> None:
+    """Make each of discord.py's gateway parsers skip a malformed dispatch with one log line.
+
+    discord.py runs the parser of every DISPATCH inside the gateway's read loop, outside any handler,
+    so `on_error` never sees a parser's exception: a KeyError from a MESSAGE_CREATE without a channel_id
+    ends `Client.connect()`, and with it the bot's whole Discord connection.
+    """
+    for event, parse in parsers.items():
+        parsers[event] = _skipping(event, parse)
+
+
+def _skipping(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    def parse_or_skip(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as exc:
+            what = f" {str(data.get('id'))[:40]}" if isinstance(data, dict) and "id" in data else ""
+            log.warning("Discord: skipped a malformed %s dispatch%s: %s", event, what, one_line(exc))
+
+    return parse_or_skip
+
+
+def one_line(exc: BaseException | None, limit: int = 200) -> str:
+    """`KeyError: 'author'`: the exception's type and message on one line, cut to `limit` characters."""
+    if exc is None:
+        return "unknown error"
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 MessageHandler = Callable[[discord.Message], Awaitable[None]]
 
 
@@ -217,6 +248,12 @@ class SupportClient(discord.Client):
         self.interactions = interactions
         self._handle_message = on_message
         self.tree = build_tree(self, interactions)
+        guard_parsers(self._connection.parsers)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An event handler raised: one line (the traceback only with debug logging)."""
+        log.error("Discord: %s failed: %s", event_method, one_line(sys.exc_info()[1]))
+        log.debug("Discord: %s failed", event_method, exc_info=True)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ReplyButton)

@@ -29,6 +29,7 @@ async def _chat(config: LoadedConfig, thread: str | None, user: str | None) -> i
 
     from bot.app import running_app
     from bot.platforms import ChatPlatform, load
+    from bot.repair import lenient
 
     interactive = sys.stdin.isatty()
     thread = thread or datetime.now().strftime("console-%Y%m%d-%H%M%S")
@@ -51,8 +52,8 @@ async def _chat(config: LoadedConfig, thread: str | None, user: str | None) -> i
             app.config,
             thread=thread,
             user_name=user or getpass.getuser(),
-            stdin=sys.stdin,
-            stdout=sys.stdout,
+            stdin=lenient(sys.stdin),
+            stdout=lenient(sys.stdout),
             interactive=interactive,
         )
     return 0

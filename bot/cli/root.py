@@ -46,15 +46,16 @@ class State:
         return config
 
     def run(self, work: Callable[[LoadedConfig], int]) -> int:
-        """`work(config)`'s exit code; a missing platform is one line and exit 2, a database this
-        version cannot use one line and exit 1 (never a traceback)."""
+        """`work(config)`'s exit code; a missing platform or a database path SQLite can't use is one
+        line and exit 2, a database this version cannot use one line and exit 1 (never a traceback)."""
         from bot.platforms import PlatformError
         from bot.storage.migrations import MigrationError
+        from bot.storage.store import StoreOpenError
 
         config = self.load()
         try:
             return work(config)
-        except PlatformError as exc:
+        except (PlatformError, StoreOpenError) as exc:
             fail(str(exc))
         except MigrationError as exc:
             fail(str(exc), 1)

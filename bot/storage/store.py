@@ -12,6 +12,11 @@ from bot.handoff.states import ConversationState as ConversationState  # re-expo
 from bot.handoff.states import EscalationState, Trigger
 
 
+class StoreOpenError(Exception):
+    """The database can't be opened or created where the settings point; the message is one line
+    that names the path, the cause and the setting to change."""
+
+
 class MessageStatus(StrEnum):
     RECEIVED = "received"  # inbound, stored, not yet answered
     HANDED_OVER = "handed_over"  # inbound that arrived while a human has the conversation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -10,6 +11,9 @@ import aiosqlite
 from bot.storage.migrations import migrate
 from bot.storage.sqlite.migrate import SQLiteTarget, UserVersion
 from bot.storage.sqlite.schema import STORE
+from bot.storage.store import StoreOpenError
+
+FIX = "set database.path (or SUPPORTBOT_DATABASE__PATH) to an SQLite file in a folder this user can write"
 
 
 class SQLiteConnection:
@@ -33,9 +37,22 @@ class SQLiteConnection:
         return self._write
 
     async def open(self) -> None:
-        """Connect and bring the schema to the latest version; a `MigrationError` closes it again."""
+        """Connect and bring the schema to the latest version. A path SQLite can't use raises
+        `StoreOpenError`, a schema this code can't use `MigrationError`; either leaves nothing open."""
         if self.path.parent != Path(""):
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+            try:
+                await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+                raise StoreOpenError(f"cannot create the folder {self.path.parent} ({why}): {FIX}") from exc
+        try:
+            await self._connect()
+        except sqlite3.Error as exc:  # aiosqlite raises sqlite3's own errors
+            raise StoreOpenError(
+                f"cannot open the database {self.path} ({_why(self.path, exc)}): {FIX}"
+            ) from exc
+
+    async def _connect(self) -> None:
         # Autocommit: every statement is its own transaction unless we BEGIN explicitly.
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
@@ -52,6 +69,17 @@ class SQLiteConnection:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+def _why(path: Path, exc: sqlite3.Error) -> str:
+    """What SQLite's error means for this path, in words."""
+    if path.is_dir():
+        return "it is a folder"
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return "the file is not an SQLite database"
+    if "unable to open" in str(exc):
+        return "SQLite can't open or create a file there"
+    return str(exc)
 
 
 async def _wal(db: aiosqlite.Connection, tries: int = 50) -> None:
