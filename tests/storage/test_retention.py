@@ -1,4 +1,4 @@
-"""Retention and forgetting as an operator uses them: the hourly purge, and `supportbot forget`."""
+"""Retention, forgetting and file modes as an operator meets them (purge, `supportbot forget`)."""
 
 from __future__ import annotations
 
@@ -58,5 +58,14 @@ async def test_forget_command_deletes_one_users_data_and_says_what(tmp_path: Pat
     await store.open()
     try:
         assert await store.find_conversation(KEY) is None
+    finally:
+        await store.close()
+
+
+async def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = await _stored(tmp_path / "private.db")
+    try:
+        for name in ("private.db", "private.db-wal"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class SQLiteConnection:
                 why = exc.strerror or str(exc)
                 raise StoreOpenError(f"cannot create the folder {self.path.parent} ({why}): {FIX}") from exc
         try:
+            await asyncio.to_thread(_create_private, self.path)
             await self._connect()
         except sqlite3.Error as exc:  # aiosqlite raises sqlite3's own errors
             raise StoreOpenError(
@@ -93,3 +95,16 @@ async def _wal(db: aiosqlite.Connection, tries: int = 50) -> None:
             if "locked" not in str(exc) or attempt == tries - 1:
                 raise
             await asyncio.sleep(0.05)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by this user only (SQLite gives its -wal and -shm files
+    the same mode); an existing file keeps the mode its operator chose."""
+    if str(path) == ":memory:":
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # a folder, a path SQLite can't use: the connect that follows says so in one line
