@@ -92,6 +92,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             escalations=escalations,
             handoff=handoff,
             settings=settings.escalation,
+            privacy=settings.privacy,
         )
         try:
             yield App(

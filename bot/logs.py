@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from pydantic import SecretStr
 
@@ -25,15 +26,17 @@ HIDDEN = "[redacted]"
 class Redact(logging.Filter):
     """Rewrites each record's message with every secret and secret-shaped string hidden."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], personal: Callable[[str], str] | None = None) -> None:
         super().__init__()
+        self._personal = personal  # privacy.redact includes logs: emails, phones, cards, IBANs too
         # Longest first, so a secret that contains another is hidden whole.
         self._secrets = sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, HIDDEN)
-        return _SHAPES.sub(HIDDEN, text)
+        text = _SHAPES.sub(HIDDEN, text)
+        return self._personal(text) if self._personal is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -52,9 +55,9 @@ def secret_values(secrets: Secrets) -> list[str]:
     return [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
 
 
-def redact_logs(secrets: Secrets) -> Redact:
+def redact_logs(secrets: Secrets, personal: Callable[[str], str] | None = None) -> Redact:
     """Install the filter on every handler of the root logger (call once, after logging is set up)."""
-    redact = Redact(secret_values(secrets))
+    redact = Redact(secret_values(secrets), personal)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
     return redact

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.conversation.manager import ConversationManager
 from bot.events import IncomingMessage, ReplyEvent, ThreadKey
@@ -17,8 +17,9 @@ from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
-from bot.settings import EscalationSettings
+from bot.settings import EscalationSettings, PrivacySettings
 from bot.storage.store import ConversationStore
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,11 @@ class SupportService:
         escalations: Escalations,
         handoff: Handoff,
         settings: EscalationSettings,
+        privacy: PrivacySettings | None = None,
     ) -> None:
         self._settings = settings
+        redact_stored = privacy is not None and privacy.applies_to("database")
+        self._stored_text: Scrub = Redactor(privacy.phone_region) if privacy and redact_stored else keep
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
         self._store = store
         self._manager = manager
@@ -121,7 +125,10 @@ class SupportService:
     def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing().
         Text that can't be stored as it came (a lone surrogate) is repaired first, never dropped."""
-        return self._manager.handle(repaired(msg))
+        msg = repaired(msg)
+        if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
+            msg = replace(msg, text=self._stored_text(msg.text))
+        return self._manager.handle(msg)
 
     async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._manager.mark_delivered(reply_id, platform_message_id)

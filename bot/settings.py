@@ -94,6 +94,17 @@ class LimitSettings(_Section):
     max_message_chars: int = Field(8000, ge=100)  # longer messages are refused with a request to shorten
 
 
+class PrivacySettings(_Section):
+    """Where personal data (emails, phone numbers, card numbers, IBANs) is replaced by a label."""
+
+    redact: Literal["off", "logs", "logs+llm", "all"] = "logs"  # all = logs, model requests and the database
+    phone_region: str = Field("US", pattern=r"^([A-Za-z]{2})?$")  # how national phone numbers are read
+
+    def applies_to(self, place: Literal["logs", "llm", "database"]) -> bool:
+        order = {"off": 0, "logs": 1, "logs+llm": 2, "all": 3}
+        return order[self.redact] >= {"logs": 1, "llm": 2, "database": 3}[place]
+
+
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
@@ -181,6 +192,7 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

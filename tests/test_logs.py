@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.logs import HIDDEN, redact_logs
+from bot.pii import Redactor
 from bot.settings import Secrets
 from tests.cli.test_cli import cli_env, run_cli
 from tests.fakes.openai_server import FakeOpenAI
@@ -56,3 +57,9 @@ async def test_a_proxy_echoing_the_key_never_puts_it_in_supportbots_log(
     assert code == 0 and "Sorry" in out  # the user got the apology
     assert "Incorrect API key provided" in err  # the upstream error was logged …
     assert KEY not in err and KEY[:8] + "****" not in err  # … without the key, whole or masked
+
+
+def test_personal_data_is_hidden_in_the_log_when_privacy_says_so(log_text: io.StringIO) -> None:
+    redact_logs(Secrets(), Redactor("US"))
+    logging.getLogger("tests.logs").warning("message from ada@example.com: call +1 415-555-0132")
+    assert log_text.getvalue().strip() == "message from [email]: call [phone]"

@@ -41,8 +41,10 @@ class State:
         except SettingsError as exc:
             fail(str(exc))
         from bot.logs import redact_logs
+        from bot.pii import Redactor
 
-        redact_logs(config.secrets)
+        privacy = config.settings.privacy
+        redact_logs(config.secrets, Redactor(privacy.phone_region) if privacy.applies_to("logs") else None)
         return config
 
     def run(self, work: Callable[[LoadedConfig], int]) -> int:

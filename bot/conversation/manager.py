@@ -49,6 +49,7 @@ from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.llm.tokens import TokenCounter
+from bot.pii import Redactor, keep
 from bot.settings import Settings
 from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
 
@@ -132,6 +133,8 @@ class ConversationManager:
         self._spend = DailySpend(store, settings.llm.daily_budget_usd, today, settings.model_info())
         self._locks = KeyedLocks()
         self._rate = UserRate(settings.limits.user_messages_per_minute)
+        privacy = settings.privacy
+        self._to_model = Redactor(privacy.phone_region) if privacy.applies_to("llm") else keep
 
     async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Answer one message. Yields nothing for a duplicate delivery or a conversation a person has;
@@ -228,8 +231,9 @@ class ConversationManager:
             )
             return
         history = fit_history(recent, budget - inbound.tokens)
-        turns = [(turn.role is Role.USER, turn.text) for turn in history]
-        messages = request_messages(self._system.today()[0], turns, material, inbound.text)
+        turns = [(turn.role is Role.USER, self._to_model(turn.text)) for turn in history]
+        question = self._to_model(inbound.text)
+        messages = request_messages(self._system.today()[0], turns, material, question)
         prompt_tokens = self._prompt_room() - budget + inbound.tokens + sum(t.tokens for t in history)
         async for event in self._within_budget(msg, inbound, found, messages, prompt_tokens):
             yield event
