@@ -17,11 +17,19 @@ from urllib.parse import urlencode
 
 import pytest
 
-from adapters.slack.blocks import FEEDBACK_UP_ACTION, HUMAN_ACTION
+from adapters.slack.blocks import ESCALATE_SHORTCUT, FEEDBACK_UP_ACTION, HUMAN_ACTION
 from adapters.slack.cards import CLAIM_ACTION, RATE_ACTION, RESOLVE_ACTION
+from adapters.slack.http import RejectionLog
 from bot.ids import ID_PATTERN, parse_id
 from tests.adapters.slack.test_adapter import CHANNEL, DM, USER, wait_answers
-from tests.fakes.slack_server import block_action, event_callback, mention, message, slash_command
+from tests.fakes.slack_server import (
+    block_action,
+    event_callback,
+    mention,
+    message,
+    message_shortcut,
+    slash_command,
+)
 from tests.helpers import Bot, BotFactory
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
@@ -123,17 +131,67 @@ async def test_signed_malformed_bodies_get_400(
     no_tracebacks(caplog)
 
 
-@pytest.mark.parametrize("missing", ["user_id", "channel_id", "team_id", "text", "channel_name"])
-async def test_a_slash_command_with_a_missing_field_is_acked(
+@pytest.mark.parametrize("missing", ["user_id", "channel_id", "team_id"])
+async def test_a_slash_command_without_who_or_where_is_a_no_op(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, missing: str
+) -> None:
+    """Not an escalation of the DM by nobody: acked with nothing to say, nothing done."""
+    bot = await start_bot('[escalation]\nkeywords = ["a human"]\n')
+    await bot.send.event(message("hello", channel=DM, ts="4.1", user=USER))
+    await wait_answers(bot.slack, DM, None, 1)
+    for command in ("/escalate", "/resolve"):
+        form = slash_command(command, "help", channel=DM, user=USER)
+        del form[missing]
+        assert await bot.send.post(urlencode(form), FORM) == (200, ""), (command, missing)
+    assert not await bot.app.store.open_escalations()
+    no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize("missing", ["text", "channel_name", "response_url", "trigger_id"])
+async def test_a_slash_command_missing_another_field_is_still_answered(
     start_bot: BotFactory, caplog: pytest.LogCaptureFixture, missing: str
 ) -> None:
     bot = await start_bot()
-    for command in ("/escalate", "/resolve"):
-        form = slash_command(command, "help", channel=CHANNEL, user=USER)
-        del form[missing]
-        status, _ = await bot.send.post(urlencode(form), FORM)
-        assert status == 200, (command, missing)
+    form = slash_command("/escalate", "help", channel=CHANNEL, user=USER)
+    del form[missing]
+    status, body = await bot.send.post(urlencode(form), FORM)
+    assert status == 200 and "Mention me" in json.loads(body)["text"]
     no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize("drop", ["user", "channel", "message", "callback_id"])
+async def test_a_message_shortcut_with_a_missing_field_is_a_no_op(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, drop: str
+) -> None:
+    bot = await start_bot()
+    payload = message_shortcut(
+        ESCALATE_SHORTCUT, user=USER, channel=CHANNEL, ts="6.1", thread_ts=None, text="x"
+    )
+    del payload[drop]
+    assert (await bot.send.interaction(payload))[0] in (200, 400, 404)  # 404: Bolt has no listener
+    await bot.adapter.close()
+    no_tracebacks(caplog)
+    assert not bot.slack.called("chat.postEphemeral")
+
+
+def test_rejections_are_logged_once_a_minute_per_reason_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    rejections = RejectionLog(clock=lambda: now[0])
+    for second in range(130):
+        now[0] = float(second)
+        rejections.note(401, "bad signature")
+        rejections.note(400, "body is not valid JSON")
+    lines = [r.getMessage() for r in front_door_lines(caplog)]
+    assert lines == [
+        "Slack HTTP: refused a request (401): bad signature",
+        "Slack HTTP: refused a request (400): body is not valid JSON",
+        "Slack HTTP: refused a request (401): bad signature (59 more since the last line)",
+        "Slack HTTP: refused a request (400): body is not valid JSON (59 more since the last line)",
+        "Slack HTTP: refused a request (401): bad signature (59 more since the last line)",
+        "Slack HTTP: refused a request (400): body is not valid JSON (59 more since the last line)",
+    ]
 
 
 async def test_a_command_whose_text_says_payload_is_still_a_command(start_bot: BotFactory) -> None:
