@@ -268,7 +268,10 @@ class SupportService:
     # -- feedback --------------------------------------------------------------------------------
 
     async def feedback(self, reply_id: int, person: Person, *, helpful: bool) -> Feedback:
-        """👍/👎 on a reply; a 👎 is answered with the offer of a person."""
+        """👍/👎 on a reply; a 👎 is answered with the offer of a person. A reply that isn't stored
+        (a forged or very old button) gets GONE."""
+        if await self._store.conversation_of_message(reply_id) is None:
+            return Feedback(GONE, False)
         await self._store.record_feedback(reply_id, person.user_id, 1 if helpful else -1)
         return Feedback(THANKS, False) if helpful else Feedback(OFFER_AFTER_DOWNVOTE, True)
 

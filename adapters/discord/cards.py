@@ -10,6 +10,7 @@ import discord
 
 from adapters.discord.client import Interaction, SupportClient
 from bot.handoff.ports import StaffCard
+from bot.ids import ID_PATTERN
 
 EMBED_TEXT = 4096  # characters of an embed's description
 FIELD_TEXT = 1024  # … of one embed field
@@ -26,7 +27,7 @@ def cut(text: str, limit: int) -> str:
 
 class StaffButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:(?P<action>claim|resolve):(?P<escalation>[0-9]+)",
+    template=rf"supportbot:(?P<action>claim|resolve):(?P<escalation>{ID_PATTERN})",
 ):
     """Claim or Resolve on a handoff card; the custom_id carries the escalation id (survives restarts)."""
 
@@ -52,7 +53,7 @@ class StaffButton(
 
 class RateButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:rate:(?P<escalation>[0-9]+):(?P<score>[1-5])",
+    template=rf"supportbot:rate:(?P<escalation>{ID_PATTERN}):(?P<score>[1-5])",
 ):
     """One of the 1–5 satisfaction buttons sent to the user when their escalation is resolved."""
 

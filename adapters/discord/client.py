@@ -18,6 +18,7 @@ from discord import app_commands
 
 from bot.events import ReplyStatus
 from bot.handoff.states import Trigger
+from bot.ids import ID_PATTERN
 from bot.service import SORRY, Person, Place, SupportService
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ Said = str | tuple[str, discord.ui.View | None]  # what an interaction is answer
 
 class ReplyButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"supportbot:(?P<action>up|down|human|feedback):(?P<reply>[0-9]+)",
+    template=rf"supportbot:(?P<action>up|down|human|feedback):(?P<reply>{ID_PATTERN})",
 ):
     """A button under an answer; its custom_id names the action and the stored reply it is about."""
 

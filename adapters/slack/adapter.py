@@ -16,16 +16,17 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.api import api_url, describe, error_code, make_client
 from adapters.slack.entry import SlackEntryPoints
 from adapters.slack.handoff import SlackHandoff
+from adapters.slack.http import FrontDoor
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import (
     PLATFORM,
@@ -59,6 +60,17 @@ def _bolt_logger() -> logging.Logger:
     if not logger.filters:
         logger.addFilter(lambda record: record.getMessage() != skipped)
     return logger
+
+
+def _usable(event: dict[str, Any]) -> bool:
+    """An answerable message whose ids are text (Socket Mode payloads skip the HTTP front door)."""
+    ids = (event.get("channel"), event.get("ts"), event.get("user"))
+    optional = (event.get("thread_ts"), event.get("text"), event.get("channel_type"))
+    return (
+        all(isinstance(value, str) and value for value in ids)
+        and all(value is None or isinstance(value, str) for value in optional)
+        and answerable(event)
+    )
 
 
 class SlackAdapter:
@@ -122,6 +134,7 @@ class SlackAdapter:
             client=client,
             signing_secret=secret.get_secret_value() if secret else "",
             logger=_bolt_logger(),
+            request_verification_enabled=False,  # HTTP: the front door verifies the raw body first
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)
@@ -151,14 +164,17 @@ class SlackAdapter:
         await self._service.close()  # cards and notes still being posted need the client
 
     async def _serve_http(self, bolt: AsyncApp) -> None:
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        secret = self._config.secrets.slack_signing_secret
+        text = secret.get_secret_value() if secret else ""
+        if not text.strip():
+            log.warning("Slack HTTP mode: SLACK_SIGNING_SECRET is not set; every request is refused (401)")
+        door = FrontDoor(SignatureVerifier(text) if text.strip() else None, bolt.async_dispatch)
 
         async def healthz(_: web.Request) -> web.Response:
             return web.json_response({"ok": True, "platform": self.platform})
 
         web_app = web.Application()
-        web_app.router.add_post("/slack/events", events)
+        web_app.router.add_post("/slack/events", door.handle)
         web_app.router.add_get("/healthz", healthz)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
@@ -202,11 +218,11 @@ class SlackAdapter:
     # Bolt listeners: events are acked before these run; the answer itself runs in a tracked task.
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if answerable(event):
+        if _usable(event):
             self._spawn(self._mentioned(origin(event, team_of(body), mention=True), event))
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if not answerable(event):
+        if not _usable(event):
             return
         kind = event.get("channel_type")
         if kind == "im":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.events import ReplyDone, ReplyStatus
+from bot.ids import parse_id
 from bot.reply.split import split_message
 
 HUMAN_ACTION = "supportbot_human"
@@ -31,8 +32,10 @@ def encode(kind: str, reply_id: int) -> str:
 
 
 def decode(value: str) -> ActionValue | None:
+    """The button's value, or None when it is not "<kind>:<reply id>" (an id as bot.ids reads it)."""
     kind, _, number = value.partition(":")
-    return ActionValue(kind, int(number)) if number.isdigit() else None
+    reply_id = parse_id(number)
+    return ActionValue(kind, reply_id) if reply_id is not None else None
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.slack.blocks import SECTION_LIMIT, Block, button
 from adapters.slack.mrkdwn import escape
 from bot.handoff.ports import StaffCard
+from bot.ids import parse_id
 
 CLAIM_ACTION = "supportbot_claim"
 RESOLVE_ACTION = "supportbot_resolve"
@@ -66,4 +67,7 @@ def rating_blocks(text: str, escalation_id: int) -> list[Block]:
 def decode_rating(value: str) -> tuple[int, int] | None:
     """(escalation id, score) from a rating button's value."""
     escalation, _, score = value.partition(":")
-    return (int(escalation), int(score)) if escalation.isdigit() and score.isdigit() else None
+    escalation_id = parse_id(escalation)
+    if escalation_id is None or score not in ("1", "2", "3", "4", "5"):
+        return None
+    return escalation_id, int(score)

@@ -68,6 +68,11 @@ def where_clicked(body: Mapping[str, Any]) -> tuple[str, str | None]:
     return str(channel), message.get("thread_ts") or container.get("thread_ts")
 
 
+def _complete(command: Mapping[str, Any]) -> bool:
+    """A slash command that names who typed it, where, and in which workspace."""
+    return all(command.get(name) for name in ("user_id", "channel_id", "team_id"))
+
+
 def _place(command: Mapping[str, Any]) -> Place:
     """Where a slash command was typed (Slack sends no thread with one)."""
     channel = str(command.get("channel_id", ""))
@@ -105,6 +110,9 @@ class SlackEntryPoints:
 
     async def on_escalate(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """/escalate [reason]: the core picks the conversation (the user's latest one here)."""
+        if not _complete(command):
+            await ack()  # nobody to answer, nowhere to act: a no-op
+            return
         person = Person(str(command.get("user_id", "")))
         await _say(
             ack, await self._service.escalate_command(_place(command), person, command.get("text", ""))
@@ -112,6 +120,9 @@ class SlackEntryPoints:
 
     async def on_resolve(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """/resolve [message link] (staff): the core picks the conversation."""
+        if not _complete(command):
+            await ack()
+            return
         person = await self._person(str(command.get("user_id", "")), staff=True)
         link = _link_key(str(command.get("team_id", "")), str(command.get("text", "")))
         await _say(ack, await self._service.resolve_command(_place(command), person, link))
@@ -121,9 +132,9 @@ class SlackEntryPoints:
         await ack()
         message = shortcut.get("message") or {}
         channel, user = str((shortcut.get("channel") or {}).get("id", "")), str(shortcut["user"]["id"])
-        if not channel or "ts" not in message:
-            return
         thread_ts = message.get("thread_ts")
+        if not channel or not isinstance(message.get("ts"), str) or not isinstance(thread_ts, str | None):
+            return
         is_dm = is_dm_channel(channel)
         key = thread_key(team_of(body), channel, message["ts"], thread_ts, is_dm)
         reason = clean_text(str(message.get("text", "")), None)[:REASON_CHARS] or "Escalate to a human"

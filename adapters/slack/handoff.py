@@ -33,6 +33,7 @@ from adapters.slack.staff import StaffGroup
 from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.ports import StaffCard
+from bot.ids import parse_id
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
 from bot.settings import LoadedConfig
@@ -131,12 +132,12 @@ class SlackHandoff:
         """Claim or Resolve on a card: staff only (the core checks); the presser is answered ephemerally."""
         await ack()
         user = str(body["user"]["id"])
-        value = str(action.get("value", ""))
-        if not value.isdigit():
+        escalation_id = parse_id(str(action.get("value", "")))
+        if escalation_id is None:
             return
         person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
         verb = "claim" if action.get("action_id") == CLAIM_ACTION else "resolve"
-        text = await self._service.staff_action(int(value), verb, person)
+        text = await self._service.staff_action(escalation_id, verb, person)
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, user, text, thread_ts)
 
