@@ -31,6 +31,9 @@ NO_CONVERSATION = (
     " or escalate from the thread you mean."
 )
 SORRY = "Sorry, something went wrong there. Please try again in a moment."
+NOT_HERE = "That button belongs to another conversation, so I ignored it."
+NOT_ASKER = "Only the person I was answering can rate this."
+NOT_PARTICIPANT = "Only someone taking part in this conversation can hand it to a person."
 GONE = "I can't find that conversation any more. Use /escalate to reach a person."
 NOT_STAFF_RESOLVE = "Only support staff can resolve escalations."
 NOT_STAFF_RELAY = "Only support staff can write to the customer from here, so your message was not passed on."
@@ -172,11 +175,18 @@ class SupportService:
         when = port.started_at(key) if port is not None else "earlier"
         return f"{text} (Escalated: our thread that started {when}.)"
 
-    async def escalate_reply(self, reply_id: int, person: Person, trigger: Trigger) -> str:
-        """The "Talk to a human" button under a reply (or the offer after a 👎)."""
+    async def escalate_reply(
+        self, reply_id: int, person: Person, trigger: Trigger, place: Place | None = None
+    ) -> str:
+        """The "Talk to a human" button under a reply (or the offer after a 👎), pressed at `place`.
+        In a shared thread anyone who wrote in it may hand it over; nobody else."""
         conv = await self._store.conversation_of_message(reply_id)
         if conv is None:
             return GONE
+        if not _clicked_in(conv.key, place):
+            return NOT_HERE
+        if not await self._store.took_part(conv.id, person.user_id):
+            return NOT_PARTICIPANT
         reason = "the answer didn't help" if trigger is Trigger.FEEDBACK else "Talk to a human"
         return await self.escalate(conv.key, person, reason, trigger)
 
@@ -267,18 +277,45 @@ class SupportService:
 
     # -- feedback --------------------------------------------------------------------------------
 
-    async def feedback(self, reply_id: int, person: Person, *, helpful: bool) -> Feedback:
-        """👍/👎 on a reply; a 👎 is answered with the offer of a person. A reply that isn't stored
-        (a forged or very old button) gets GONE."""
-        if await self._store.conversation_of_message(reply_id) is None:
+    async def feedback(
+        self, reply_id: int, person: Person, *, helpful: bool, place: Place | None = None
+    ) -> Feedback:
+        """👍/👎 on a reply, counted only from the person it answered and only where the reply is;
+        a 👎 is answered with the offer of a person. A reply that isn't stored gets GONE."""
+        found = await self._store.asker_of(reply_id)
+        if found is None:
             return Feedback(GONE, False)
+        conv, asker = found
+        if not _clicked_in(conv.key, place):
+            return Feedback(NOT_HERE, False)
+        if person.user_id != asker:
+            return Feedback(NOT_ASKER, False)
         await self._store.record_feedback(reply_id, person.user_id, 1 if helpful else -1)
         return Feedback(THANKS, False) if helpful else Feedback(OFFER_AFTER_DOWNVOTE, True)
 
-    async def rate(self, escalation_id: int, score: int) -> str:
-        """The user's 1–5 rating after a resolved escalation."""
+    async def rate(self, escalation_id: int, score: int, person: Person, place: Place | None = None) -> str:
+        """The user's 1–5 rating after a resolved escalation: only from someone who wrote in the
+        conversation (or asked for the person), pressed in that conversation."""
+        found = await self._store.escalation(escalation_id)
+        if found is None:
+            return GONE
+        record, key = found
+        if not _clicked_in(key, place):
+            return NOT_HERE
+        if person.user_id != record.requested_by and not await self._store.took_part(
+            record.conversation_id, person.user_id
+        ):
+            return NOT_ASKER
         return await self._handoff.rate(escalation_id, score)
 
     @staticmethod
     def help_text() -> str:
         return HELP
+
+
+def _clicked_in(key: ThreadKey, place: Place | None) -> bool:
+    """True when a button about conversation `key` was pressed in it (None: the platform can't say)."""
+    if place is None:
+        return True
+    same_channel = key.platform == place.platform and key.channel == place.channel
+    return same_channel and (place.thread is None or place.thread == key.thread)

@@ -104,7 +104,8 @@ class Interactions:
         )
 
     async def rate(self, interaction: Interaction, escalation_id: int, score: int) -> None:
-        await self._respond(interaction, self._service.rate(escalation_id, score))
+        said = self._service.rate(escalation_id, score, _person(interaction), _place(interaction))
+        await self._respond(interaction, said)
 
     async def help(self, interaction: Interaction) -> None:
         async def work() -> str:
@@ -116,11 +117,14 @@ class Interactions:
         person = _person(interaction)
         if action not in ("up", "down"):
             trigger = Trigger.FEEDBACK if action == "feedback" else Trigger.BUTTON
-            await self._respond(interaction, self._service.escalate_reply(reply_id, person, trigger))
+            handed = self._service.escalate_reply(reply_id, person, trigger, _place(interaction))
+            await self._respond(interaction, handed)
             return
 
         async def vote() -> Said:
-            said = await self._service.feedback(reply_id, person, helpful=action == "up")
+            said = await self._service.feedback(
+                reply_id, person, helpful=action == "up", place=_place(interaction)
+            )
             return said.text, reply_view(reply_id, None) if said.offer_human else None  # the offer's button
 
         await self._respond(interaction, vote())

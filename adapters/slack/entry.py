@@ -73,6 +73,12 @@ def _complete(command: Mapping[str, Any]) -> bool:
     return all(command.get(name) for name in ("user_id", "channel_id", "team_id"))
 
 
+def clicked_place(body: Mapping[str, Any]) -> Place:
+    """The channel a button was pressed in (the core checks it is the button's conversation's)."""
+    channel, _ = where_clicked(body)
+    return Place(PLATFORM, team_of(body), channel, None, is_dm_channel(channel))
+
+
 def _place(command: Mapping[str, Any]) -> Place:
     """Where a slash command was typed (Slack sends no thread with one)."""
     channel = str(command.get("channel_id", ""))
@@ -149,7 +155,7 @@ class SlackEntryPoints:
         if value is None:
             return
         trigger = Trigger.FEEDBACK if value.kind == "feedback" else Trigger.BUTTON
-        text = await self._service.escalate_reply(value.reply_id, Person(user), trigger)
+        text = await self._service.escalate_reply(value.reply_id, Person(user), trigger, clicked_place(body))
         await self._ephemeral(channel, user, text, thread_ts)
 
     async def on_feedback(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -159,7 +165,9 @@ class SlackEntryPoints:
         if value is None or value.kind not in ("up", "down"):
             return
         user = str(body["user"]["id"])
-        said = await self._service.feedback(value.reply_id, Person(user), helpful=value.kind == "up")
+        said = await self._service.feedback(
+            value.reply_id, Person(user), helpful=value.kind == "up", place=clicked_place(body)
+        )
         channel, thread_ts = where_clicked(body)
         blocks = offer_human_blocks(said.text, value.reply_id) if said.offer_human else None
         await self._ephemeral(channel, user, said.text, thread_ts, blocks)

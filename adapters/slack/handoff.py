@@ -25,7 +25,7 @@ from adapters.slack.cards import (
     decode_rating,
     rating_blocks,
 )
-from adapters.slack.entry import when, where_clicked
+from adapters.slack.entry import clicked_place, when, where_clicked
 from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
@@ -146,7 +146,9 @@ class SlackHandoff:
         rating = decode_rating(str(action.get("value", "")))
         if rating is None:
             return
-        text = await self._service.rate(*rating)
+        escalation_id, score = rating
+        person = Person(str(body["user"]["id"]))
+        text = await self._service.rate(escalation_id, score, person, clicked_place(body))
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, str(body["user"]["id"]), text, thread_ts)
 

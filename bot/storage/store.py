@@ -224,3 +224,12 @@ class ConversationStore(Protocol):
         """Delete conversations last active before `cutoff` (not ones with an open escalation),
         with their messages, feedback and escalations."""
         ...
+
+    async def asker_of(self, reply_id: int) -> tuple[Conversation, str] | None:
+        """The conversation of a bot reply and the user id of the message it answered; None if
+        `reply_id` is not a stored reply."""
+        ...
+
+    async def took_part(self, conversation_id: int, user_id: str) -> bool:
+        """True when `user_id` wrote in the conversation (a shared thread's participants)."""
+        ...

@@ -484,3 +484,13 @@ async def test_purge_before_drops_old_conversations_but_not_open_escalations(
     assert (removed.conversations, removed.messages) == (1, 2)
     assert await store.find_conversation(KEY) is None
     assert await store.find_conversation(OTHER_THREAD) is not None  # staff still have it
+
+
+async def test_a_reply_knows_whom_it_answered_and_who_took_part(store: ConversationStore) -> None:
+    question = await inbound(store, text="my question", user="U1")
+    reply = await answer(store, question)
+    found = await store.asker_of(reply)
+    assert found is not None and (found[0].key, found[1]) == (KEY, "U1")
+    assert await store.asker_of(question.id) is None  # a user message is not a reply
+    assert await store.asker_of(reply + 1000) is None
+    assert await store.took_part(found[0].id, "U1") and not await store.took_part(found[0].id, "U2")

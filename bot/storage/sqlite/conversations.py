@@ -57,3 +57,21 @@ class SQLiteConversations(SQLiteConnection):
             )
         )
         return conversation(rows[0]) if rows else None
+
+    async def asker_of(self, reply_id: int) -> tuple[Conversation, str] | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                "SELECT q.user_id FROM messages r JOIN messages q ON q.id = r.reply_to"
+                " WHERE r.id = ? AND r.role != 'user'",
+                (reply_id,),
+            )
+        )
+        conv = await self.conversation_of_message(reply_id) if rows else None
+        return (conv, str(rows[0][0])) if conv is not None else None
+
+    async def took_part(self, conversation_id: int, user_id: str) -> bool:
+        rows = await self.db.execute_fetchall(
+            "SELECT 1 FROM messages WHERE conversation_id = ? AND user_id = ? AND role = 'user' LIMIT 1",
+            (conversation_id, user_id),
+        )
+        return bool(list(rows))

@@ -367,17 +367,20 @@ async def test_answer_buttons_store_feedback_and_escalate_even_after_a_restart(
     reply_id = int(ids[0].rsplit(":", 1)[1])
 
     async with serving(config) as app:  # a new process: no view kept in memory
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[0], user_id=902))
+        await fake.wait_for(lambda: len(fake.replies) == 1, what="the refused vote")
+        assert fake.replies[0]["content"] == "Only the person I was answering can rate this."
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[0], user_id=900))
-        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[1], user_id=902))
-        await fake.wait_for(lambda: len(fake.replies) == 2, what="feedback acknowledgements")
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[1], user_id=900))
+        await fake.wait_for(lambda: len(fake.replies) == 3, what="feedback acknowledgements")
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[2], user_id=900))
-        await fake.wait_for(lambda: len(fake.replies) == 3, what="the escalation response")
+        await fake.wait_for(lambda: len(fake.replies) == 4, what="the escalation response")
         assert all(r["flags"] & 64 for r in fake.replies)
-        assert "person" in fake.replies[2]["content"]
+        assert "person" in fake.replies[3]["content"]
         rows = await app.store.db.execute_fetchall(
             "SELECT message_id, user_id, value FROM feedback ORDER BY user_id"
         )
-        assert [tuple(r) for r in rows] == [(reply_id, "900", 1), (reply_id, "902", -1)]
+        assert [tuple(r) for r in rows] == [(reply_id, "900", -1)]  # the asker changed their mind
         open_ = await app.store.open_escalations()
         assert [(k, e.trigger, e.requested_by) for e, k in open_] == [(dm_key(), "button", "900")]
         # The 👎 came with its own offer of a person, which escalates as feedback.
@@ -488,12 +491,12 @@ async def test_the_offer_after_a_thumbs_down_escalates_as_feedback(
     async with serving(make_config()) as app:
         [answer] = await ask_dm(fake, "is this helpful?", 1)
         down = custom_ids(answer)[1]
-        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, down, user_id=902))
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, down, user_id=900))
         await fake.wait_for(lambda: len(fake.replies) == 1, what="the 👎 acknowledgement")
         offer = fake.replies[0]
         assert offer["content"].startswith("Sorry that didn't help")
         in_dm = offer | {"channel_id": answer["channel_id"]}  # the ephemeral reply sits in the DM
-        await fake.dispatch("INTERACTION_CREATE", fake.click(in_dm, custom_ids(offer)[0], user_id=902))
+        await fake.dispatch("INTERACTION_CREATE", fake.click(in_dm, custom_ids(offer)[0], user_id=900))
         await fake.wait_for(lambda: len(fake.replies) == 2, what="the escalation response")
         open_ = await app.store.open_escalations()
         assert [(e.trigger, e.reason) for e, _ in open_] == [("feedback", "the answer didn't help")]
