@@ -35,12 +35,13 @@ def plan(config: LoadedConfig, options: RunOptions) -> tuple[RunPlan, list[str]]
     """Which platforms to start: the ones asked for, or every configured one. Returns problems too."""
     chosen: list[tuple[Platform, str]] = []
     problems: list[str] = []
-    for platform in runnable():
+    installed = runnable()
+    for platform in installed:
         step = platform.plan(config, options)
         problems.extend(step.problems)
         if step.mode is not None and not step.problems:
             chosen.append((platform, step.mode))
-    unknown = sorted(set(options.requested) - {p.name for p in runnable()})
+    unknown = sorted(set(options.requested) - {p.name for p in installed})
     problems.extend(f"{name}: this platform is not installed" for name in unknown)
     if not problems and not chosen:
         problems.append(

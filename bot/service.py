@@ -102,8 +102,8 @@ class SupportService:
         privacy: PrivacySettings | None = None,
     ) -> None:
         self._settings = settings
-        redact_stored = privacy is not None and privacy.applies_to("database")
-        self._stored_text: Scrub = Redactor(privacy.phone_region) if privacy and redact_stored else keep
+        stored_redacted = privacy is not None and privacy.applies_to("database")
+        self._stored_text: Scrub = Redactor(privacy.phone_region) if stored_redacted and privacy else keep
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
         self._store = store
         self._manager = manager

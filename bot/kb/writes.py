@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from bot.storage.sqlite.transaction import write_transaction
+
 
 class Writer:
     """Serialises the KB's write transactions with every other writer on the same connection."""
@@ -26,16 +28,10 @@ class Writer:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One explicit write transaction: the app's connection runs in autocommit mode, where
-        statements would otherwise commit one by one and a rollback would undo nothing."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+        """One explicit write transaction (the store's own helper: the app's connection runs in
+        autocommit mode, where statements would otherwise commit one by one)."""
+        async with write_transaction(self._db, self._lock):
+            yield self._db
 
 
 async def bump_version(db: aiosqlite.Connection) -> None:
