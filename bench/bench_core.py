@@ -34,6 +34,7 @@ from bot.events import IncomingMessage, ReplyDone, ReplyStatus, ThreadKey
 from bot.llm.tokens import TokenCounter, load_counter
 from bot.settings import LoadedConfig, load_config, packaged_config_dir
 from bot.storage.sqlite import SQLiteStore
+from bot.storage.store import ConversationStore
 
 Sender = Callable[[str], Awaitable[int]]  # sends one message, returns its latency in ns
 
@@ -398,8 +399,9 @@ async def throughput_section(db: Path, url: str, plan: Plan) -> list[Row]:
 # 3. Message 10 vs message 10,000 of one thread
 
 
-async def prefill(store: SQLiteStore, counter: TokenCounter, key: ThreadKey, exchanges: int) -> int:
+async def prefill(store: ConversationStore, counter: TokenCounter, key: ThreadKey, exchanges: int) -> int:
     """Store `exchanges` answered-and-delivered turns with direct SQL on the store's connection."""
+    assert isinstance(store, SQLiteStore)  # this bench runs on SQLite
     db, now = store.db, datetime.now(UTC).isoformat(timespec="microseconds")
     q_tokens, a_tokens = counter.count(QUESTION), counter.count(ANSWER)
     await db.execute("BEGIN IMMEDIATE")

@@ -16,7 +16,10 @@ from bot.llm.client import LLMClient
 from bot.llm.tokens import load_counter
 from bot.service import SupportService
 from bot.settings import LoadedConfig
+from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
+from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.store import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class App:
     config: LoadedConfig
-    store: SQLiteStore
+    store: ConversationStore
     llm: LLMClient | None
     manager: ConversationManager
     escalations: Escalations
@@ -49,9 +52,17 @@ def build_llm(config: LoadedConfig) -> LLMClient | None:
     return LLMClient(client, llm)
 
 
+def build_store(config: LoadedConfig) -> SQLiteStore | PostgresStore:
+    """Postgres when database.url is set (instances may share it), else the SQLite file at database.path."""
+    database = config.settings.database
+    if database.postgres:
+        return PostgresStore(database.url, database.pool_size, database.lock_pool_size)
+    return SQLiteStore(database.path)
+
+
 @asynccontextmanager
-async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(config.settings.database.path)
+async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore | PostgresStore]:
+    store = build_store(config)
     await store.open()
     try:
         yield store
@@ -60,10 +71,25 @@ async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
 
 
 @asynccontextmanager
+async def kb_database(config: LoadedConfig, store: ConversationStore) -> AsyncIterator[SQLiteConnection]:
+    """Where the knowledge base's index lives: the SQLite store's own file, or beside a Postgres
+    store this instance's own SQLite file at database.path (see README, "Knowledge base")."""
+    if isinstance(store, SQLiteStore):
+        yield store
+        return
+    local = SQLiteConnection(config.settings.database.path, schema=None)
+    await local.open()
+    try:
+        yield local
+    finally:
+        await local.close()
+
+
+@asynccontextmanager
 async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     """Open the store, the LLM client and the token counter; close them on exit."""
     settings = config.settings
-    async with open_store(config) as store:
+    async with open_store(config) as store, kb_database(config, store) as kb_db:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
         handoff = Handoff(store, settings.escalation, llm)
@@ -71,7 +97,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
-            kb = KnowledgeBase(store.db, settings.kb, embedder=embedder, write_lock=store.write_lock)
+            kb = KnowledgeBase(kb_db.db, settings.kb, embedder=embedder, write_lock=kb_db.write_lock)
             await kb.setup()
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:

@@ -107,7 +107,24 @@ class PrivacySettings(_Section):
 
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
+    # postgresql://user@host:5432/db: conversations live in Postgres (several instances may share
+    # it) and `path` holds only this instance's knowledge-base index. "" = SQLite at `path`.
+    url: str = ""
+    pool_size: int = Field(10, ge=2, le=200)  # Postgres connections for store work, per instance
+    lock_pool_size: int = Field(20, ge=1, le=500)  # Postgres connections holding conversation locks
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (or be empty for SQLite at database.path)")
+        return value
+
+    @property
+    def postgres(self) -> bool:
+        return bool(self.url)
 
 
 class SlackSettings(_Section):
@@ -345,7 +362,8 @@ def _describe(error: ValidationError, config_file: Path | None) -> str:
     if first["type"] == "extra_forbidden":
         return f"settings: unknown key '{key}'{where}"
     value = first.get("input")
-    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    # A database URL may carry a password: never echo it.
+    shown = "" if isinstance(value, dict) or key == "database.url" else f" = {value!r}"
     return f"settings: {key}{shown}: {first['msg'].lower()}{where}"
 
 

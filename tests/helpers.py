@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiohttp
+import aiosqlite
 
 from adapters.slack.adapter import SlackAdapter
 from bot.app import App
 from bot.conversation.manager import ConversationManager
 from bot.events import Accepted, IncomingMessage, ReplyDone, ReplyEvent, TextDelta, ThreadKey
 from bot.storage.sqlite import SQLiteStore
-from bot.storage.store import MessageStatus, Role, StoredMessage
+from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender
 
 _ids = itertools.count(1)
@@ -65,8 +66,15 @@ async def until(check: Callable[[], Awaitable[T | None]], what: str, within: flo
     return result
 
 
+def sqlite_db(app: App) -> aiosqlite.Connection:
+    """The SQLite store's connection, for a test that writes what the protocol can't (the tests' apps
+    run on SQLite)."""
+    assert isinstance(app.store, SQLiteStore)
+    return app.store.db
+
+
 async def left_unanswered(
-    store: SQLiteStore, key: ThreadKey, message_id: str, text: str, at: datetime
+    store: ConversationStore, key: ThreadKey, message_id: str, text: str, at: datetime
 ) -> StoredMessage:
     """What a run that stopped mid-answer leaves behind: the message stored, no reply."""
     stored = await store.record_inbound(IncomingMessage(key, message_id, "U0ADA", "Ada", text, True, at), 8)

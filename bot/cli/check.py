@@ -37,7 +37,12 @@ def _settings(config: LoadedConfig) -> int:
     where = f"{config.config_file} over the packaged defaults" if config.config_file else "packaged defaults"
     print(f"settings: ok ({where}: {config.defaults_dir})")
     print(f"system prompt: {config.system_prompt_path}")
-    print(f"database: {s.database.path.resolve()}")
+    if s.database.postgres:
+        from bot.storage.postgres.connection import safe_url
+
+        print(f"database: {safe_url(s.database.url)} (knowledge-base index: {s.database.path.resolve()})")
+    else:
+        print(f"database: {s.database.path.resolve()}")
     if config.secrets.openai_api_key is None:
         print("llm: not configured — set OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
     else:

@@ -11,7 +11,7 @@ from bot.storage.store import MessageStatus, Role
 from tests.adapters.slack.test_adapter import DM
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM
-from tests.helpers import BotFactory, left_unanswered
+from tests.helpers import BotFactory, left_unanswered, sqlite_db
 
 
 async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
@@ -65,7 +65,7 @@ async def test_a_message_whose_reply_was_stored_is_not_answered_again(
     earlier = datetime.now(UTC)
     stored = await left_unanswered(bot.app.store, key, f"{DM}:1700000000.000200", "hello?", earlier)
     # A stop between storing the reply and settling the message's status leaves exactly this.
-    await bot.app.store.db.execute(
+    await sqlite_db(bot.app).execute(
         "INSERT INTO messages (conversation_id, platform, role, text, status, reply_to, created_at,"
         " updated_at) VALUES (?, 'slack', 'assistant', 'Hi!', 'delivered', ?, ?, ?)",
         (stored.conversation_id, stored.id, earlier.isoformat(), earlier.isoformat()),

@@ -15,7 +15,7 @@ from bot.settings import BusinessHours
 from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import ask, message
+from tests.helpers import ask, message, sqlite_db
 
 STAFF = '[escalation]\nstaff_user_ids = ["U_STAFF"]\nkeywords = ["talk to a human"]\n'
 
@@ -90,7 +90,7 @@ async def test_latest_conversation_of_a_user_and_feedback(
         assert of_reply is not None and of_reply.id == conv.id
         await app.store.record_feedback(done.reply_id, "u1", 1)
         await app.store.record_feedback(done.reply_id, "u1", -1)  # a change of mind replaces the vote
-        rows = list(await app.store.db.execute_fetchall("SELECT message_id, user_id, value FROM feedback"))
+        rows = list(await sqlite_db(app).execute_fetchall("SELECT message_id, user_id, value FROM feedback"))
         assert [tuple(r) for r in rows] == [(done.reply_id, "u1", -1)]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.storage.migrations import migrate
+from bot.storage.migrations import MigrationSet, migrate
 from bot.storage.sqlite.migrate import SQLiteTarget, UserVersion
 from bot.storage.sqlite.schema import STORE
 from bot.storage.store import StoreOpenError
@@ -20,8 +20,11 @@ FIX = "set database.path (or SUPPORTBOT_DATABASE__PATH) to an SQLite file in a f
 class SQLiteConnection:
     """The connection every part of the SQLite store shares. Writes that span statements hold the lock."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: MigrationSet | None = STORE) -> None:
+        """`schema=None` opens the file without the store's tables (the knowledge base's own index
+        beside a Postgres store)."""
         self.path = path
+        self._schema = schema
         self._db: aiosqlite.Connection | None = None
         self._write = asyncio.Lock()
 
@@ -62,7 +65,8 @@ class SQLiteConnection:
             await _wal(self._db)
             await self._db.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL
             await self._db.execute("PRAGMA foreign_keys = ON")
-            await migrate(SQLiteTarget(self._db, UserVersion(), self._write), STORE)
+            if self._schema is not None:
+                await migrate(SQLiteTarget(self._db, UserVersion(), self._write), self._schema)
         except BaseException:
             await self.close()
             raise

@@ -26,7 +26,7 @@ from tests.conftest import ConfigFactory
 from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import delivered_replies, left_unanswered, until
+from tests.helpers import delivered_replies, left_unanswered, sqlite_db, until
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900
@@ -377,7 +377,7 @@ async def test_answer_buttons_store_feedback_and_escalate_even_after_a_restart(
         await fake.wait_for(lambda: len(fake.replies) == 4, what="the escalation response")
         assert all(r["flags"] & 64 for r in fake.replies)
         assert "person" in fake.replies[3]["content"]
-        rows = await app.store.db.execute_fetchall(
+        rows = await sqlite_db(app).execute_fetchall(
             "SELECT message_id, user_id, value FROM feedback ORDER BY user_id"
         )
         assert [tuple(r) for r in rows] == [(reply_id, "900", -1)]  # the asker changed their mind

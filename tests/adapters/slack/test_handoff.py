@@ -24,7 +24,7 @@ from tests.fakes.slack_server import (
     message,
     message_shortcut,
 )
-from tests.helpers import Bot, BotFactory, until
+from tests.helpers import Bot, BotFactory, sqlite_db, until
 
 STAFF_CHANNEL, STAFF, GROUP = "C0STAFF", "U0STAFF", "S0STAFF"
 
@@ -175,7 +175,9 @@ async def test_the_talk_to_a_human_button_posts_a_card_and_one_reminder(start_bo
 
     assert await bot.app.handoff.reminders.due() == 0  # not yet due
     past = (datetime.now(UTC) - timedelta(minutes=6)).isoformat(timespec="microseconds")
-    await bot.app.store.db.execute("UPDATE escalations SET requested_at = ? WHERE id = ?", (past, record.id))
+    await sqlite_db(bot.app).execute(
+        "UPDATE escalations SET requested_at = ? WHERE id = ?", (past, record.id)
+    )
     assert await bot.app.handoff.reminders.due() == 1
     assert await bot.app.handoff.reminders.due() == 0  # one reminder only
     reminders = await thread_texts(slack, STAFF_CHANNEL, card.ts, 1)

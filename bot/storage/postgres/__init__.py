@@ -1,0 +1,23 @@
+"""Postgres backend of the conversation store: `PostgresStore` on asyncpg pools, shareable by instances.
+
+One module per concern, as the SQLite backend: `connection` (pools, open, migrations), `schema`
+(the tables), `migrate` (the Postgres side of `bot.storage.migrations`), `locks` (advisory lock
+keys), `messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
+`rows` (rows to records).
+"""
+
+from __future__ import annotations
+
+from bot.storage.postgres.conversations import PostgresConversations
+from bot.storage.postgres.escalations import PostgresEscalations
+from bot.storage.postgres.messages import PostgresMessages
+from bot.storage.postgres.privacy import PostgresPrivacy
+from bot.storage.postgres.stats import PostgresStats
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(
+    PostgresMessages, PostgresConversations, PostgresEscalations, PostgresStats, PostgresPrivacy
+):
+    """ConversationStore on one Postgres database; several processes may share it."""

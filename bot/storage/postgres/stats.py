@@ -1,0 +1,59 @@
+"""The Postgres store's figures: counts, tokens and cost per model, escalation timings, spend since then."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.storage.postgres.connection import PostgresConnection
+from bot.storage.store import ModelStats, Stats
+
+
+class PostgresStats(PostgresConnection):
+    """The reporting part of `PostgresStore`."""
+
+    async def _by_model(self) -> list[ModelStats]:
+        rows = await self.pool.fetch(
+            "SELECT model, COUNT(*) AS replies, COALESCE(SUM(prompt_tokens), 0) AS prompt,"
+            " COALESCE(SUM(completion_tokens), 0) AS completion, COALESCE(SUM(cost_usd), 0.0) AS cost"
+            " FROM messages WHERE model IS NOT NULL GROUP BY model ORDER BY model"
+        )
+        return [
+            ModelStats(
+                model=r["model"],
+                replies=int(r["replies"]),
+                prompt_tokens=int(r["prompt"]),
+                completion_tokens=int(r["completion"]),
+                cost_usd=float(r["cost"]),
+            )
+            for r in rows
+        ]
+
+    async def stats(self) -> Stats:
+        counts = await self.pool.fetchrow(
+            "SELECT (SELECT COUNT(*) FROM conversations) AS conversations,"
+            " (SELECT COUNT(*) FROM messages) AS messages"
+        )
+        assert counts is not None
+        by_model = await self._by_model()
+        timings = await self.pool.fetch("SELECT requested_at, claimed_at, resolved_at FROM escalations")
+        return Stats(
+            conversations=int(counts["conversations"]),
+            messages=int(counts["messages"]),
+            by_model=by_model,
+            escalations=len(timings),
+            open_escalations=sum(1 for t in timings if t["resolved_at"] is None),
+            seconds_to_claim=[
+                (t["claimed_at"] - t["requested_at"]).total_seconds() for t in timings if t["claimed_at"]
+            ],
+            seconds_to_resolve=[
+                (t["resolved_at"] - t["requested_at"]).total_seconds() for t in timings if t["resolved_at"]
+            ],
+        )
+
+    async def cost_since(self, since: datetime) -> float:
+        total = await self.pool.fetchval(
+            "SELECT COALESCE(SUM(cost_usd), 0.0) FROM messages"
+            " WHERE cost_usd IS NOT NULL AND created_at >= $1",
+            since,
+        )
+        return float(total)
