@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.app import running_app
-from bot.conversation.recovery import answer_unanswered
+from bot.background import run_background
 from bot.platforms import AdapterStartError, Platform, PlatformAdapter, RunOptions, runnable
 from bot.settings import LoadedConfig
-from bot.storage.retention import run_retention
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +75,10 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 await adapter.start()
                 started.append(adapter)
                 log.warning("%s adapter running", adapter.platform)
-            reminders = asyncio.create_task(app.handoff.reminders.run(stop))
-            recovery = asyncio.create_task(answer_unanswered(app, began))
-            days = app.config.settings.database.retention_days
-            retention = asyncio.create_task(run_retention(app.store, days, stop))
+            # The sweep, reminders and retention: on one instance at a time (bot/background.py).
+            background = asyncio.create_task(run_background(app, began, stop))
             await stop.wait()
-            recovery.cancel()
-            await asyncio.gather(reminders, recovery, retention, return_exceptions=True)
+            await asyncio.gather(background, return_exceptions=True)
             if lost:
                 log.error("stopping: a platform connection was lost for good (%s)", "; ".join(lost))
                 return 1

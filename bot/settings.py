@@ -111,7 +111,7 @@ class DatabaseSettings(_Section):
     # it) and `path` holds only this instance's knowledge-base index. "" = SQLite at `path`.
     url: str = ""
     pool_size: int = Field(10, ge=2, le=200)  # Postgres connections for store work, per instance
-    lock_pool_size: int = Field(20, ge=1, le=500)  # Postgres connections holding conversation locks
+    lock_pool_size: int = Field(20, ge=2, le=500)  # Postgres connections holding conversation locks
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
 
     @field_validator("url")

@@ -131,7 +131,7 @@ class ConversationManager:
         self._kb = kb
         self._system = SystemPrompt(system_prompt, settings, counter, today)
         self._spend = DailySpend(store, settings.llm.daily_budget_usd, today, settings.model_info())
-        self._locks = KeyedLocks()
+        self._locks = KeyedLocks(store.hold_thread)  # across processes too, where they share the store
         self._rate = UserRate(settings.limits.user_messages_per_minute)
         privacy = settings.privacy
         self._to_model = Redactor(privacy.phone_region) if privacy.applies_to("llm") else keep

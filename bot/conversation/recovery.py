@@ -25,7 +25,7 @@ async def answer_unanswered(app: App, started: datetime) -> int:
         return 0
     since = started - timedelta(minutes=minutes)
     answered = 0
-    for inbound, key in await app.store.unanswered_between(since, started):
+    for inbound, key in await app.store.abandoned(since, started):  # no running process will answer
         port = app.handoff.port(key.platform)
         if port is None:
             continue  # e.g. a console conversation, or a platform not started this time

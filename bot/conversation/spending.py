@@ -48,7 +48,8 @@ class DailySpend:
 
     async def _spent_today(self) -> float:
         today = self._today()
-        if self._spent is None or self._spent[0] != today:
+        # A shared store's total includes other instances' answers: read it fresh each time.
+        if self._spent is None or self._spent[0] != today or self._store.shared:
             since = datetime(today.year, today.month, today.day, tzinfo=UTC)
             self._spent = (today, await self._store.cost_since(since))
         return self._spent[1]

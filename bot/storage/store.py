@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -111,6 +112,10 @@ class Removed:
 
 class ConversationStore(Protocol):
     """Everything the core keeps: conversations, their messages, usage and delivery state."""
+
+    # True when other processes may use the same store at once (Postgres): what one counted in
+    # memory (today's spend) is stale, and what the sweep finds may appear at any time.
+    shared: bool
 
     async def open(self) -> None: ...
 
@@ -232,4 +237,21 @@ class ConversationStore(Protocol):
 
     async def took_part(self, conversation_id: int, user_id: str) -> bool:
         """True when `user_id` wrote in the conversation (a shared thread's participants)."""
+        ...
+
+    async def abandoned(self, since: datetime, before: datetime) -> list[tuple[StoredMessage, ThreadKey]]:
+        """User messages stored in [since, before), never answered, that no running process will
+        answer, oldest first (for the recovery sweep). SQLite has one process per file: all of them
+        (the caller's `before` is its own start). Postgres: those whose instance no longer runs."""
+        ...
+
+    def hold_thread(self, key: ThreadKey) -> AbstractAsyncContextManager[None]:
+        """Held while one message of `key`'s conversation is answered, across every process that
+        shares the store, in the order the messages were stored (Postgres: an advisory lock); a
+        no-op where one process has the store to itself (SQLite). The caller serialises its own."""
+        ...
+
+    def leadership(self, job: str) -> AbstractAsyncContextManager[bool]:
+        """True inside when this process may run `job` (work one instance does at a time: the sweep,
+        reminders, retention) until the block ends; False when another live process has it."""
         ...

@@ -3,12 +3,14 @@
 One module per concern, as the SQLite backend: `connection` (pools, open, migrations), `schema`
 (the tables), `migrate` (the Postgres side of `bot.storage.migrations`), `locks` (advisory lock
 keys), `messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
-`rows` (rows to records).
+`coordination` (several instances: conversation order, job leaders, what a dead instance left),
+`rows` (rows to records), `copy` (an SQLite database into Postgres).
 """
 
 from __future__ import annotations
 
 from bot.storage.postgres.conversations import PostgresConversations
+from bot.storage.postgres.coordination import PostgresCoordination
 from bot.storage.postgres.escalations import PostgresEscalations
 from bot.storage.postgres.messages import PostgresMessages
 from bot.storage.postgres.privacy import PostgresPrivacy
@@ -18,6 +20,11 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresMessages, PostgresConversations, PostgresEscalations, PostgresStats, PostgresPrivacy
+    PostgresMessages,
+    PostgresConversations,
+    PostgresEscalations,
+    PostgresStats,
+    PostgresPrivacy,
+    PostgresCoordination,
 ):
     """ConversationStore on one Postgres database; several processes may share it."""

@@ -9,11 +9,13 @@ run, and a process that dies drops its connections, so Postgres releases its loc
 from __future__ import annotations
 
 import asyncio
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from bot.storage.migrations import migrate
+from bot.storage.postgres.locks import INSTANCE, advisory_key
 from bot.storage.postgres.migrate import PostgresTarget, migration_lock
 from bot.storage.postgres.schema import STORE
 from bot.storage.store import StoreOpenError
@@ -53,6 +55,10 @@ class PostgresConnection:
         self._lock_pool_size = lock_pool_size
         self._pool: asyncpg.Pool | None = None
         self._lock_pool: asyncpg.Pool | None = None
+        # This process among the instances sharing the database: it stamps the messages it stores
+        # and holds its advisory lock while open, so the others know whether it still runs.
+        self.instance = uuid.uuid4().hex
+        self._alive: asyncpg.Connection | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -87,15 +93,21 @@ class PostgresConnection:
         try:
             async with self.pool.acquire() as conn, migration_lock(conn):
                 await migrate(PostgresTarget(conn, self.describe()), STORE)
+            self._alive = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+            await self._alive.execute("SELECT pg_advisory_lock($1)", advisory_key(INSTANCE + self.instance))
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        pools, self._pool, self._lock_pool = (self._pool, self._lock_pool), None, None
-        for pool in pools:
-            if pool is not None:
-                try:
-                    await asyncio.wait_for(pool.close(), timeout=5)
-                except TimeoutError:
-                    pool.terminate()
+        alive, self._alive = self._alive, None
+        if alive is not None:
+            alive.terminate()  # the instance's lock goes with its connection
+        pool, lock_pool, self._pool, self._lock_pool = self._pool, self._lock_pool, None, None
+        if lock_pool is not None:
+            lock_pool.terminate()  # whatever is still held (a job's leadership) is let go at once
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5)
+            except TimeoutError:
+                pool.terminate()

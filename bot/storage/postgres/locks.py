@@ -8,6 +8,7 @@ import hashlib
 MIGRATIONS = "supportbot:migrations"
 CONVERSATION = "supportbot:conversation:"
 LEADER = "supportbot:leader:"
+INSTANCE = "supportbot:instance:"  # held by each running instance for its lifetime
 
 
 def advisory_key(name: str) -> int:

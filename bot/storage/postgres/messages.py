@@ -40,8 +40,8 @@ class PostgresMessages(PostgresConnection):
             assert conv is not None
             new_id = await conn.fetchval(
                 "INSERT INTO messages (conversation_id, platform, platform_message_id, role, text,"
-                " user_id, user_name, status, tokens, created_at, updated_at)"
-                " VALUES ($1, $2, $3, 'user', $4, $5, $6, 'received', $7, $8, $8)"
+                " user_id, user_name, status, tokens, created_at, updated_at, owner)"
+                " VALUES ($1, $2, $3, 'user', $4, $5, $6, 'received', $7, $8, $8, $9)"
                 " ON CONFLICT (platform, platform_message_id)"
                 " WHERE role = 'user' AND platform_message_id IS NOT NULL DO NOTHING RETURNING id",
                 conv["id"],
@@ -52,6 +52,7 @@ class PostgresMessages(PostgresConnection):
                 user_name,
                 tokens,
                 at,
+                self.instance,
             )
         if new_id is None:
             return None

@@ -86,5 +86,18 @@ STORE = MigrationSet(
                 )""",
             ),
         ),
+        Migration(
+            2,
+            (
+                # The instance that stored an inbound message and is answering it; while that
+                # instance runs (it holds its advisory lock) no other one sweeps the message up.
+                "ALTER TABLE messages ADD COLUMN owner TEXT",
+                # A conversation's oldest unanswered message decides who answers next (coordination.py).
+                "CREATE INDEX messages_pending ON messages (conversation_id, id)"
+                " WHERE role = 'user' AND status = 'received'",
+                # Today's spend is summed by every instance before each model call.
+                "CREATE INDEX messages_cost_by_time ON messages (created_at) WHERE cost_usd IS NOT NULL",
+            ),
+        ),
     ),
 )

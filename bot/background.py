@@ -1,0 +1,71 @@
+"""The background jobs of `supportbot run` that one instance does at a time: the recovery sweep,
+escalation reminders and retention.
+
+Every instance asks the store for the leadership (`ConversationStore.leadership`; with SQLite the
+one process always has it, with Postgres an advisory lock); the holder runs the jobs until it stops,
+the others ask again every `retry_s`, so when the leader dies another takes over. The sweep runs
+every `sweep_s`: on Postgres it also answers what a dead instance stored but never answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from bot.app import App
+from bot.conversation.recovery import answer_unanswered
+from bot.storage.retention import run_retention
+
+log = logging.getLogger(__name__)
+
+JOBS = "background"
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _sweep(app: App, began: datetime, stop: asyncio.Event, every_s: float) -> None:
+    """What an earlier run left unanswered, once; on a shared store, again every `every_s`, for what
+    instances that died since left (the store tells their messages from live ones)."""
+    while not stop.is_set():
+        try:
+            await answer_unanswered(app, datetime.now(UTC) if app.store.shared else began)
+        except Exception:
+            log.exception("recovery sweep failed; trying again later")
+        if not app.store.shared:
+            return
+        await _wait(stop, every_s)
+
+
+async def _lead(app: App, began: datetime, stop: asyncio.Event, sweep_s: float) -> None:
+    """Run every job until `stop`; the sweep (answers in flight) is cancelled then, the others finish."""
+    sweep = asyncio.create_task(_sweep(app, began, stop, sweep_s))
+    days = app.config.settings.database.retention_days
+    try:
+        await asyncio.gather(
+            app.handoff.reminders.run(stop), run_retention(app.store, days, stop), stop.wait()
+        )
+    finally:
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
+
+
+async def run_background(
+    app: App, began: datetime, stop: asyncio.Event, retry_s: float = 5.0, sweep_s: float = 30.0
+) -> None:
+    """Lead the background jobs whenever no other live instance does, until `stop`. `began`: this
+    run's start (on SQLite, messages stored before it were left by an earlier run)."""
+    while not stop.is_set():
+        try:
+            async with app.store.leadership(JOBS) as leading:
+                if leading:
+                    log.info("this instance runs the background jobs (sweep, reminders, retention)")
+                    await _lead(app, began, stop, sweep_s)
+                    return
+        except Exception:  # the database is away: try again, the platforms keep being served
+            log.exception("could not ask for the background jobs' leadership")
+        await _wait(stop, retry_s)

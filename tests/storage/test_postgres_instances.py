@@ -1,0 +1,124 @@
+"""Several instances on one Postgres database, each a `PostgresStore` of its own (as each process
+has): one answers a conversation at a time and in stored order, one leads the background jobs and
+another takes over when it is gone, and what a gone instance left unanswered is found for the sweep.
+Closing a store drops its connections, as a process killed outright does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.events import IncomingMessage, ThreadKey
+from bot.storage.postgres import PostgresStore
+from bot.storage.store import MessageStatus, Role, StoredMessage
+from tests.helpers import until
+from tests.postgres import fresh_database
+
+KEY = ThreadKey("slack", "T1", "C1", "100.1")
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    async with fresh_database() as url:
+        first, second = PostgresStore(url), PostgresStore(url)
+        await first.open()
+        await second.open()
+        try:
+            yield first, second
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def _inbound(store: PostgresStore, message_id: str, key: ThreadKey = KEY) -> StoredMessage:
+    msg = IncomingMessage(key, message_id, "U1", "Ada", f"question {message_id}", False, datetime.now(UTC))
+    stored = await store.record_inbound(msg, 1)
+    assert stored is not None
+    return stored
+
+
+async def test_a_delivery_seen_by_one_instance_is_a_duplicate_on_the_other(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    await _inbound(first, "ev1")
+    retry = IncomingMessage(KEY, "ev1", "U1", "Ada", "question ev1", False, datetime.now(UTC))
+    assert await second.record_inbound(retry, 1) is None
+
+
+async def test_one_instance_at_a_time_holds_a_conversation(pair: tuple[PostgresStore, PostgresStore]) -> None:
+    first, second = pair
+    seen: list[str] = []
+    entered = asyncio.Event()
+
+    async def hold(store: PostgresStore, name: str) -> None:
+        async with store.hold_thread(KEY):
+            seen.append(f"{name} in")
+            entered.set()
+            await asyncio.sleep(0.2)
+            seen.append(f"{name} out")
+
+    holding = asyncio.create_task(hold(first, "first"))
+    await entered.wait()
+    await hold(second, "second")
+    await holding
+    assert seen == ["first in", "first out", "second in", "second out"]
+    async with second.hold_thread(ThreadKey("slack", "T1", "C1", "other")), first.hold_thread(KEY):
+        pass  # another conversation's lock is another lock
+
+
+async def test_an_older_message_on_another_instance_is_answered_first(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    older = await _inbound(first, "m1")  # reached the first instance
+    await _inbound(second, "m2")  # the next one reached the second
+    answered: list[str] = []
+
+    async def answer_m2() -> None:
+        async with second.hold_thread(KEY):
+            answered.append("m2")
+
+    later = asyncio.create_task(answer_m2())  # asks first, yet must wait for m1
+    await asyncio.sleep(0.2)
+    async with first.hold_thread(KEY):
+        answered.append("m1")
+        await first.record_reply(older, Role.ASSISTANT, "a1", 1, None, settles=MessageStatus.ANSWERED)
+    await later
+    assert answered == ["m1", "m2"]
+
+
+async def test_one_instance_leads_a_job_and_another_takes_over_when_it_is_gone(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    async with first.leadership("jobs") as leads:
+        assert leads
+        async with second.leadership("jobs") as also:
+            assert not also
+        async with second.leadership("other job") as other:
+            assert other
+        await first.close()  # its connections drop, as when the process is killed
+        # The server lets go of a dropped connection's locks as soon as it sees it closed.
+        assert await until(lambda: _leads(second, "jobs"), "the second instance to take over")
+
+
+async def _leads(store: PostgresStore, job: str) -> bool:
+    async with store.leadership(job) as leads:
+        return leads
+
+
+async def test_the_sweep_finds_only_what_a_gone_instance_left(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    since, later = datetime.now(UTC) - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+    left = await _inbound(first, "m1")
+    await _inbound(second, "m2", ThreadKey("slack", "T1", "C1", "200.2"))
+    assert await second.abandoned(since, later) == []  # the first still runs; the second's own is live
+    await first.close()
+    found = await until(lambda: second.abandoned(since, later), "the gone instance's message")
+    assert [(m.id, key) for m, key in found] == [(left.id, KEY)]
