@@ -36,7 +36,8 @@ class Reminders:
             return 0
         due = await self._store.unclaimed_since(self._now() - timedelta(minutes=minutes))
         for record, _key in due:
-            await self._store.mark_reminded(record.id)
+            if not await self._store.mark_reminded(record.id):
+                continue  # reminded meanwhile (by another instance, on a shared store)
             port = self._port(record.staff_platform or "")
             if record.staff_channel and record.staff_thread and port is not None:
                 await port.post_staff_note(

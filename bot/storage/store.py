@@ -210,7 +210,9 @@ class ConversationStore(Protocol):
         """Escalations still waiting since `before` that have had no reminder."""
         ...
 
-    async def mark_reminded(self, escalation_id: int) -> None: ...
+    async def mark_reminded(self, escalation_id: int) -> bool:
+        """Note the escalation's one reminder; False when it already had it (another instance's)."""
+        ...
 
     async def record_satisfaction(self, escalation_id: int, score: int) -> bool:
         """Store the user's 1–5 rating of a resolved escalation; False if it isn't resolved."""

@@ -132,8 +132,13 @@ class PostgresEscalations(PostgresConnection):
             "e.state = 'waiting' AND e.reminded_at IS NULL AND e.requested_at <= $1", before
         )
 
-    async def mark_reminded(self, escalation_id: int) -> None:
-        await self.pool.execute("UPDATE escalations SET reminded_at = $1 WHERE id = $2", now(), escalation_id)
+    async def mark_reminded(self, escalation_id: int) -> bool:
+        status = await self.pool.execute(
+            "UPDATE escalations SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL",
+            now(),
+            escalation_id,
+        )
+        return changed(status) == 1
 
     async def record_satisfaction(self, escalation_id: int, score: int) -> bool:
         status = await self.pool.execute(

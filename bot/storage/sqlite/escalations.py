@@ -130,11 +130,15 @@ class SQLiteEscalations(SQLiteConnection):
             "e.state = 'waiting' AND e.reminded_at IS NULL AND e.requested_at <= ?", (stamp(before),)
         )
 
-    async def mark_reminded(self, escalation_id: int) -> None:
+    async def mark_reminded(self, escalation_id: int) -> bool:
         async with self._write:
-            await self.db.execute(
-                "UPDATE escalations SET reminded_at = ? WHERE id = ?", (now(), escalation_id)
+            cur = await self.db.execute(
+                "UPDATE escalations SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+                (now(), escalation_id),
             )
+            changed = cur.rowcount
+            await cur.close()
+        return changed == 1
 
     async def record_satisfaction(self, escalation_id: int, score: int) -> bool:
         async with self._write:
