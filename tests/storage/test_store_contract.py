@@ -147,6 +147,24 @@ async def test_mark_delivered_records_the_platform_id(store: ConversationStore) 
     assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, "1700000000.000100")
 
 
+async def test_pending_replies_counts_replies_the_platform_has_not_accepted(store: ConversationStore) -> None:
+    first, second = await inbound(store), await inbound(store, OTHER_THREAD)
+    assert await store.pending_replies() == 0
+    replies = [await answer(store, first), await answer(store, second)]
+    assert await store.pending_replies() == 2  # the questions themselves are not counted
+    await store.mark_delivered(replies[0], "1.1")
+    await store.set_status(replies[1], MessageStatus.FAILED, "channel_not_found")
+    assert await store.pending_replies() == 0
+
+
+async def test_probe_write_leaves_nothing_behind(store: ConversationStore) -> None:
+    await inbound(store)
+    before = await store.stats()
+    await store.probe_write()
+    await store.probe_write()  # again: nothing of the first one is left to collide with
+    assert await store.stats() == before
+
+
 async def test_set_status_changes_status_and_error(store: ConversationStore) -> None:
     msg = await inbound(store)
     await store.set_status(msg.id, MessageStatus.FAILED, "boom")
