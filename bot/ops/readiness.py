@@ -62,7 +62,7 @@ def database_check(store: ConversationStore, path: Path | None = None) -> Check:
     async def check() -> str | None:
         if path is not None and opened is not None and _identity(path) != opened:
             return f"the database file {path} was deleted or replaced since the start"
-        await store.pending_replies()
+        await store.ping()
         return None
 
     return check

@@ -161,6 +161,10 @@ class ConversationStore(Protocol):
         """USD recorded for replies created at or after `since`."""
         ...
 
+    async def ping(self) -> None:
+        """One round trip to the database, cheap at any size; raises when it can't answer (/readyz)."""
+        ...
+
     async def probe_write(self) -> None:
         """Prove a write can be made now (the write lock taken, a row written), leaving nothing behind;
         raises the backend's error otherwise (`supportbot check --live`)."""

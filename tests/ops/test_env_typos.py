@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -9,7 +10,13 @@ import pytest
 
 from bot.settings import SettingsError, load_config, packaged_config_dir
 from tests.cli.test_cli import cli_env, run_cli
-from tests.test_settings import clean_env
+
+
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SUPPORTBOT_* (or secret) variable of the machine running the tests."""
+    for var in list(os.environ):
+        if var.upper().startswith(("SUPPORTBOT_", "OPENAI_", "SLACK_", "DISCORD_")):
+            monkeypatch.delenv(var)
 
 
 @pytest.mark.parametrize(
@@ -54,10 +61,12 @@ def test_every_key_of_the_packaged_file_can_be_set_from_the_environment(
         for key, value in table.items():
             if not isinstance(value, dict):
                 monkeypatch.setenv(f"SUPPORTBOT_{section}__{key}".upper(), _env_text(value))
-    monkeypatch.setenv("SUPPORTBOT_MODELS__MY_MODEL__CONTEXT_WINDOW", "4096")
+    for key, value in (("CONTEXT_WINDOW", "4096"), ("INPUT_PER_1K", "0.1"), ("OUTPUT_PER_1K", "0.2")):
+        monkeypatch.setenv(f"SUPPORTBOT_MODELS__MY_MODEL__{key}", value)  # a model of one's own
     monkeypatch.setenv("SUPPORTBOT_ESCALATION__HOURS__TIMEZONE", "UTC")  # a nested section's key
     monkeypatch.setenv("SUPPORTBOT_LLM", '{"model": "gpt-4o"}')  # a whole section as JSON
-    load_config()
+    settings = load_config().settings
+    assert settings.models["my_model"].context_window == 4096
 
 
 def _env_text(value: object) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import Trigger
 from bot.storage.store import (
@@ -155,6 +157,13 @@ async def test_pending_replies_counts_replies_the_platform_has_not_accepted(stor
     await store.mark_delivered(replies[0], "1.1")
     await store.set_status(replies[1], MessageStatus.FAILED, "channel_not_found")
     assert await store.pending_replies() == 0
+
+
+async def test_ping_answers_while_open_and_raises_once_closed(store: ConversationStore) -> None:
+    await store.ping()
+    await store.close()
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own kind
+        await store.ping()
 
 
 async def test_probe_write_leaves_nothing_behind(store: ConversationStore) -> None:
