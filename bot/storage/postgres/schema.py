@@ -99,5 +99,12 @@ STORE = MigrationSet(
                 "CREATE INDEX messages_cost_by_time ON messages (created_at) WHERE cost_usd IS NOT NULL",
             ),
         ),
+        Migration(
+            3,
+            (
+                # The outbox: replies stored but not yet accepted by their platform (/metrics).
+                "CREATE INDEX messages_outbox ON messages (id) WHERE status = 'pending'",
+            ),
+        ),
     ),
 )

@@ -57,3 +57,23 @@ class PostgresStats(PostgresConnection):
             since,
         )
         return float(total)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def probe_write(self) -> None:
+        """Write a row in a transaction that is rolled back: nothing stays behind."""
+        async with self.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                await conn.execute("CREATE TEMPORARY TABLE write_probe (x INTEGER) ON COMMIT DROP")
+                await conn.execute("INSERT INTO write_probe VALUES (1)")
+                # A real table too: proves this user may write the store's tables, not only temp ones.
+                await conn.execute("UPDATE schema_versions SET version = version WHERE name = 'store'")
+            finally:
+                await tx.rollback()
+
+    async def pending_replies(self) -> int:
+        # Counted by the partial index (migration 3), so a scrape costs the same at any size.
+        return int(await self.pool.fetchval("SELECT COUNT(*) FROM messages WHERE status = 'pending'"))
