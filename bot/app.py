@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.conversation.manager import ConversationManager
+from bot.conversation.spending import unpriced_warning
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
@@ -66,6 +67,9 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
+        warning = unpriced_warning(settings) if llm is not None else None
+        if warning is not None:
+            log.warning("%s", warning)
         handoff = Handoff(store, settings.escalation, llm)
         escalations = Escalations(store, settings.escalation, handoff)
         kb: KnowledgeBase | None = None

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TypeVar
 from bot.conversation.context import SystemPrompt, fit_history, retrieve
 from bot.conversation.fallback import (
     APOLOGIES,
-    BUDGET,
     EMPTY_MESSAGE,
     NO_LLM,
     offer_human,
@@ -32,7 +31,7 @@ from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, referen
 from bot.conversation.limits import UserRate
 from bot.conversation.locks import KeyedLocks
 from bot.conversation.prompt import request_messages
-from bot.conversation.spending import DailySpend, price
+from bot.conversation.spending import Spending, price
 from bot.events import (
     Accepted,
     IncomingMessage,
@@ -130,7 +129,7 @@ class ConversationManager:
         self._handoff = handoff
         self._kb = kb
         self._system = SystemPrompt(system_prompt, settings, counter, today)
-        self._spend = DailySpend(store, settings.llm.daily_budget_usd, today, settings.model_info())
+        self._spend = Spending(store, settings, today)
         self._locks = KeyedLocks()
         self._rate = UserRate(settings.limits.user_messages_per_minute)
         privacy = settings.privacy
@@ -246,12 +245,14 @@ class ConversationManager:
         messages: list[ChatCompletionMessageParam],
         prompt_tokens: int,
     ) -> AsyncIterator[ReplyEvent]:
-        """Reserve the call's worst-case cost against llm.daily_budget_usd first (so answers running
-        at once can't all pass the check and overshoot), ask, then settle with what it cost."""
+        """Reserve the call's worst case against today's caps first (so answers running at once
+        can't all pass the check and overshoot), ask, then settle with what it used."""
         assert self._llm is not None
-        worst = self._spend.worst_case(prompt_tokens, self._settings.llm.max_tokens)
-        if not await self._spend.reserve(worst):
-            yield await self._without_llm(msg, inbound, found, BUDGET)
+        user = (msg.key.platform, msg.user_id)
+        hold = await self._spend.reserve(user, prompt_tokens, self._settings.llm.max_tokens)
+        if isinstance(hold, str):
+            log.info("message %s answered without the model: over a daily cap (%s)", inbound.id, hold)
+            yield await self._without_llm(msg, inbound, found, hold)
             return
         reply = _ModelReply()
         try:
@@ -265,7 +266,7 @@ class ConversationManager:
             async for event in self._conclude(msg, inbound, found, reply):
                 yield event
         finally:
-            self._spend.settle(worst, price(reply.usage, self._settings.models))
+            self._spend.settle(hold, price(reply.usage, self._settings.models))
 
     def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
         """(reason, what to say) when the message is refused before any retrieval or model call."""
