@@ -14,6 +14,7 @@ from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm.client import LLMClient
+from bot.llm.moderation import Moderator
 from bot.llm.tokens import load_counter
 from bot.service import SupportService
 from bot.settings import LoadedConfig
@@ -48,6 +49,18 @@ def build_llm(config: LoadedConfig) -> LLMClient | None:
         max_retries=llm.max_retries,
     )
     return LLMClient(client, llm)
+
+
+def build_moderator(config: LoadedConfig, llm: LLMClient | None) -> Moderator | None:
+    """The moderation check on the chat model's own client (same server, key and connection pool),
+    when moderation.enabled and a model is configured."""
+    settings = config.settings.moderation
+    if not settings.enabled:
+        return None
+    if llm is None:
+        log.warning("moderation.enabled, but no LLM is configured (OPENAI_API_KEY): nothing to moderate")
+        return None
+    return Moderator(llm.openai, settings)
 
 
 @asynccontextmanager
@@ -89,6 +102,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             escalations=escalations,
             handoff=handoff,
             kb=kb,
+            moderator=build_moderator(config, llm),
         )
         service = SupportService(
             store=store,

@@ -23,6 +23,10 @@ APOLOGIES: dict[LLMErrorKind, str] = {
         " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
     ),
 }
+MODERATED = "Sorry, I can't respond to that message. If there's something else I can help with, just ask."
+MODERATION_UNAVAILABLE = (
+    "Sorry, I can't check messages right now, so I can't answer this one. Please try again in a few minutes."
+)
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
 NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
 # Why the answer comes from the knowledge base alone, when that is by design rather than a failure.

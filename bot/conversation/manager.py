@@ -20,6 +20,8 @@ from bot.conversation.context import SystemPrompt, fit_history, retrieve
 from bot.conversation.fallback import (
     APOLOGIES,
     EMPTY_MESSAGE,
+    MODERATED,
+    MODERATION_UNAVAILABLE,
     NO_LLM,
     offer_human,
     too_fast,
@@ -47,6 +49,7 @@ from bot.handoff.staff import Handoff
 from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
+from bot.llm.moderation import Moderator, Verdict
 from bot.llm.tokens import TokenCounter
 from bot.pii import Redactor, keep
 from bot.settings import Settings
@@ -119,6 +122,7 @@ class ConversationManager:
         escalations: Escalations,
         handoff: Handoff | None = None,
         kb: KnowledgeBase | None = None,
+        moderator: Moderator | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._store = store
@@ -128,6 +132,7 @@ class ConversationManager:
         self._escalations = escalations
         self._handoff = handoff
         self._kb = kb
+        self._moderator = moderator
         self._system = SystemPrompt(system_prompt, settings, counter, today)
         self._spend = Spending(store, settings, today)
         self._locks = KeyedLocks()
@@ -245,9 +250,16 @@ class ConversationManager:
         messages: list[ChatCompletionMessageParam],
         prompt_tokens: int,
     ) -> AsyncIterator[ReplyEvent]:
-        """Reserve the call's worst case against today's caps first (so answers running at once
-        can't all pass the check and overshoot), ask, then settle with what it used."""
+        """Moderate the message if so configured; reserve the call's worst case against today's caps
+        (so answers running at once can't all pass the check and overshoot), ask, then settle with
+        what it used."""
         assert self._llm is not None
+        if self._moderator is not None:  # moderation.enabled: the message is checked first
+            verdict = await self._moderator.check(self._to_model(inbound.text))
+            if verdict is not Verdict.ALLOWED:
+                text = MODERATED if verdict is Verdict.FLAGGED else MODERATION_UNAVAILABLE
+                yield await self._notice(inbound, text, ReplyStatus.REFUSED, verdict.value)
+                return
         user = (msg.key.platform, msg.user_id)
         hold = await self._spend.reserve(user, prompt_tokens, self._settings.llm.max_tokens)
         if isinstance(hold, str):
