@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.events import IncomingMessage, ThreadKey
+from bot.conversation.fallback import BUDGET
+from bot.conversation.spending import Hold, Spending
+from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.settings import LLMSettings, Settings
 from bot.storage.postgres import PostgresStore
 from bot.storage.store import MessageStatus, Role, StoredMessage
 from tests.helpers import until
@@ -122,3 +125,19 @@ async def test_the_sweep_finds_only_what_a_gone_instance_left(
     await first.close()
     found = await until(lambda: second.abandoned(since, later), "the gone instance's message")
     assert [(m.id, key) for m, key in found] == [(left.id, KEY)]
+
+
+async def test_todays_spend_counts_what_the_other_instance_spent(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    settings = Settings(llm=LLMSettings(model="gpt-4o", daily_budget_usd=1.0))
+    spending = Spending(second, settings, lambda: datetime.now(UTC).date())
+    hold = await spending.reserve(("slack", "U2"), 10, 10)
+    assert isinstance(hold, Hold)  # nothing spent yet
+    spending.settle(hold, None)
+    asked = await _inbound(first, "m1")
+    await first.record_reply(
+        asked, Role.ASSISTANT, "dear", 1, Usage("gpt-4o", 10, 10, 1.5), settles=MessageStatus.ANSWERED
+    )
+    assert await spending.reserve(("slack", "U2"), 10, 10) == BUDGET  # the first instance's answer counts

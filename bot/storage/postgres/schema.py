@@ -96,7 +96,7 @@ STORE = MigrationSet(
                 "CREATE INDEX messages_pending ON messages (conversation_id, id)"
                 " WHERE role = 'user' AND status = 'received'",
                 # Today's spend is summed by every instance before each model call.
-                "CREATE INDEX messages_cost_by_time ON messages (created_at) WHERE cost_usd IS NOT NULL",
+                "CREATE INDEX messages_cost_by_time ON messages (created_at) WHERE model IS NOT NULL",
             ),
         ),
         Migration(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.store import ModelStats, Stats
+from bot.storage.store import ModelStats, Spent, Stats
 
 
 class PostgresStats(PostgresConnection):
@@ -77,3 +77,24 @@ class PostgresStats(PostgresConnection):
     async def pending_replies(self) -> int:
         # Counted by the partial index (migration 3), so a scrape costs the same at any size.
         return int(await self.pool.fetchval("SELECT COUNT(*) FROM messages WHERE status = 'pending'"))
+
+    async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
+        totals = (
+            "COALESCE(SUM(r.cost_usd), 0.0) AS usd,"
+            " COALESCE(SUM(r.prompt_tokens + r.completion_tokens), 0) AS tokens"
+        )
+        if user is None:
+            row = await self.pool.fetchrow(
+                f"SELECT {totals} FROM messages r WHERE r.model IS NOT NULL AND r.created_at >= $1", since
+            )
+        else:  # through the user's own messages (messages_by_user), then their replies
+            row = await self.pool.fetchrow(
+                f"SELECT {totals} FROM messages q JOIN messages r ON r.reply_to = q.id"
+                " WHERE q.role = 'user' AND q.platform = $1 AND q.user_id = $2"
+                " AND r.model IS NOT NULL AND r.created_at >= $3",
+                user[0],
+                user[1],
+                since,
+            )
+        assert row is not None
+        return Spent(float(row["usd"]), int(row["tokens"]))
