@@ -19,6 +19,7 @@ import asyncpg
 from tests.adapters.slack.test_run import SUPPORTBOT, _until_healthy, free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, Message, SlackSender, message
+from tests.helpers import until
 from tests.postgres import fresh_database
 
 THREADS = [(f"D0{n}", f"U0{n}") for n in range(1, 5)]  # four DMs, one user each
@@ -32,6 +33,7 @@ class Instance:
 
     env: dict[str, str]
     session: aiohttp.ClientSession
+    log: Path  # its stderr (a file: a pipe nobody reads would fill up and block it)
     port: int = field(default_factory=free_port)
     proc: asyncio.subprocess.Process | None = None
 
@@ -40,10 +42,11 @@ class Instance:
         return SlackSender(f"http://127.0.0.1:{self.port}/slack/events", SIGNING_SECRET, self.session)
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            str(SUPPORTBOT), "run", "--slack-http", "--port", str(self.port), env=self.env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        with self.log.open("ab") as err:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(SUPPORTBOT), "run", "--slack-http", "--port", str(self.port), env=self.env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=err,
+            )  # fmt: skip
         await _until_healthy(self.session, f"http://127.0.0.1:{self.port}/healthz", self.proc)
 
     async def kill(self) -> None:
@@ -56,8 +59,8 @@ class Instance:
             return None, ""
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(self.proc.communicate(), 30)
-        return self.proc.returncode, err.decode()
+        await asyncio.wait_for(self.proc.wait(), 30)
+        return self.proc.returncode, self.log.read_text(errors="replace")
 
 
 def _env(fake_slack: FakeSlack, fake_openai: FakeOpenAI, url: str, kb_file: Path) -> dict[str, str]:
@@ -87,6 +90,24 @@ async def _deliver(event: dict[str, Any], first: Instance, second: Instance) -> 
     for retry, instance in enumerate((first, second)):
         with contextlib.suppress(aiohttp.ClientConnectionError):
             await instance.sender.event(event, retry=retry, event_id=event_id)
+
+
+async def _deliver_then_kill(event: dict[str, Any], victim: Instance, other: Instance, url: str) -> None:
+    """`victim` stores the event and is killed -9 while answering it; the retry goes to `other`."""
+    event_id = f"Ev{next(_ts):08d}"
+    await victim.sender.event(event, event_id=event_id)
+    conn = await asyncpg.connect(url)
+    try:
+        stored = "SELECT 1 FROM messages WHERE text = $1 AND role = 'user'"
+        await until(lambda: conn.fetchval(stored, event["text"]), "the message stored")
+    finally:
+        await conn.close()
+    await victim.kill()
+    await other.sender.event(event, retry=1, event_id=event_id)
+
+
+async def _logged(instance: Instance, line: str) -> bool:
+    return line in instance.log.read_text(errors="replace")
 
 
 def _question(channel: str, number: int) -> str:
@@ -139,8 +160,8 @@ async def test_two_instances_answer_each_message_once_in_order_through_a_kill(
 ) -> None:
     fake_openai.latency_s = 0.2  # answers overlap the next deliveries
     async with fresh_database() as url, aiohttp.ClientSession() as session:
-        a = Instance(_env(fake_slack, fake_openai, url, tmp_path / "a.db"), session)
-        b = Instance(_env(fake_slack, fake_openai, url, tmp_path / "b.db"), session)
+        a = Instance(_env(fake_slack, fake_openai, url, tmp_path / "a.db"), session, tmp_path / "a.log")
+        b = Instance(_env(fake_slack, fake_openai, url, tmp_path / "b.db"), session, tmp_path / "b.log")
         try:
             await a.start()  # first up: it leads the background jobs
             await b.start()
@@ -149,13 +170,17 @@ async def test_two_instances_answer_each_message_once_in_order_through_a_kill(
                 await _round(number, (a, b))
             await _all_answered(fake_slack, 3)
 
-            # Question 4 of the first thread reaches `a`, which is killed while answering it.
+            # Question 4 of the first thread reaches `a`, which is killed while the model is answering
+            # it; Slack's retry reaches `b`, which has it stored already (a duplicate).
             channel, user = THREADS[0]
-            await _deliver(_event(channel, user, _question(channel, 4)), a, b)
-            await a.kill()
+            fake_openai.latency_s = 5.0
+            await _deliver_then_kill(_event(channel, user, _question(channel, 4)), a, b, url)
+            fake_openai.latency_s = 0.2
             for channel, user in THREADS[1:]:
                 await _deliver(_event(channel, user, _question(channel, 4)), a, b)
             await _all_answered(fake_slack, 4)  # `b` took over the jobs and swept up what `a` left
+            swept = "answered 1 message(s) left unanswered"  # logged once the sweep's pass is over
+            await until(lambda: _logged(b, swept), "the sweep's log line")
 
             await a.start()  # restarted by its supervisor
             await _round(5, (a, b))
