@@ -6,7 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from bot.analytics.learning import Learning
 from bot.conversation.manager import ConversationManager
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
@@ -30,7 +32,8 @@ class App:
     escalations: Escalations
     handoff: Handoff
     kb: KnowledgeBase | None
-    service: SupportService  # what adapters are given: the core's one API for them
+    service: SupportService
+    learning: Learning  # what adapters are given: the core's one API for them
 
 
 def build_llm(config: LoadedConfig) -> LLMClient | None:
@@ -47,6 +50,13 @@ def build_llm(config: LoadedConfig) -> LLMClient | None:
         max_retries=llm.max_retries,
     )
     return LLMClient(client, llm)
+
+
+def learned_folder(config: LoadedConfig) -> Path:
+    """Where approved learned entries are written as pages for the `learned` source: beside the
+    database, named after it."""
+    db = config.settings.database.path
+    return db.parent / f"{db.stem}-learned"
 
 
 @asynccontextmanager
@@ -66,7 +76,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
-        handoff = Handoff(store, settings.escalation, llm)
+        handoff = Handoff(store, settings.escalation, llm, counter=counter)
         escalations = Escalations(store, settings.escalation, handoff)
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
@@ -76,6 +86,8 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:
                 log.info("indexed the sample knowledge base: %s pages", report.added)
+        learning = Learning(store, kb, llm, learned_folder(config))
+        handoff.learning = learning
         manager = ConversationManager(
             store=store,
             llm=llm,
@@ -93,6 +105,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             handoff=handoff,
             settings=settings.escalation,
             privacy=settings.privacy,
+            learning=learning,
         )
         try:
             yield App(
@@ -104,6 +117,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 handoff=handoff,
                 kb=kb,
                 service=service,
+                learning=learning,
             )
         finally:
             await handoff.close()

@@ -110,6 +110,12 @@ class DatabaseSettings(_Section):
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
 
 
+class AnalyticsSettings(_Section):
+    # A conversation with no user message for this long after its last answer (no 👎, no
+    # escalation) counts as resolved, "assumed"; 0 = as soon as the answer is in.
+    assume_resolved_hours: float = Field(24.0, ge=0)
+
+
 class SlackSettings(_Section):
     """Slack adapter; tokens come from SLACK_BOT_TOKEN / SLACK_APP_TOKEN / SLACK_SIGNING_SECRET."""
 
@@ -195,6 +201,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     models: dict[str, ModelInfo] = Field(default_factory=_default_models)

@@ -28,11 +28,12 @@ PLATFORM = "discord"
 BUTTONS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
     "up": (None, "👍", discord.ButtonStyle.secondary),
     "down": (None, "👎", discord.ButtonStyle.secondary),
+    "solved": ("That solved it", None, discord.ButtonStyle.success),  # a confirmed resolution
     "human": ("Talk to a human", None, discord.ButtonStyle.primary),
     "feedback": ("Talk to a human", None, discord.ButtonStyle.primary),  # offered after a 👎
 }
 BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
-    ReplyStatus.ANSWERED: ("up", "down", "human"),
+    ReplyStatus.ANSWERED: ("up", "down", "solved", "human"),
     ReplyStatus.FAILED: ("human",),
     ReplyStatus.REFUSED: ("human",),
     ReplyStatus.ESCALATED: (),
@@ -44,7 +45,7 @@ Said = str | tuple[str, discord.ui.View | None]  # what an interaction is answer
 
 class ReplyButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=rf"supportbot:(?P<action>up|down|human|feedback):(?P<reply>{ID_PATTERN})",
+    template=rf"supportbot:(?P<action>up|down|solved|human|feedback):(?P<reply>{ID_PATTERN})",
 ):
     """A button under an answer; its custom_id names the action and the stored reply it is about."""
 
@@ -113,8 +114,15 @@ class Interactions:
 
         await self._respond(interaction, work())
 
+    async def learned(self, interaction: Interaction, action: str, entry_id: int) -> None:
+        """Save or Discard under a proposed help entry; the core refuses anyone who isn't staff."""
+        await self._respond(interaction, self._service.learned_action(entry_id, action, _person(interaction)))
+
     async def button(self, interaction: Interaction, action: str, reply_id: int) -> None:
         person = _person(interaction)
+        if action == "solved":
+            await self._respond(interaction, self._service.solved(reply_id, person, _place(interaction)))
+            return
         if action not in ("up", "down"):
             trigger = Trigger.FEEDBACK if action == "feedback" else Trigger.BUTTON
             handed = self._service.escalate_reply(reply_id, person, trigger, _place(interaction))

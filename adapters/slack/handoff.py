@@ -26,13 +26,15 @@ from adapters.slack.cards import (
     rating_blocks,
 )
 from adapters.slack.entry import clicked_place, when, where_clicked
+from adapters.slack.learned import ACTIONS as LEARNED_ACTIONS
+from adapters.slack.learned import proposal_blocks
 from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
 from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.ports import StaffCard
+from bot.handoff.ports import LearnedProposal, StaffCard
 from bot.ids import parse_id
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
@@ -66,6 +68,8 @@ class SlackHandoff:
         bolt.action(CLAIM_ACTION)(self.on_staff_button)
         bolt.action(RESOLVE_ACTION)(self.on_staff_button)
         bolt.action(re.compile(f"^{RATE_ACTION}_[1-5]$"))(self.on_rate)
+        for action_id in LEARNED_ACTIONS:
+            bolt.action(action_id)(self.on_learned_button)
 
     # -- PlatformPort ------------------------------------------------------------------------------
 
@@ -97,6 +101,11 @@ class SlackHandoff:
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
         await self._client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(text))
+
+    async def post_learned_proposal(self, channel: str, thread: str, proposal: LearnedProposal) -> None:
+        await self._client.chat_postMessage(
+            channel=channel, thread_ts=thread, text=escape(proposal.text), blocks=proposal_blocks(proposal)
+        )
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
         s = self._slack
@@ -138,6 +147,19 @@ class SlackHandoff:
         person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
         verb = "claim" if action.get("action_id") == CLAIM_ACTION else "resolve"
         text = await self._service.staff_action(escalation_id, verb, person)
+        channel, thread_ts = where_clicked(body)
+        await self._ephemeral(channel, user, text, thread_ts)
+
+    async def on_learned_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Save or Discard under a proposed help entry: staff only (the core checks)."""
+        await ack()
+        user = str(body["user"]["id"])
+        entry_id = parse_id(str(action.get("value", "")))
+        verb = LEARNED_ACTIONS.get(str(action.get("action_id", "")))
+        if entry_id is None or verb is None:
+            return
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        text = await self._service.learned_action(entry_id, verb, person)
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, user, text, thread_ts)
 

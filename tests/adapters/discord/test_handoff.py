@@ -229,12 +229,15 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     assert (await replies(fake, 4))[-1].startswith("Resolved")
     assert (await dm_texts(fake, 4))[3].startswith(RATED)
     await rate(fake, run.app, record, 3)
+    await fake.wait_for(lambda: len(fake.sent_to(thread)) == 4, what="the proposed help entry")
     notes = [m["content"] for m in fake.sent_to(thread)]
-    assert notes == [
+    assert notes[:3] == [
         "Ada: it says password expired",
         "Claimed by Sam.",
         "Resolved by Sam; the bot answers again.",
     ]
+    # Staff answered during the handoff: their answer is offered as a help entry (the learning loop).
+    assert notes[3].startswith("Save this as a help entry?") and "Q: I can't log in" in notes[3]
     assert len([r for r in fake_openai.requests if r.get("stream")]) == 1  # the bot answered nothing
 
 
