@@ -398,16 +398,17 @@ class ConversationManager:
                 passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
         hits = None if found is None else ([] if found.abstain else found.hits)
         text = without_model(msg.key.platform, reason, apology, hits, passage)
+        grounding = Grounding.NO_MODEL if passage is not None else Grounding.NOTHING_FOUND
         if reason == NO_LLM and found is not None:
             # The designed no-LLM mode: the message got the best answer this setup can give.
             reply_id = await self._store.record_reply(
                 inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.ANSWERED
             )
-            await self._store.record_answer_facts(reply_id, grounding=Grounding.NO_MODEL)
+            await self._store.record_answer_facts(reply_id, grounding=grounding)
             return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
         done = await self._notice(inbound, text, ReplyStatus.FAILED, reason)
         if done.reply_id is not None:
-            await self._store.record_answer_facts(done.reply_id, grounding=Grounding.NO_MODEL)
+            await self._store.record_answer_facts(done.reply_id, grounding=grounding)
         return done
 
     async def _notice(self, inbound: StoredMessage, text: str, status: ReplyStatus, error: str) -> ReplyDone:

@@ -35,9 +35,11 @@ class AnswerClock:
             self._first = self._elapsed()
 
     def complete(self) -> None:
-        """The whole answer is there."""
+        """The whole answer is there (and so its first text, for an answer posted whole)."""
         if self._complete is None:
             self._complete = self._elapsed()
+        if self._first is None:
+            self._first = self._complete
 
     def timings(self) -> AnswerTimings:
         return AnswerTimings(self._sign, self._first, self._complete)
