@@ -84,7 +84,7 @@ def stacked_bars(
             f'<rect x="{legend_x}" y="{HEIGHT - 14}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{legend_x + 14}" y="{HEIGHT - 5}" font-size="10">{escape(series)}</text>'
         )
-        legend_x += 14 + 7 * len(series) + 12
+        legend_x += 14 + int(6.2 * len(series)) + 10
     return _frame(chart_id, label, body, ymax, "")
 
 

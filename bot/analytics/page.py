@@ -60,7 +60,7 @@ def render_page(report: Report) -> str:
         ("Cost", f"${report.cost_usd:.4f}"),
         ("Cost per conversation / per resolution",
          f"{_usd(data['cost_per_conversation_usd'])} / {_usd(data['cost_per_resolution_usd'])}"),
-        ("👍 / 👎 / That solved it",
+        ("Thumbs up / down / That solved it",
          f"{report.feedback_up} / {report.feedback_down} / {report.solved_clicks}"),
         ("CSAT (ratings 4–5)", f"{_pct(report.csat)} of {len(report.ratings)}"),
         ("Abstained (nothing found)", _pct(report.abstain_rate)),
@@ -75,11 +75,12 @@ def render_page(report: Report) -> str:
         else "<p id='coverage-gaps' class='muted'>No unanswered or escalated questions.</p>"
     )
     where = f" on {escape(report.platform)}" if report.platform else ""
+    last = report.until - timedelta(days=1)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>supportbot report {report.since} – {report.until}</title><style>{STYLE}</style></head><body>"
+        f"<title>supportbot report {report.since} – {last}</title><style>{STYLE}</style></head><body>"
         f"<h1>supportbot report{where}</h1>"
-        f"<p class='muted'>Conversations started {report.since} to {report.until} (exclusive). A conversation"
+        f"<p class='muted'>Conversations started {report.since} to {last}. A conversation"
         f" is assumed resolved after {report.assume_resolved_hours:g} h without a new user message"
         " (see the README's analytics section for every rule).</p>"
         f"<table id='summary'>{summary}</table>"

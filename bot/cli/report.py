@@ -174,7 +174,7 @@ def print_summary(r: Report) -> None:
         click.echo("coverage gaps: none (no unanswered or escalated questions)")
         return
     gaps: list[tuple[str, ...]] = [
-        ("coverage gap (question)", "times", "escalated", "nearest help page", "since")
+        ("coverage gap (question)", "times", "escalated", "nearest help page", "answered since")
     ]
     for g in r.coverage_gaps:
         entry = r.learned.get(g.learned_id) if g.learned_id is not None else None
