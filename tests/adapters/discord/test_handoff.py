@@ -238,6 +238,18 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     ]
     # Staff answered during the handoff: their answer is offered as a help entry (the learning loop).
     assert notes[3].startswith("Save this as a help entry?") and "Q: I can't log in" in notes[3]
+    proposal = fake.sent_to(thread)[3]
+    [entry] = await run.app.store.learned_entries()
+    save = f"supportbot:learned:save:{entry.id}"
+    assert custom_ids(proposal) == [save, f"supportbot:learned:discard:{entry.id}"]
+    before = len(fake.replies)
+    await fake.dispatch("INTERACTION_CREATE", fake.click(proposal, save, **grace))
+    assert (await replies(fake, before + 1))[-1] == "Only support staff can save or discard help entries."
+    await fake.dispatch("INTERACTION_CREATE", fake.click(proposal, save, **staff))
+    assert (await replies(fake, before + 2))[-1].startswith("Saved: the bot will answer this question")
+    [saved] = await run.app.store.learned_entries()
+    assert (saved.status, saved.decided_by) == ("approved", str(STAFF_MEMBER))
+    assert saved.answer.startswith("Reset it here")  # the relayed staff answer, kept in the transcript
     assert len([r for r in fake_openai.requests if r.get("stream")]) == 1  # the bot answered nothing
 
 
