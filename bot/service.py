@@ -22,7 +22,7 @@ from bot.handoff.states import Trigger
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
-from bot.storage.store import ConversationStore
+from bot.storage.store import ConversationStore, LearnedStatus
 
 if TYPE_CHECKING:
     from bot.analytics.learning import Learning
@@ -339,15 +339,28 @@ class SupportService:
         await self._store.record_solved(reply_id, person.user_id)
         return SOLVED
 
-    async def learned_action(self, entry_id: int, action: str, person: Person) -> str:
-        """Save or Discard under a proposed help entry (`action` "save" | "discard"); staff only."""
+    async def learned_draft(self, entry_id: int, person: Person) -> tuple[str | None, str]:
+        """Edit under a proposed help entry (staff only): (its answer to edit, "") or (None, why not)."""
+        person = person.repaired()
+        if not self._escalations.is_staff(person.user_id, person.roles):
+            return None, NOT_STAFF_LEARNED
+        proposed = await self._store.learned_entries(LearnedStatus.PROPOSED)
+        entry = next((e for e in proposed if e.id == entry_id), None)
+        return (entry.answer, "") if entry is not None else (None, LEARNED_DECIDED)
+
+    async def learned_action(
+        self, entry_id: int, action: str, person: Person, *, answer: str | None = None
+    ) -> str:
+        """Save or Discard under a proposed help entry (`action` "save" | "discard"; a save may
+        carry the answer as staff edited it); staff only."""
         person = person.repaired()
         if not self._escalations.is_staff(person.user_id, person.roles):
             return NOT_STAFF_LEARNED
         if self._learning is None:
             return GONE
         if action == "save":
-            saved = await self._learning.approve(entry_id, person.user_id)
+            edited = repair(answer).strip() if answer is not None else None
+            saved = await self._learning.approve(entry_id, person.user_id, answer=edited or None)
             return LEARNED_SAVED if saved is not None else LEARNED_DECIDED
         discarded = await self._learning.discard(entry_id, person.user_id)
         return LEARNED_DISCARDED if discarded is not None else LEARNED_DECIDED

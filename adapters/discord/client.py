@@ -114,9 +114,21 @@ class Interactions:
 
         await self._respond(interaction, work())
 
-    async def learned(self, interaction: Interaction, action: str, entry_id: int) -> None:
-        """Save or Discard under a proposed help entry; the core refuses anyone who isn't staff."""
-        await self._respond(interaction, self._service.learned_action(entry_id, action, _person(interaction)))
+    async def learned(
+        self, interaction: Interaction, action: str, entry_id: int, answer: str | None = None
+    ) -> None:
+        """Save (with the answer as edited, from the Edit modal) or Discard under a proposed help
+        entry; the core refuses anyone who isn't staff."""
+        said = self._service.learned_action(entry_id, action, _person(interaction), answer=answer)
+        await self._respond(interaction, said)
+
+    async def learned_draft(self, interaction: Interaction, entry_id: int) -> str | None:
+        """The answer of a proposed entry for the Edit modal; None (and the presser told why) when
+        they aren't staff or it was decided already."""
+        draft, why = await self._service.learned_draft(entry_id, _person(interaction))
+        if draft is None:
+            await self._respond(interaction, _said(why))
+        return draft
 
     async def button(self, interaction: Interaction, action: str, reply_id: int) -> None:
         person = _person(interaction)
@@ -152,6 +164,10 @@ class Interactions:
             await interaction.followup.send(text, ephemeral=True, **_with(view))
         except discord.HTTPException as exc:
             log.warning("Discord: could not answer interaction %s: %s", interaction.id, exc)
+
+
+async def _said(text: str) -> Said:
+    return text
 
 
 def _with(view: discord.ui.View | None) -> dict[str, Any]:

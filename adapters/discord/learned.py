@@ -1,5 +1,6 @@
-"""Discord's proposed help entry under a handoff card (the learning loop): the message with Save and
-Discard buttons for staff (DynamicItems: the custom_id carries the entry id, so they survive restarts)."""
+"""Discord's proposed help entry under a handoff card (the learning loop): the message with Save,
+Edit and Discard buttons for staff (DynamicItems: the custom_id carries the entry id, so they survive
+restarts), and the modal Edit opens."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from bot.reply.split import split_message
 
 LABELS = {
     "save": ("Save", discord.ButtonStyle.success),
+    "edit": ("Edit", discord.ButtonStyle.primary),  # opens EditModal, whose submission saves
     "discard": ("Discard", discord.ButtonStyle.secondary),
 }
 MESSAGE_LIMIT = 2000
+ANSWER_CHARS = 4000  # Discord's limit for a text input
 
 
 class LearnedButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=rf"supportbot:learned:(?P<action>save|discard):(?P<entry>{ID_PATTERN})",
+    template=rf"supportbot:learned:(?P<action>save|edit|discard):(?P<entry>{ID_PATTERN})",
 ):
     """Save or Discard under a proposed help entry; the core refuses anyone who isn't staff."""
 
@@ -42,14 +45,41 @@ class LearnedButton(
 
     async def callback(self, interaction: Interaction) -> None:
         client = interaction.client
-        if isinstance(client, SupportClient):
+        if not isinstance(client, SupportClient):
+            return
+        if self.action != "edit":
             await client.interactions.learned(interaction, self.action, self.entry_id)
+            return
+        draft = await client.interactions.learned_draft(interaction, self.entry_id)
+        if draft is not None:
+            await interaction.response.send_modal(EditModal(self.entry_id, draft))
+
+
+class EditModal(discord.ui.Modal):
+    """The answer of a proposed help entry, for staff to edit; submitting saves the entry."""
+
+    def __init__(self, entry_id: int, draft: str) -> None:
+        super().__init__(title="Edit the help entry", custom_id=f"supportbot:learned:editing:{entry_id}")
+        self.entry_id = entry_id
+        self.answer: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="Answer",
+            style=discord.TextStyle.paragraph,
+            default=draft[:ANSWER_CHARS],
+            max_length=ANSWER_CHARS,
+            custom_id="answer",
+        )
+        self.add_item(self.answer)
+
+    async def on_submit(self, interaction: Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, SupportClient):
+            await client.interactions.learned(interaction, "save", self.entry_id, self.answer.value)
 
 
 def proposal_view(entry_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(LearnedButton("save", entry_id))
-    view.add_item(LearnedButton("discard", entry_id))
+    for action in ("save", "edit", "discard"):
+        view.add_item(LearnedButton(action, entry_id))
     return view
 
 

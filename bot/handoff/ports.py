@@ -46,7 +46,7 @@ class StaffCard:
 
 @dataclass(frozen=True, slots=True)
 class LearnedProposal:
-    """A help entry drafted from a staff answer, posted under its card with Save and Discard."""
+    """A help entry drafted from a staff answer, posted under its card with Save, Edit and Discard."""
 
     entry_id: int
     question: str

@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from adapters.slack.blocks import HUMAN_ACTION
 from adapters.slack.cards import RESOLVE_ACTION
-from adapters.slack.learned import LEARNED_DISCARD_ACTION, LEARNED_SAVE_ACTION
+from adapters.slack.learned import (
+    EDIT_VIEW,
+    LEARNED_DISCARD_ACTION,
+    LEARNED_EDIT_ACTION,
+    LEARNED_SAVE_ACTION,
+)
 from bot.cli.report import Period, gather
 from bot.events import IncomingMessage, ThreadKey
 from bot.handoff.states import Trigger
@@ -64,17 +70,27 @@ async def test_a_staff_answer_becomes_a_cited_help_entry_once_staff_save_it(
     assert proposal.text.startswith("Save this as a help entry? (drafted by the model")
     assert f"A: {STAFF_ANSWER}" in proposal.text
     values = button_values(proposal)
-    assert set(values) == {LEARNED_SAVE_ACTION, LEARNED_DISCARD_ACTION}
+    assert set(values) == {LEARNED_SAVE_ACTION, LEARNED_EDIT_ACTION, LEARNED_DISCARD_ACTION}
     # Only staff decide.
     await bot.send.interaction(
         press(LEARNED_SAVE_ACTION, values[LEARNED_SAVE_ACTION], user=USER, on=proposal)
     )
     assert (await ephemeral_texts(bot.slack, 3))[-1] == "Only support staff can save or discard help entries."
     assert [e.status for e in await bot.app.store.learned_entries()] == [LearnedStatus.PROPOSED]
+    # Edit opens a modal with the draft (staff may rewrite it there); here staff save it as it is.
+    await bot.send.interaction(
+        press(LEARNED_EDIT_ACTION, values[LEARNED_EDIT_ACTION], user=STAFF, on=proposal)
+    )
+    [opened] = await bot.slack.wait_calls("views.open")
+    shown = opened.params["view"]
+    view = json.loads(shown) if isinstance(shown, str) else shown
+    assert view["blocks"][0]["element"]["initial_value"] == STAFF_ANSWER
     await bot.send.interaction(
         press(LEARNED_SAVE_ACTION, values[LEARNED_SAVE_ACTION], user=STAFF, on=proposal)
     )
     assert (await ephemeral_texts(bot.slack, 4))[-1].startswith("Saved: the bot will answer this question")
+    await bot.send.interaction(view_submission(view, STAFF, "a late edit"))
+    assert (await ephemeral_texts(bot.slack, 5))[-1] == "That entry was saved or discarded already."
     [entry] = await bot.app.store.learned_entries()
     assert (entry.status, entry.drafted_by, entry.answer) == (LearnedStatus.APPROVED, "model", STAFF_ANSWER)
     assert bot.app.kb is not None and "learned" in [s.name for s in await bot.app.kb.sources()]
@@ -92,6 +108,22 @@ async def test_a_staff_answer_becomes_a_cited_help_entry_once_staff_save_it(
     report, _ = await gather(bot.app.config, period, datetime.now(UTC))
     [gap] = [g for g in report.coverage_gaps if g.question == QUESTION]
     assert (gap.count, gap.escalated, gap.learned_id) == (1, 1, entry.id)
+
+
+def view_submission(view: dict[str, Any], user: str, answer: str) -> dict[str, Any]:
+    """The view_submission payload Slack sends when the edit modal is submitted."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "acme"},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "trigger_id": "4.5.6",
+        "view": {
+            "id": "V0VIEW", "type": "modal", "callback_id": EDIT_VIEW, "team_id": TEAM,
+            "private_metadata": view["private_metadata"],
+            "state": {"values": {"answer": {"answer": {"type": "plain_text_input", "value": answer}}}},
+        },
+    }  # fmt: skip
 
 
 async def _has_staff_turn(store: SQLiteStore, conversation_id: int) -> bool:
