@@ -16,6 +16,7 @@ from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm.client import LLMClient
 from bot.llm.tokens import load_counter
+from bot.pii import Redactor, Scrub, keep
 from bot.service import SupportService
 from bot.settings import LoadedConfig
 from bot.storage.sqlite import SQLiteStore
@@ -76,7 +77,9 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config)
-        handoff = Handoff(store, settings.escalation, llm, counter=counter)
+        privacy = settings.privacy
+        stored: Scrub = Redactor(privacy.phone_region) if privacy.applies_to("database") else keep
+        handoff = Handoff(store, settings.escalation, llm, counter=counter, stored_text=stored)
         escalations = Escalations(store, settings.escalation, handoff)
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None

@@ -22,6 +22,7 @@ from bot.handoff.ports import LearnedProposal, PlatformPort, StaffCard
 from bot.handoff.reminders import Reminders
 from bot.handoff.summary import summarise
 from bot.llm.client import LLMClient
+from bot.pii import Scrub, keep
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore, EscalationRecord, LearnedEntry
 
@@ -58,9 +59,11 @@ class Handoff:
         *,
         counter: TokenCounter | None = None,
         learning: Proposer | None = None,
+        stored_text: Scrub = keep,
     ) -> None:
         self._store = store
         self._counter = counter
+        self._stored_text = stored_text  # privacy.redact = "all": what staff wrote is stored redacted
         self.learning = learning  # set by the composition root: proposes help entries on resolve
         self._settings = settings
         self._llm = llm
@@ -172,6 +175,7 @@ class Handoff:
     ) -> None:
         """Keep what staff told the user in the transcript (Role.STAFF): the report, the learning
         loop and the bot's context after the handoff read it there."""
+        text = self._stored_text(text)
         tokens = self._counter.count(text) if self._counter is not None else len(text) // 2 + 1
         await self._store.record_staff_message(
             conversation_id, staff_id, staff_name, text, tokens=tokens, platform_message_id=message_id

@@ -19,7 +19,15 @@ from bot.cli.report import Period, gather
 from bot.events import ThreadKey
 from bot.storage.store import Grounding, Role
 from tests.adapters.slack.test_adapter import CHANNEL, USER, button_values, wait_answers
-from tests.adapters.slack.test_handoff import STAFF, card_of, ephemeral_texts, press, record_of, staff_toml
+from tests.adapters.slack.test_handoff import (
+    STAFF,
+    STAFF_CHANNEL,
+    card_of,
+    ephemeral_texts,
+    press,
+    record_of,
+    staff_toml,
+)
 from tests.analytics.fake_model import NOT_FOUND, support_model
 from tests.conversation.test_grounding import KB_TOML, write_kb
 from tests.fakes.openai_server import FakeOpenAI
@@ -130,3 +138,32 @@ async def test_each_outcome_rule_through_slack_and_the_report_of_it(
         ("thanks, and after merging?", 1, 0),
     ]
     assert data["coverage_gaps"][0]["nearest_page"]["title"] == "Refunds"
+
+
+async def test_with_redact_all_a_relayed_staff_message_is_stored_without_personal_data(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    bot = await start_bot(staff_toml() + '[privacy]\nredact = "all"\n')
+    bot.slack.users[STAFF] = "Sam"
+    dm = "D0ADA"
+    await bot.send.event(message("refund please", channel=dm, ts="5001.1", user=USER))
+    await wait_answers(bot.slack, dm, None, 1)
+    await bot.send.command("/escalate", "", channel=dm, user=USER)
+    record = await record_of(bot, ThreadKey("slack", TEAM, dm, dm))
+    said = "write to sam.billing@example.com and we'll sort it"
+    await bot.send.event(
+        message(said, channel=STAFF_CHANNEL, ts="5002.1", user=STAFF, thread_ts=record.staff_thread)
+    )
+    # The user reads it as written (it is relayed); the transcript keeps it redacted.
+    await bot.slack.wait_for(
+        lambda: any("sam.billing@example.com" in m.text for m in bot.slack.thread(dm, None)), what="relay"
+    )
+
+    async def stored_staff() -> list[str] | None:
+        texts = [
+            m.text for m in await bot.app.store.messages(record.conversation_id, 20) if m.role is Role.STAFF
+        ]
+        return texts or None
+
+    [kept] = await until(stored_staff, "the staff message stored")
+    assert "sam.billing@example.com" not in kept and kept.startswith("write to ")
