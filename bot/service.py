@@ -19,6 +19,8 @@ from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.ops.metrics import Metrics
+from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
@@ -110,8 +112,10 @@ class SupportService:
         handoff: Handoff,
         settings: EscalationSettings,
         privacy: PrivacySettings | None = None,
+        metrics: Metrics | None = None,
         learning: Learning | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         self._learning = learning
         stored_redacted = privacy is not None and privacy.applies_to("database")
@@ -144,8 +148,8 @@ class SupportService:
         if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
             msg = replace(msg, text=self._stored_text(msg.text))
         if self._escalations.is_staff(msg.user_id, msg.roles or ()):
-            return self._from_staff(msg)
-        return self._manager.handle(msg)
+            return observed(self._metrics, msg, self._from_staff(msg))
+        return observed(self._metrics, msg, self._manager.handle(msg))
 
     async def _from_staff(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Staff writing in a conversation they have (a channel thread they were linked to) speak to
