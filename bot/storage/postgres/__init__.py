@@ -4,11 +4,13 @@ One module per concern, as the SQLite backend: `connection` (pools, open, migrat
 (the tables), `migrate` (the Postgres side of `bot.storage.migrations`), `locks` (advisory lock
 keys), `messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
 `coordination` (several instances: conversation order, job leaders, what a dead instance left),
-`rows` (rows to records), `copy` (an SQLite database into Postgres).
+`analytics` (answer facts, staff messages, learned entries), `rows` (rows to records), `copy`
+(an SQLite database into Postgres).
 """
 
 from __future__ import annotations
 
+from bot.storage.postgres.analytics import PostgresAnalytics
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.coordination import PostgresCoordination
 from bot.storage.postgres.escalations import PostgresEscalations
@@ -26,5 +28,6 @@ class PostgresStore(
     PostgresStats,
     PostgresPrivacy,
     PostgresCoordination,
+    PostgresAnalytics,
 ):
     """ConversationStore on one Postgres database; several processes may share it."""

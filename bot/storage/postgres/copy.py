@@ -71,8 +71,24 @@ TABLES = (
         times=frozenset({"created_at"}),
         order="message_id, user_id",
     ),
+    _Table(
+        "answer_facts",
+        "message_id grounding sign_s first_token_s complete_s",
+        order="message_id",
+    ),
+    _Table(
+        "solved",
+        "message_id user_id created_at",
+        times=frozenset({"created_at"}),
+        order="message_id, user_id",
+    ),
+    _Table(
+        "learned_entries",
+        "id escalation_id conversation_id question answer drafted_by status created_at decided_at decided_by",
+        times=frozenset({"created_at", "decided_at"}),
+    ),
 )
-IDENTITY_TABLES = ("conversations", "messages", "escalations")
+IDENTITY_TABLES = ("conversations", "messages", "escalations", "learned_entries")
 
 
 class CopyError(Exception):

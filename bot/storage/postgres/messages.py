@@ -75,7 +75,8 @@ class PostgresMessages(PostgresConnection):
         rows = await self.pool.fetch(
             f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE conversation_id = $1 AND id != $2"
-            " AND ((role = 'user' AND id < $2 AND status = 'answered')"
+            " AND ((role = 'user' AND id < $2 AND status IN ('answered', 'handed_over'))"
+            "   OR (role = 'staff' AND id < $2)"
             "   OR (role = 'assistant' AND reply_to < $2))"
             " ORDER BY id DESC LIMIT $3",
             conversation_id,

@@ -2,12 +2,14 @@
 
 One module per concern: `connection` (open, pragmas, migrations), `schema` (the tables),
 `messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
-`coordination` (one process per file: the sweep's bound, no-op cross-process locks), `rows`
+`coordination` (one process per file: the sweep's bound, no-op cross-process locks),
+`analytics` (answer facts, staff messages, learned entries), `rows`
 (rows to records), `transaction`, `migrate` (the SQLite side of `bot.storage.migrations`).
 """
 
 from __future__ import annotations
 
+from bot.storage.sqlite.analytics import SQLiteAnalytics
 from bot.storage.sqlite.conversations import SQLiteConversations
 from bot.storage.sqlite.coordination import SQLiteCoordination
 from bot.storage.sqlite.escalations import SQLiteEscalations
@@ -19,6 +21,12 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    SQLiteCoordination, SQLiteMessages, SQLiteConversations, SQLiteEscalations, SQLiteStats, SQLitePrivacy
+    SQLiteCoordination,
+    SQLiteMessages,
+    SQLiteConversations,
+    SQLiteEscalations,
+    SQLiteStats,
+    SQLitePrivacy,
+    SQLiteAnalytics,
 ):
     """ConversationStore on one SQLite file. Writes that span statements are serialised by a lock."""
