@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the bot and the fakes on the way out
     platforms = ("slack", "discord") if args.platform == "both" else (args.platform,)
     clean = True
     for platform in platforms:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Coroutine, Iterator
@@ -31,6 +32,7 @@ from bench.soak.tally import Figures, tally
 from tests.fakes.serve import Journal
 
 FOLLOW_S = 0.05  # the journal is read this often
+PROGRESS_S = 30.0  # a progress line on stderr this often
 GIVE_UP_S = 60.0  # a follow-up waiting this long for its Discord thread to exist is never written
 SAMPLE = 32  # threads tried at random for one that may write, before looking at all
 
@@ -154,7 +156,6 @@ class Soak:
             self.side.ready,
         )
         self._open: list[Thread] = list(self.plan.threads)  # threads with messages left to write
-        self._abandoned: set[int] = set()
         self._restarts: asyncio.Lock = asyncio.Lock()
         self._work: set[asyncio.Task[None]] = set()
         self._kill_moments: list[float] = []  # seconds from the start
@@ -206,9 +207,23 @@ class Soak:
         return notes
 
     async def _follow(self) -> None:
+        last_said = time.monotonic()
         while True:
             self.record.update()
+            if time.monotonic() - last_said >= PROGRESS_S:
+                last_said = time.monotonic()
+                self._progress()
             await asyncio.sleep(FOLLOW_S)
+
+    def _progress(self) -> None:
+        written = sum(t.next_index for t in self.plan.threads)
+        answers = sum(v.final for v in self.record.messages.values())
+        print(
+            f"  [{self.side.name} {time.monotonic() - self._began:.0f} s] written {written}"
+            f"/{self.options.messages}, answers shown {answers}, kills {self.bot.kills}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # -- users -------------------------------------------------------------------------------------
 
@@ -241,7 +256,9 @@ class Soak:
                 kills.pop(0)
                 self._kill_moments.append(time.monotonic() - self._began)
                 self._spawn(self._kill())
-        await asyncio.gather(*list(self._work), return_exceptions=True)
+        for outcome in await asyncio.gather(*list(self._work), return_exceptions=True):
+            if isinstance(outcome, BaseException):  # a restart that failed, a fake that went away
+                raise outcome
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
@@ -257,6 +274,7 @@ class Soak:
         thread = msg.thread
         thread.next_index += 1
         msg.sent_at = time.time()
+        msg.answers_before = self.record.answers_in(thread.place) if thread.place else 0
         if thread.next_index == len(thread.messages):
             self._open.remove(thread)
         self._spawn(self.side.send(msg, self.record))
@@ -282,11 +300,11 @@ class Soak:
         if not self.side.can_send(msg, self.record):
             if now - before.sent_at > GIVE_UP_S:
                 self._open.remove(thread)  # its thread never started: the rest is never written
-                self._abandoned.add(thread.number)
             return False
         if msg.burst:
             return True
-        return self.record.answers_in(thread.place) >= i or now - before.sent_at >= self.options.patience_s
+        answered = self.record.answers_in(thread.place) > before.answers_before
+        return answered or now - before.sent_at >= self.options.patience_s
 
     # -- the end -----------------------------------------------------------------------------------
 
