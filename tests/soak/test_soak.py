@@ -28,6 +28,7 @@ def options(platform: str, workdir: Path) -> Options:
         kills=1,
         seed=11,
         rate=20.0,
+        dup_rate=0.2,  # so that a run of 50 surely has some
         patience_s=5.0,
         settle_s=10.0,
         llm_timeout_s=2.0,
