@@ -77,6 +77,7 @@ class FakeDiscord(FakeServer[Call]):
     staff_role_id: int = 1_200_000_000_000_000_300
     bot_role_id: int = 1_200_000_000_000_000_301
     reject_message_content: bool = False  # close with 4014 when the intent is asked for
+    gateway_down: bool = False  # refuse new gateway connections (503), as in an outage
     identifies: list[Payload] = field(default_factory=list)
     messages: dict[int, Payload] = field(default_factory=dict)  # posted by the bot, as last edited
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
@@ -185,7 +186,9 @@ class FakeDiscord(FakeServer[Call]):
         self.wrote_while_away(data)
         return await self.dispatch("MESSAGE_CREATE", data)
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         seq = itertools.count(1)

@@ -69,6 +69,7 @@ class FakeSlack(FakeServer[Call]):
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what the bot acked over Socket Mode
     _socket_out: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _envelopes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -147,9 +148,15 @@ class FakeSlack(FakeServer[Call]):
         )
         return envelope_id
 
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as when Slack's side goes away."""
+        for ws in list(self._sockets):
+            await ws.close()
+
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self._sockets.append(ws)
         await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}})
 
         async def pump() -> None:
@@ -164,6 +171,7 @@ class FakeSlack(FakeServer[Call]):
                     self.changed()
         finally:
             sender.cancel()
+            self._sockets.remove(ws)
         return ws
 
     def _auth_test(self, _: dict[str, Any]) -> web.Response:
@@ -236,6 +244,11 @@ class FakeSlack(FakeServer[Call]):
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> web.Response:
         return _ok(message_ts=self._next_ts())
+
+    def _views_open(self, params: dict[str, Any]) -> web.Response:
+        view = params.get("view")
+        opened: dict[str, Any] = json.loads(view) if isinstance(view, str) else dict(view or {})
+        return _ok(view=opened | {"id": "V0VIEW"})
 
     def _reactions_add(self, params: dict[str, Any]) -> web.Response:
         key = (str(params["channel"]), str(params["timestamp"]), str(params["name"]))
