@@ -49,6 +49,8 @@ from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.llm.tokens import TokenCounter
+from bot.logs import in_conversation
+from bot.ops.metrics import Metrics
 from bot.pii import Redactor, keep
 from bot.settings import Settings
 from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
@@ -121,7 +123,9 @@ class ConversationManager:
         handoff: Handoff | None = None,
         kb: KnowledgeBase | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else Metrics()
         self._store = store
         self._llm = llm
         self._counter = counter
@@ -145,7 +149,9 @@ class ConversationManager:
         stored = await self._store.record_inbound(msg, self._counter.count(msg.text))
         if stored is None:
             log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
+            self._metrics.duplicates.labels(msg.key.platform).inc()
             return
+        in_conversation(stored.conversation_id)  # named on the log lines from here on
         # What the store said of the conversation holds unless we wait for the lock (then an
         # earlier message may have handed it over meanwhile): ask again only in that case.
         waited = self._locks.busy(msg.key)
@@ -220,6 +226,8 @@ class ConversationManager:
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
         )
         found = await retrieve(self._kb, inbound.text, recent)
+        if found is not None and found.abstain:
+            self._metrics.kb_abstentions.inc()
         if self._llm is None:
             yield await self._without_llm(msg, inbound, found, NO_LLM)
             return
@@ -277,6 +285,7 @@ class ConversationManager:
         # The console is the operator's own terminal (and scripts pipe many questions into it).
         if msg.key.platform != "console" and not self._rate.allow(msg.key.platform, msg.user_id):
             log.info("message %s refused: over limits.user_messages_per_minute", inbound.id)
+            self._metrics.rate_limited.labels(msg.key.platform).inc()
             return "rate_limited", too_fast(limits.user_messages_per_minute)
         return None
 

@@ -161,6 +161,19 @@ class ConversationStore(Protocol):
         """USD recorded for replies created at or after `since`."""
         ...
 
+    async def ping(self) -> None:
+        """One round trip to the database, cheap at any size; raises when it can't answer (/readyz)."""
+        ...
+
+    async def probe_write(self) -> None:
+        """Prove a write can be made now (the write lock taken, a row written), leaving nothing behind;
+        raises the backend's error otherwise (`supportbot check --live`)."""
+        ...
+
+    async def pending_replies(self) -> int:
+        """Replies stored but not yet accepted by their platform (status pending): the outbox depth."""
+        ...
+
     async def ensure_conversation(self, key: ThreadKey) -> Conversation: ...
 
     async def conversation_of_message(self, message_id: int) -> Conversation | None: ...

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import Trigger
 from bot.storage.store import (
@@ -145,6 +147,31 @@ async def test_mark_delivered_records_the_platform_id(store: ConversationStore) 
     await store.mark_delivered(reply_id, "1700000000.000100")
     reply = (await store.messages(msg.conversation_id, 10))[-1]
     assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, "1700000000.000100")
+
+
+async def test_pending_replies_counts_replies_the_platform_has_not_accepted(store: ConversationStore) -> None:
+    first, second = await inbound(store), await inbound(store, OTHER_THREAD)
+    assert await store.pending_replies() == 0
+    replies = [await answer(store, first), await answer(store, second)]
+    assert await store.pending_replies() == 2  # the questions themselves are not counted
+    await store.mark_delivered(replies[0], "1.1")
+    await store.set_status(replies[1], MessageStatus.FAILED, "channel_not_found")
+    assert await store.pending_replies() == 0
+
+
+async def test_ping_answers_while_open_and_raises_once_closed(store: ConversationStore) -> None:
+    await store.ping()
+    await store.close()
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own kind
+        await store.ping()
+
+
+async def test_probe_write_leaves_nothing_behind(store: ConversationStore) -> None:
+    await inbound(store)
+    before = await store.stats()
+    await store.probe_write()
+    await store.probe_write()  # again: nothing of the first one is left to collide with
+    assert await store.stats() == before
 
 
 async def test_set_status_changes_status_and_error(store: ConversationStore) -> None:

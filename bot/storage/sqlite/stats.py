@@ -1,16 +1,24 @@
-"""The SQLite store's figures: counts, tokens and cost per model, escalation timings, spend since a moment."""
+"""The SQLite store's figures (counts, tokens and cost per model, escalation timings, spend since a
+moment, the outbox depth) and its write probe for `supportbot check --live`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import aiosqlite
+
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import stamp
+from bot.storage.sqlite.transaction import write_transaction
 from bot.storage.store import ModelStats, Stats
 
 
 def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+class _ProbeDone(Exception):
+    """Ends the write probe's transaction the only way that rolls it back."""
 
 
 class SQLiteStats(SQLiteConnection):
@@ -52,6 +60,29 @@ class SQLiteStats(SQLiteConnection):
             seconds_to_claim=[_seconds(t[0], t[1]) for t in timings if t[1]],
             seconds_to_resolve=[_seconds(t[0], t[2]) for t in timings if t[2]],
         )
+
+    async def ping(self) -> None:
+        await self.db.execute_fetchall("SELECT 1")
+
+    async def probe_write(self) -> None:
+        """Take the write lock and write a row, then roll it all back: nothing stays behind."""
+        try:
+            async with write_transaction(self.db, self._write):
+                await self.db.execute("CREATE TABLE write_probe (x INTEGER)")
+                await self.db.execute("INSERT INTO write_probe VALUES (1)")
+                raise _ProbeDone
+        except _ProbeDone:
+            pass
+
+    async def pending_replies(self) -> int:
+        # No index covers the status, so this scans the messages table (bench/bench_ops.py): on a
+        # read-only connection of its own, which WAL lets read beside the shared one, so a large
+        # table never holds up the queries of answers in flight.
+        async with aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True) as reader:
+            rows = list(
+                await reader.execute_fetchall("SELECT COUNT(*) FROM messages WHERE status = 'pending'")
+            )
+        return int(rows[0][0])
 
     async def cost_since(self, since: datetime) -> float:
         rows = list(
