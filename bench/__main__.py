@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -26,7 +27,12 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _stop(signum: int, _: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds asyncio.run, so every child process is stopped too
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _stop)
     p = argparse.ArgumentParser(prog="python -m bench", description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing, not the speed")
     p.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
