@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from bot.conversation.manager import ConversationManager
+from bot.conversation.spending import unpriced_warning
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm.client import LLMClient
+from bot.llm.moderation import Moderator
 from bot.llm.tokens import load_counter
 from bot.ops.metrics import Metrics
 from bot.service import SupportService
@@ -53,6 +55,18 @@ def build_llm(config: LoadedConfig, metrics: Metrics | None = None) -> LLMClient
     return LLMClient(client, llm, metrics)
 
 
+def build_moderator(config: LoadedConfig, llm: LLMClient | None) -> Moderator | None:
+    """The moderation check on the chat model's own client (same server, key and connection pool),
+    when moderation.enabled and a model is configured."""
+    settings = config.settings.moderation
+    if not settings.enabled:
+        return None
+    if llm is None:
+        log.warning("moderation.enabled, but no LLM is configured (OPENAI_API_KEY): nothing to moderate")
+        return None
+    return Moderator(llm.openai, settings)
+
+
 @asynccontextmanager
 async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
     store = SQLiteStore(config.settings.database.path)
@@ -71,6 +85,9 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config, metrics)
+        warning = unpriced_warning(settings) if llm is not None else None
+        if warning is not None:
+            log.warning("%s", warning)
         handoff = Handoff(store, settings.escalation, llm)
         escalations = Escalations(store, settings.escalation, handoff, metrics)
         kb: KnowledgeBase | None = None
@@ -90,6 +107,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             escalations=escalations,
             handoff=handoff,
             kb=kb,
+            moderator=build_moderator(config, llm),
             metrics=metrics,
         )
         service = SupportService(

@@ -94,6 +94,17 @@ class LimitSettings(_Section):
 
     user_messages_per_minute: int = Field(20, ge=0)  # per user, in this process; 0 = no limit
     max_message_chars: int = Field(8000, ge=100)  # longer messages are refused with a request to shorten
+    user_daily_usd: float = Field(0.0, ge=0)  # one user's model cost per UTC day; 0 = no cap
+    daily_tokens: int = Field(2_000_000, ge=0)  # all answers' tokens per UTC day, for a model without a price
+
+
+class ModerationSettings(_Section):
+    """Optional check of each message at the OpenAI-compatible /v1/moderations endpoint, before the model."""
+
+    enabled: bool = False
+    model: str = Field("omni-moderation-latest", min_length=1)
+    timeout_s: float = Field(5.0, gt=0)  # the whole check, the SDK's retries included
+    on_error: Literal["allow", "refuse"] = "allow"  # when the endpoint fails or times out
 
 
 class PrivacySettings(_Section):
@@ -208,6 +219,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -93,6 +93,11 @@ class LLMClient:
     def model(self) -> str:
         return self._settings.model
 
+    @property
+    def openai(self) -> openai.AsyncOpenAI:
+        """The SDK client, for the other endpoints of the same server (moderation)."""
+        return self._client
+
     def _body(
         self, messages: Sequence[ChatCompletionMessageParam], tools: Sequence[ChatCompletionToolParam]
     ) -> dict[str, Any]:

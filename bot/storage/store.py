@@ -99,6 +99,14 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class Spent:
+    """What the model's replies used over some time: their recorded cost and reported tokens."""
+
+    cost_usd: float  # replies without a price count 0
+    tokens: int  # prompt + completion tokens
+
+
+@dataclass(frozen=True, slots=True)
 class Removed:
     """What a deletion took away."""
 
@@ -159,6 +167,11 @@ class ConversationStore(Protocol):
 
     async def cost_since(self, since: datetime) -> float:
         """USD recorded for replies created at or after `since`."""
+        ...
+
+    async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
+        """Cost and tokens of replies created at or after `since`; with `user` (platform, user id),
+        only of the replies to that user's messages."""
         ...
 
     async def ping(self) -> None:

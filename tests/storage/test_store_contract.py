@@ -16,6 +16,7 @@ from bot.storage.store import (
     MessageStatus,
     ModelStats,
     Role,
+    Spent,
     StoredMessage,
 )
 from tests.storage.conftest import Backend
@@ -264,6 +265,26 @@ async def test_cost_since_adds_up_the_replies_from_then_on(store: ConversationSt
     await answer(store, msg, usage=Usage("gpt-y", 10, 2, 0.5))
     assert abs(await store.cost_since(start - timedelta(seconds=1)) - 0.75) < 1e-9
     assert await store.cost_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
+
+
+async def test_spent_since_adds_up_cost_and_tokens_overall_and_per_user(store: ConversationStore) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ada = await inbound(store, user="U1")
+    await answer(store, ada, usage=Usage("gpt-x", 100, 20, 0.25))
+    ada = await inbound(store, OTHER_THREAD, user="U1")
+    await answer(store, ada, usage=Usage("local", 40, 10, None))  # no price configured
+    bob = await inbound(store, user="U2")
+    await answer(store, bob, usage=Usage("gpt-x", 10, 2, 0.5))
+    elsewhere = await inbound(store, ThreadKey("discord", "G1", "C9", "9"), user="U1")
+    await answer(store, elsewhere, usage=Usage("gpt-x", 1, 1, 1.0))  # another platform's U1
+    everyone = await store.spent_since(start)
+    assert (round(everyone.cost_usd, 9), everyone.tokens) == (1.75, 184)
+    just_ada = await store.spent_since(start, ("slack", "U1"))
+    assert (round(just_ada.cost_usd, 9), just_ada.tokens) == (0.25, 170)
+    assert await store.spent_since(start, ("slack", "U3")) == Spent(0.0, 0)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert await store.spent_since(later) == Spent(0.0, 0)
+    assert await store.spent_since(later, ("slack", "U1")) == Spent(0.0, 0)
 
 
 async def test_stats_counts_conversations_messages_models_and_escalations(store: ConversationStore) -> None:

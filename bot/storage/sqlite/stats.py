@@ -10,7 +10,7 @@ import aiosqlite
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import stamp
 from bot.storage.sqlite.transaction import write_transaction
-from bot.storage.store import ModelStats, Stats
+from bot.storage.store import ModelStats, Spent, Stats
 
 
 def _seconds(start: str, end: str) -> float:
@@ -93,3 +93,18 @@ class SQLiteStats(SQLiteConnection):
             )
         )
         return float(rows[0][0])
+
+    async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
+        totals = "COALESCE(SUM(r.cost_usd), 0.0), COALESCE(SUM(r.prompt_tokens + r.completion_tokens), 0)"
+        if user is None:
+            query = f"SELECT {totals} FROM messages r WHERE r.model IS NOT NULL AND r.created_at >= ?"
+            params: tuple[str, ...] = (stamp(since),)
+        else:  # through the user's own messages (messages_by_user), then their replies
+            query = (
+                f"SELECT {totals} FROM messages q JOIN messages r ON r.reply_to = q.id"
+                " WHERE q.role = 'user' AND q.platform = ? AND q.user_id = ?"
+                " AND r.model IS NOT NULL AND r.created_at >= ?"
+            )
+            params = (user[0], user[1], stamp(since))
+        rows = list(await self.db.execute_fetchall(query, params))
+        return Spent(float(rows[0][0]), int(rows[0][1]))
