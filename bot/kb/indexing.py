@@ -16,6 +16,7 @@ import aiosqlite
 from .embeddings import Embedder
 from .loader import LoadedPage, LoadedSource, Progress, SourceError, load_source
 from .ranking import title_words
+from .render import plain
 from .settings import KBSettings
 from .types import IndexReport
 from .vectors import embed_missing, embed_text, text_digest
@@ -82,6 +83,8 @@ class Indexer:
         source_name = name or loaded.default_name
         if not source_name:
             raise SourceError(f"cannot derive a source name from {target}; pass a name")
+        if not loaded.pages and not await _source_exists(self._writer.db, source_name):
+            return IndexReport(source_name, 0, 0, 0, 0, 0, warnings=loaded.warnings)  # nothing to add
         async with self._writer.transaction() as db:
             source_id = await _upsert_source(db, source_name, loaded.root, url_template, pattern)
             report = await _store_pages(db, source_name, source_id, loaded.pages)
@@ -110,6 +113,11 @@ class Indexer:
             if problem:
                 warnings = (*warnings, problem)
         return dataclasses.replace(report, warnings=warnings, embedded=embedded)
+
+
+async def _source_exists(db: aiosqlite.Connection, name: str) -> bool:
+    async with db.execute("SELECT 1 FROM kb_sources WHERE name = ?", (name,)) as cur:
+        return await cur.fetchone() is not None
 
 
 async def _upsert_source(
@@ -185,9 +193,10 @@ async def _insert_chunks(db: aiosqlite.Connection, pages: Sequence[tuple[int, Lo
     for doc_id, page in pages:
         named = title_words(page.title, page.path)
         for ord_, chunk in enumerate(page.chunks):
-            digest = text_digest(embed_text(page.title, chunk.section, chunk.text))
+            words = plain(chunk.text)  # search and embeddings read the words, not the link targets
+            digest = text_digest(embed_text(page.title, chunk.section, words))
             chunk_rows.append((next_id, doc_id, ord_, chunk.section, chunk.text, digest))
-            fts_rows.append((next_id, named, chunk.trail, chunk.text))
+            fts_rows.append((next_id, named, chunk.trail, words))
             next_id += 1
     await db.executemany(
         "INSERT INTO kb_chunks (id, document_id, ord, section, text, digest) VALUES (?, ?, ?, ?, ?, ?)",

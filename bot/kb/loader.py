@@ -18,7 +18,7 @@ from .chunks import Chunk, chunk_page
 from .includes import IncludeResolver, compile_include_pattern
 from .markup import SUPPORTED_SUFFIXES, parse_page
 
-PARSER_VERSION = "2"  # bump when parsing changes so unchanged files are re-indexed anyway
+PARSER_VERSION = "3"  # bump when parsing changes so unchanged files are re-indexed anyway
 URL_FIELDS = frozenset({"path", "stem", "name"})
 
 Progress = Callable[[int, int], None]
@@ -97,6 +97,51 @@ def discover(
     return target, files
 
 
+def decode_page(raw: bytes) -> str | None:
+    """The file's text, or None for a binary file (a NUL byte) or one that isn't UTF-8."""
+    if b"\x00" in raw[:8192]:
+        return None
+    try:
+        return raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return None
+
+
+def _skipped_warning(skipped: Sequence[str]) -> str:
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    files = "file" if len(skipped) == 1 else "files"
+    return f"skipped {len(skipped)} {files} that are not UTF-8 text (binary or another encoding): {shown}"
+
+
+def _read_page(path: Path, rel: str, *, single: bool, warnings: list[str]) -> str | None:
+    """The page's text; "" when it can't be read (a warning), None when it isn't text (skipped).
+    Adding one file that can't be indexed is an error instead."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        if single:
+            raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+        warnings.append(f"{rel}: cannot read: {exc.strerror}")
+        return ""
+    text = decode_page(raw)
+    if text is None and single:
+        raise SourceError(f"cannot index {path}: not UTF-8 text (a binary file or another encoding)")
+    return text
+
+
+def _load_page(
+    text: str, path: Path, rel: str, resolver: IncludeResolver, url_template: str | None, chunk_chars: int
+) -> LoadedPage:
+    expanded = resolver.expand(text, path)
+    parsed = parse_page(expanded, PurePosixPath(rel))
+    chunks = tuple(chunk_page(parsed, chunk_chars))
+    url = page_url(url_template, rel)
+    digest = hashlib.sha256(
+        "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
+    ).hexdigest()
+    return LoadedPage(rel, parsed.title, url, digest, chunks)
+
+
 def load_source(
     target: Path,
     *,
@@ -116,29 +161,24 @@ def load_source(
     resolver = IncludeResolver(root=root.resolve(), pattern=pattern, snippet_dirs=snippet_dirs)
     pages: list[LoadedPage] = []
     warnings: list[str] = []
+    skipped: list[str] = []
+    if not files:
+        suffixes = ", ".join(sorted({".md", ".txt", ".html"}))
+        warnings.append(f"no help pages found in {target} (looked for {suffixes} files); nothing indexed")
     total = len(files)
     if progress:
         progress(0, total)
     for done, path in enumerate(files, start=1):
         rel = path.relative_to(root).as_posix()
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            if len(files) == 1:
-                raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
-            warnings.append(f"{rel}: cannot read: {exc.strerror}")
-            continue
-        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
-        expanded = resolver.expand(text, path)
-        parsed = parse_page(expanded, PurePosixPath(rel))
-        chunks = tuple(chunk_page(parsed, chunk_chars))
-        url = page_url(url_template, rel)
-        digest = hashlib.sha256(
-            "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
-        ).hexdigest()
-        pages.append(LoadedPage(rel, parsed.title, url, digest, chunks))
+        text = _read_page(path, rel, single=len(files) == 1, warnings=warnings)
+        if text is None:
+            skipped.append(rel)
+        elif text:
+            pages.append(_load_page(text, path, rel, resolver, url_template, chunk_chars))
         if progress:
             progress(done, total)
+    if skipped:
+        warnings.append(_skipped_warning(skipped))
     warnings.extend(resolver.warnings)
     default_name = target.resolve().name if target.is_dir() else target.stem
     return LoadedSource(

