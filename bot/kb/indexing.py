@@ -79,6 +79,7 @@ class Indexer:
         """Index `path` as source `name` (default: its folder name); see `KnowledgeBase.add`."""
         target = Path(path)
         pattern = include_pattern or self._settings.include_pattern
+        url_template = url_template or self._settings.url_template
         loaded = await self._load(target, url_template, pattern, progress)
         source_name = name or loaded.default_name
         if not source_name:

@@ -60,6 +60,8 @@ class KBSettings(BaseModel):
     max_context_chars: int = Field(6_000, ge=200)
     sample_dir: Path | None = Path("sample_kb")
     sample_url_template: str | None = None
+    # Public URL of a page ({path}, {stem}, {name}) for sources added without --url-template.
+    url_template: str | None = None
     chunk_chars: int = Field(1_000, ge=200)
     include_pattern: str = Field(DEFAULT_INCLUDE_PATTERN, min_length=1)
     snippet_dirs: tuple[str, ...] = DEFAULT_SNIPPET_DIRS

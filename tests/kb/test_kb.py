@@ -304,3 +304,30 @@ async def test_binary_and_undecodable_files_are_skipped_with_a_count(
     )
     with pytest.raises(SourceError, match="not UTF-8 text"):
         await kb.add(root / "image.md", name="one")
+
+
+@pytest.mark.asyncio
+async def test_pages_are_stored_as_text_a_reader_can_read(db: aiosqlite.Connection, tmp_path: Path) -> None:
+    kb = KnowledgeBase(db, KBSettings(url_template="https://help.example.com/{stem}"))
+    await kb.setup()
+    write(
+        tmp_path / "docs" / "steps.md",
+        '# Steps\n\nOpen <i class="zulip-icon zulip-icon-gear"></i> the [menu][m] or'
+        ' [this page](/help/other).\n\n1. First.\n\n1. Second.\n\n    !!! tip ""\n\n        Tip text.\n\n'
+        "1. Third.\n\n[m]: https://example.com/menu\n",
+    )
+    write(
+        tmp_path / "docs" / "page.html",
+        '<h1>Page</h1><p>See <a href="https://example.com/g">the guide</a>.</p>'
+        "<ol><li>One</li><li><b>Two</b></li></ol><ul><li>dot</li></ul>",
+    )
+    await kb.add(tmp_path / "docs")
+    steps = (await kb.search("first second third")).hits[0]
+    assert steps.url == "https://help.example.com/steps"
+    assert steps.text == (
+        "Open the [menu](https://example.com/menu) or this page.\n\n"
+        "1. First.\n2. Second.\n   Tip text.\n3. Third."
+    )
+    page = (await kb.search("guide")).hits[0]
+    assert page.text == "See [the guide](https://example.com/g).\n\n1. One\n2. Two\n\n- dot"
+    assert (await kb.search("example com https")).hits == []  # link targets are not searched
