@@ -14,7 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from .embeddings import Embedder
-from .loader import LoadedPage, LoadedSource, Progress, SourceError, load_source
+from .loader import LoadedPage, LoadedSource, Progress, SourceError, default_source_name, load_source
 from .ranking import title_words
 from .render import plain
 from .settings import KBSettings
@@ -80,7 +80,8 @@ class Indexer:
         target = Path(path)
         pattern = include_pattern or self._settings.include_pattern
         url_template = url_template or self._settings.url_template
-        loaded = await self._load(target, url_template, pattern, progress)
+        known = await _stored_hashes(self._writer.db, name or default_source_name(target))
+        loaded = await self._load(target, url_template, pattern, progress, known)
         source_name = name or loaded.default_name
         if not source_name:
             raise SourceError(f"cannot derive a source name from {target}; pass a name")
@@ -92,7 +93,12 @@ class Indexer:
         return await self._complete_vectors(report, loaded.warnings)
 
     async def _load(
-        self, target: Path, url_template: str | None, pattern: str, progress: Progress | None
+        self,
+        target: Path,
+        url_template: str | None,
+        pattern: str,
+        progress: Progress | None,
+        known: dict[str, str],
     ) -> LoadedSource:
         s = self._settings
         return await asyncio.to_thread(
@@ -104,6 +110,7 @@ class Indexer:
             exclude=s.exclude,
             chunk_chars=s.chunk_chars,
             progress=progress,
+            known=known,
         )
 
     async def _complete_vectors(self, report: IndexReport, warnings: tuple[str, ...]) -> IndexReport:
@@ -114,6 +121,16 @@ class Indexer:
             if problem:
                 warnings = (*warnings, problem)
         return dataclasses.replace(report, warnings=warnings, embedded=embedded)
+
+
+async def _stored_hashes(db: aiosqlite.Connection, source_name: str) -> dict[str, str]:
+    """Stored path -> content hash of a source's pages (empty for a new source)."""
+    async with db.execute(
+        "SELECT d.path, d.content_hash FROM kb_documents d JOIN kb_sources s ON s.id = d.source_id"
+        " WHERE s.name = ?",
+        (source_name,),
+    ) as cur:
+        return {str(path): str(digest) async for path, digest in cur}
 
 
 async def _source_exists(db: aiosqlite.Connection, name: str) -> bool:

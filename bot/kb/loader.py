@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -130,16 +130,30 @@ def _read_page(path: Path, rel: str, *, single: bool, warnings: list[str]) -> st
 
 
 def _load_page(
-    text: str, path: Path, rel: str, resolver: IncludeResolver, url_template: str | None, chunk_chars: int
+    text: str,
+    path: Path,
+    rel: str,
+    resolver: IncludeResolver,
+    url_template: str | None,
+    chunk_chars: int,
+    known: Mapping[str, str],
 ) -> LoadedPage:
+    """The page parsed and chunked; a page stored with the same content hash is not parsed again
+    (its title and chunks stay empty: indexing keeps the stored ones)."""
     expanded = resolver.expand(text, path)
-    parsed = parse_page(expanded, PurePosixPath(rel))
-    chunks = tuple(chunk_page(parsed, chunk_chars))
     url = page_url(url_template, rel)
     digest = hashlib.sha256(
         "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
     ).hexdigest()
-    return LoadedPage(rel, parsed.title, url, digest, chunks)
+    if known.get(rel) == digest:
+        return LoadedPage(rel, "", url, digest, ())
+    parsed = parse_page(expanded, PurePosixPath(rel))
+    return LoadedPage(rel, parsed.title, url, digest, tuple(chunk_page(parsed, chunk_chars)))
+
+
+def default_source_name(target: Path) -> str:
+    """A source's name when none is given: the folder's name, or the file's stem."""
+    return target.resolve().name if target.is_dir() else target.stem
 
 
 def load_source(
@@ -151,7 +165,9 @@ def load_source(
     exclude: Sequence[str],
     chunk_chars: int,
     progress: Progress | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> LoadedSource:
+    """The source's pages; `known` (stored path -> content hash) spares parsing unchanged ones."""
     check_url_template(url_template)
     try:
         pattern = compile_include_pattern(include_pattern)
@@ -174,13 +190,13 @@ def load_source(
         if text is None:
             skipped.append(rel)
         elif text:
-            pages.append(_load_page(text, path, rel, resolver, url_template, chunk_chars))
+            pages.append(_load_page(text, path, rel, resolver, url_template, chunk_chars, known or {}))
         if progress:
             progress(done, total)
     if skipped:
         warnings.append(_skipped_warning(skipped))
     warnings.extend(resolver.warnings)
-    default_name = target.resolve().name if target.is_dir() else target.stem
+    default_name = default_source_name(target)
     return LoadedSource(
         root=root.resolve(), default_name=default_name, pages=tuple(pages), warnings=tuple(warnings)
     )

@@ -10,6 +10,7 @@ render the Markdown links themselves (the Slack adapter turns them into mrkdwn);
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -125,10 +126,16 @@ class _Blocks:
                 self.lines.append("")
 
 
+@functools.cache
+def _parser() -> MarkdownIt:
+    """One CommonMark parser, built on first use (building one costs more than a page's parse)."""
+    return MarkdownIt("commonmark")
+
+
 def markdown_to_display(markdown: str) -> str:
     """Render one section's Markdown to display text (see the module docstring)."""
     blocks = _Blocks()
-    for token in MarkdownIt("commonmark").parse(markdown):
+    for token in _parser().parse(markdown):
         blocks.token(token)
     text = "\n".join(blocks.lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
