@@ -17,6 +17,8 @@ from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.ops.metrics import Metrics
+from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
@@ -100,7 +102,9 @@ class SupportService:
         handoff: Handoff,
         settings: EscalationSettings,
         privacy: PrivacySettings | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         stored_redacted = privacy is not None and privacy.applies_to("database")
         self._stored_text: Scrub = Redactor(privacy.phone_region) if stored_redacted and privacy else keep
@@ -131,7 +135,7 @@ class SupportService:
         msg = repaired(msg)
         if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
             msg = replace(msg, text=self._stored_text(msg.text))
-        return self._manager.handle(msg)
+        return observed(self._metrics, msg, self._manager.handle(msg))
 
     async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._manager.mark_delivered(reply_id, platform_message_id)

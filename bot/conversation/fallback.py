@@ -23,6 +23,10 @@ APOLOGIES: dict[LLMErrorKind, str] = {
         " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
     ),
 }
+MODERATED = "Sorry, I can't respond to that message. If there's something else I can help with, just ask."
+MODERATION_UNAVAILABLE = (
+    "Sorry, I can't check messages right now, so I can't answer this one. Please try again in a few minutes."
+)
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
 NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
 # Said after a model's answer that cites no passage: the model found the docs don't answer it.
@@ -30,12 +34,22 @@ NOT_COVERED = "Our help center doesn't seem to cover this."
 CLOSEST = "The closest matches in our help center — they may not answer your question:"
 # Why the answer comes from the knowledge base alone, when that is by design rather than a failure.
 NO_LLM = "no_llm"
-BUDGET = "budget"
+BUDGET = "budget"  # llm.daily_budget_usd, or limits.daily_tokens for a model without a price
+USER_BUDGET = "user_budget"  # limits.user_daily_usd
 BUDGET_REACHED = "I've reached today's answering budget, so I can't write an answer right now."
+USER_BUDGET_REACHED = (
+    "You've reached today's limit of written answers, so I can't write one right now"
+    " (it resets at midnight UTC)."
+)
 PASSAGES_LEAD: dict[str, str] = {
     NO_LLM: "Here is what I found in our help center (an excerpt; no AI model is configured):",
     BUDGET: "I've reached today's answering budget, so here is what I found in our help center:",
+    USER_BUDGET: (
+        "You've reached today's limit of written answers (it resets at midnight UTC),"
+        " so here is what I found in our help center:"
+    ),
 }
+REACHED = {BUDGET: BUDGET_REACHED, USER_BUDGET: USER_BUDGET_REACHED}
 
 
 def offer_human(platform: str) -> str:
@@ -83,13 +97,13 @@ def without_model(
         return passages_answer(lead, hits, passage, offer)
     if hits:
         unsure = "I couldn't find a clear answer to that." if reason in PASSAGES_LEAD else apology
-        if reason == BUDGET:
-            unsure = f"{BUDGET_REACHED} {unsure}"
+        if reason in REACHED:
+            unsure = f"{REACHED[reason]} {unsure}"
         return closest_matches(f"{unsure} {CLOSEST}", hits, offer)
     if hits is not None and reason in PASSAGES_LEAD:
         return f"{NOT_FOUND} {offer}"
     if reason == NO_LLM:
         return APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
-    if reason == BUDGET:  # and no knowledge base to answer from
-        return f"{BUDGET_REACHED} {offer}"
+    if reason in REACHED:  # a cap, and no knowledge base to answer from
+        return f"{REACHED[reason]} {offer}"
     return f"{apology} {offer}"
