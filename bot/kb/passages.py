@@ -35,13 +35,22 @@ class _Unit:
 
 
 async def excerpt(db: aiosqlite.Connection, hit: Hit, query: str, max_chars: int, platform: str) -> str:
-    """The part of the hit's section that best matches `query`, near `max_chars`, for `platform`."""
-    section = await _section_text(db, hit)
-    return for_platform(choose(section or hit.text, query, max_chars), platform)
+    """The part of the hit's section that best matches `query`, near `max_chars`, for `platform`.
+    A page's intro that says little (one line) reads on into the sections after it, headings
+    kept: the steps a reader needs follow it."""
+    section, following = await _sections(db, hit)
+    text = choose(section or hit.text, query, max_chars)
+    for heading, body in following:
+        room = max_chars - len(text) - len(heading) - 3
+        if len(text) >= max_chars // 2 or room < 80:
+            break
+        text += f"\n\n{heading}\n{choose(body, '', room)}"
+    return for_platform(text, platform)
 
 
-async def _section_text(db: aiosqlite.Connection, hit: Hit) -> str:
-    """The texts of the hit's section: its chunk and the neighbours under the same heading."""
+async def _sections(db: aiosqlite.Connection, hit: Hit) -> tuple[str, list[tuple[str, str]]]:
+    """The text of the hit's section (its chunk and the neighbours under the same heading), and,
+    when it is the page's intro, the (heading, text) of the sections after it."""
     async with db.execute(
         "SELECT c.ord, c.section, c.text, c.id FROM kb_chunks c JOIN kb_chunks start"
         " ON start.id = ? AND c.document_id = start.document_id ORDER BY c.ord",
@@ -50,13 +59,19 @@ async def _section_text(db: aiosqlite.Connection, hit: Hit) -> str:
         rows = [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) async for r in cur]
     at = next((i for i, row in enumerate(rows) if row[3] == hit.chunk_id), None)
     if at is None:
-        return ""
+        return "", []
     first = last = at
     while first > 0 and rows[first - 1][1] == rows[at][1]:
         first -= 1
     while last + 1 < len(rows) and rows[last + 1][1] == rows[at][1]:
         last += 1
-    return "\n\n".join(row[2] for row in rows[first : last + 1])
+    following: list[tuple[str, str]] = []
+    for _, heading, text, _ in rows[last + 1 :] if first == 0 else ():  # only an intro reads on
+        if following and following[-1][0] == heading:
+            following[-1] = (heading, f"{following[-1][1]}\n\n{text}")
+        else:
+            following.append((heading, text))
+    return "\n\n".join(row[2] for row in rows[first : last + 1]), following
 
 
 def _units(text: str) -> list[_Unit]:

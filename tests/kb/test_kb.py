@@ -331,3 +331,21 @@ async def test_pages_are_stored_as_text_a_reader_can_read(db: aiosqlite.Connecti
     page = (await kb.search("guide")).hits[0]
     assert page.text == "See [the guide](https://example.com/g).\n\n1. One\n2. Two\n\n- dot"
     assert (await kb.search("example com https")).hits == []  # link targets are not searched
+
+
+@pytest.mark.asyncio
+async def test_a_one_line_intro_reads_on_into_the_steps_after_it(kb: KnowledgeBase, tmp_path: Path) -> None:
+    write(
+        tmp_path / "docs" / "reset.md",
+        "# Reset your password\n\nYou can set a new password yourself.\n\n"
+        "## Reset a forgotten password\n\n1. Click **Forgot password?**\n2. Open the link we email.\n\n"
+        "## Old devices\n\n" + "Sign out everywhere. " * 40 + "\n",
+    )
+    await kb.add(tmp_path / "docs")
+    hit = (await kb.search("reset my password")).hits[0]
+    text = await kb.excerpt(hit, "reset my password", 300, "console")
+    assert text.startswith(
+        "You can set a new password yourself.\n\n"
+        "Reset a forgotten password\n1. Click Forgot password?\n2. Open the link we email."
+    )
+    assert len(text) <= 300
