@@ -11,6 +11,7 @@ from typing import TextIO
 from adapters.console.lines import Lines, PipedLines
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.handoff.states import Trigger
+from bot.reply.timing import AnswerClock
 from bot.service import Person, SupportService
 
 QUIT_WORDS = frozenset({"/quit", "/exit"})
@@ -113,20 +114,22 @@ class ConsoleAdapter:
             received_at=datetime.now(UTC),
         )
         answered = False
+        clock = AnswerClock(msg.received_at)  # no sign on a terminal
         async with aclosing(self._service.handle(msg)) as events:
             async for event in events:
                 if isinstance(event, Accepted):
                     if self._interactive:
                         await self._write(f"{self._bot_name}> ")
                     continue
-                answered = await self._show(event, answered)
+                answered = await self._show(event, answered, clock)
         if not answered:  # a person has the conversation: the bot stays silent, but says so
             await self._say(WAITING)
 
-    async def _show(self, event: object, streamed: bool) -> bool:
+    async def _show(self, event: object, streamed: bool, clock: AnswerClock) -> bool:
         """Write one event of an answer; True once anything of it is shown."""
         if isinstance(event, TextDelta):
             await self._write(event.text if streamed else event.text.lstrip())
+            clock.first_token()
             return True
         if isinstance(event, ReplyDone):
             if streamed and event.status == "answered":
@@ -135,7 +138,8 @@ class ConsoleAdapter:
                 await self._write(("\n" if streamed else "") + event.text + "\n")
             if self._interactive:
                 await self._write("\n")
+            clock.complete()
             if event.reply_id is not None:
-                await self._service.delivered(event.reply_id, None)
+                await self._service.delivered(event.reply_id, None, clock.timings())
             return True
         return streamed

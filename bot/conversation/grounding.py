@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import date
 
 from bot.kb import Hit
 
@@ -81,12 +82,35 @@ def reference_block(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) 
     return "\n".join(parts)
 
 
+# Help entries staff taught the bot (bot/analytics/learning.py): cited with when they were given.
+LEARNED_SOURCE = "learned"
+_LEARNED_PAGE = re.compile(r"^entry-\d+-(\d{4}-\d{2}-\d{2})\.md$")
+
+
+def learned_page_name(entry_id: int, day: date) -> str:
+    """The page file of an approved learned entry; the citation reads its date from the name."""
+    return f"entry-{entry_id}-{day.isoformat()}.md"
+
+
+def _learned(hit: Hit) -> str | None:
+    """ "answered by our team on DATE" for a learned entry, else None."""
+    if hit.source_name == LEARNED_SOURCE:
+        match = _LEARNED_PAGE.match(hit.source)
+        if match is not None:
+            return f"answered by our team on {match.group(1)}"
+    return None
+
+
 def _link(hit: Hit) -> str:
-    return hit.url or hit.source
+    return _learned(hit) or hit.url or hit.source
 
 
-def page_ref(hit: Hit) -> str:
-    """How a customer sees a page: its title and link, or the title alone (never a file name)."""
+def page_ref(hit: Hit, *, answer: bool = False) -> str:
+    """How a customer sees a page: its title and link, or the title alone (never a file name); a
+    learned entry says when our team answered (in brackets as an answer's heading)."""
+    learned = _learned(hit)
+    if learned is not None:
+        return f"{hit.title} ({learned})" if answer else f"{hit.title} — {learned}"
     return f"{hit.title} — {hit.url}" if hit.url else hit.title
 
 
@@ -107,7 +131,7 @@ def passages_answer(lead: str, hits: Sequence[Hit], excerpt: str, offer: str, se
     """The best page's matching section (title, link, excerpt) plus a few more pages, labelled as
     excerpts: what retrieval is confident answers the question."""
     best = hits[0]
-    lines = [lead, "", page_ref(best), excerpt]
+    lines = [lead, "", page_ref(best, answer=True), excerpt]
     others = hits[1 : 1 + see_also]
     if others:
         lines += ["", "See also:", *(f"• {page_ref(h)}" for h in others)]
