@@ -24,7 +24,7 @@ from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
-from bot.storage.store import ConversationStore, LearnedStatus
+from bot.storage.store import ConversationStore, LearnedStatus, MessageStatus, Role
 
 if TYPE_CHECKING:
     from bot.analytics.learning import Learning
@@ -178,6 +178,21 @@ class SupportService:
     async def takes_part(self, key: ThreadKey) -> bool:
         """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""
         return await self._store.find_conversation(key) is not None
+
+    async def waiting_for_person(self, key: ThreadKey) -> bool:
+        """True while a person has (or is about to take) the conversation: the bot stays silent."""
+        conv = await self._store.find_conversation(key)
+        return conv is not None and await self._store.current_escalation(conv.id) is not None
+
+    async def undelivered_notes(self, key: ThreadKey, limit: int = 50) -> list[tuple[int, str]]:
+        """(id, text) of notices for `key` no platform has shown yet, oldest first: what staff
+        wrote from a terminal (`supportbot escalations reply`) to a console conversation. The
+        caller shows them, then calls `delivered(id, None)`."""
+        conv = await self._store.find_conversation(key)
+        if conv is None:
+            return []
+        recent = await self._store.messages(conv.id, limit)
+        return [(m.id, m.text) for m in recent if m.role is Role.NOTICE and m.status is MessageStatus.PENDING]
 
     # -- escalation -----------------------------------------------------------------------------
 

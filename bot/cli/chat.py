@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -33,6 +34,7 @@ async def _chat(config: LoadedConfig, thread: str | None, user: str | None) -> i
 
     interactive = sys.stdin.isatty()
     thread = thread or datetime.now().strftime("console-%Y%m%d-%H%M%S")
+    log_file = _log_to_file(config) if interactive and sys.stderr.isatty() else None
     async with running_app(config) as app:
         if app.llm is None:
             print(
@@ -41,9 +43,10 @@ async def _chat(config: LoadedConfig, thread: str | None, user: str | None) -> i
                 file=sys.stderr,
             )
         if interactive:
+            logs = f" Logs: {log_file}." if log_file else ""
             print(
                 f"{config.settings.bot.name} — conversation '{thread}' (resume with --thread"
-                f" {thread}). Type /escalate [reason] to reach a person, /quit or Ctrl-D to leave.\n"
+                f" {thread}). /help lists the commands; /quit, Ctrl-D or Ctrl-C leaves.{logs}\n"
             )
         console = load("console")
         assert isinstance(console, ChatPlatform)
@@ -57,3 +60,20 @@ async def _chat(config: LoadedConfig, thread: str | None, user: str | None) -> i
             interactive=interactive,
         )
     return 0
+
+
+def _log_to_file(config: LoadedConfig) -> Path:
+    """In a terminal, log lines would land inside the chat: send them to a file beside the
+    database instead (the secret-redacting filters move with them)."""
+    import logging
+
+    path = Path(config.settings.database.path).resolve().parent / "supportbot-chat.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        for kept in old.filters:
+            handler.addFilter(kept)
+        handler.setFormatter(old.formatter)
+        root.removeHandler(old)
+    root.addHandler(handler)
+    return path

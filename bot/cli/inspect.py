@@ -1,4 +1,4 @@
-"""`supportbot history`, `stats` and `escalations`: read what the store has recorded."""
+"""`supportbot history`, `stats` and the list of `escalations`: read what the store has recorded."""
 
 from __future__ import annotations
 
@@ -65,14 +65,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-@click.command(help="open escalations: state, age, platform and reason")
-@global_options
-@click.pass_obj
-def escalations(state: State) -> int:
-    return state.run(lambda config: asyncio.run(_escalations(config)))
-
-
-async def _escalations(config: LoadedConfig) -> int:
+async def list_escalations(config: LoadedConfig) -> int:
+    """The open escalations (`supportbot escalations`, bot/cli/escalations.py), with their ids."""
     from bot.app import open_store
 
     async with open_store(config) as store:
@@ -81,12 +75,12 @@ async def _escalations(config: LoadedConfig) -> int:
         print("no open escalations")
         return 0
     now = datetime.now(UTC)
-    table = [("state", "age", "platform", "conversation", "requested by", "reason")]
+    table = [("id", "state", "age", "platform", "conversation", "requested by", "reason")]
     for record, key in rows:
         where = "/".join(p for p in (key.workspace, key.channel, key.thread) if p)
         table.append(
-            (record.state, duration((now - record.requested_at).total_seconds()), key.platform,
-             where, record.requested_by, record.reason or "-")
+            (str(record.id), record.state, duration((now - record.requested_at).total_seconds()),
+             key.platform, where, record.requested_by, record.reason or "-")
         )  # fmt: skip
     print_table(table)
     return 0

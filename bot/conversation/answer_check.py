@@ -2,8 +2,9 @@
 live answer sends (same system prompt, reference block and question, but no history and no
 escalation tool), and calls it a decline when the answer cites no passage (`kb eval --with-llm`).
 
-With a model configured, that is how the bot abstains on questions retrieval finds near-miss pages
-for: the model is told to say so when the material doesn't answer, and such an answer cites nothing.
+With a model configured, that is how the bot abstains: the closest passages always reach it (marked
+weak when retrieval isn't confident), it is told to say so when they don't answer, and such an
+answer cites nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ class ModelCheck:
         self._kb = kb
 
     async def __call__(self, question: Question, found: SearchResult) -> bool:
-        if found.abstain or not found.hits:
+        if not found.hits:
             return True  # the model would get no material at all
         hits = found.hits[: self._kb.top_k]  # a live answer's search returns top_k hits
-        material = reference_block(hits, self._kb.max_context_chars)
+        # As in a live answer: the closest passages reach the model, marked weak when retrieval
+        # isn't confident, and the model's answer is the decision.
+        material = reference_block(hits, self._kb.max_context_chars, weak=found.abstain)
         try:
             answer = await self._llm.complete(request_messages(self._system, [], material, question.question))
         except LLMError as exc:

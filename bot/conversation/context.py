@@ -3,6 +3,7 @@ recent history as fits the context window."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -14,6 +15,12 @@ from bot.settings import Settings
 from bot.storage.store import Role, StoredMessage
 
 FOLLOW_UP_TERMS = 2  # a message with this few search terms may be a follow-up ("and on mobile?")
+# ...when it also leans on what came before: opens with "and"/"what about", or points back ("that").
+_LEANS_BACK = re.compile(
+    r"^\s*(?:and|or|but|also|so|then|what about|how about|same|what if)\b"
+    r"|\b(?:it|that|this|those|these|there|them|one|same)\b",
+    re.IGNORECASE,
+)
 
 
 class SystemPrompt:
@@ -46,17 +53,23 @@ async def retrieve(
     kb: KnowledgeBase | None, text: str, newest_first: list[StoredMessage]
 ) -> SearchResult | None:
     """Help-center pages for this message; a follow-up ("and on mobile?") that finds nothing on its
-    own is searched again together with the user's previous message."""
+    own is searched again together with the user's previous message. A short message that stands on
+    its own ("Do you have an Android app?") is never mixed with the previous question."""
     if kb is None:
         return None
     found = await kb.search(text)
     previous = next((t for t in newest_first if t.role is Role.USER), None)
     # Only short messages lean on the previous one: a new full question stands on its own.
-    if found.abstain and previous is not None and len(query_terms(text)) <= FOLLOW_UP_TERMS:
+    if found.abstain and previous is not None and is_follow_up(text):
         again = await kb.search(f"{previous.text}\n{text}")
         if not again.abstain:
             return again
     return found
+
+
+def is_follow_up(text: str) -> bool:
+    """A short message that leans on the one before it ("and on mobile?", "how do I do that?")."""
+    return len(query_terms(text)) <= FOLLOW_UP_TERMS and _LEANS_BACK.search(text) is not None
 
 
 def spoken(turn: StoredMessage) -> str:

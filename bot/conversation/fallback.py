@@ -3,7 +3,7 @@ and the offer of a person. Texts only: the manager decides when each applies."""
 
 from __future__ import annotations
 
-from bot.conversation.grounding import passages_answer
+from bot.conversation.grounding import closest_matches, passages_answer
 from bot.kb import Hit
 from bot.llm.client import LLMErrorKind
 
@@ -29,6 +29,9 @@ MODERATION_UNAVAILABLE = (
 )
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
 NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
+# Said after a model's answer that cites no passage: the model found the docs don't answer it.
+NOT_COVERED = "Our help center doesn't seem to cover this."
+CLOSEST = "The closest matches in our help center — they may not answer your question:"
 # Why the answer comes from the knowledge base alone, when that is by design rather than a failure.
 NO_LLM = "no_llm"
 BUDGET = "budget"  # llm.daily_budget_usd, or limits.daily_tokens for a model without a price
@@ -39,7 +42,7 @@ USER_BUDGET_REACHED = (
     " (it resets at midnight UTC)."
 )
 PASSAGES_LEAD: dict[str, str] = {
-    NO_LLM: "Here is what I found in our help center (excerpts; no AI model is configured):",
+    NO_LLM: "Here is what I found in our help center (an excerpt; no AI model is configured):",
     BUDGET: "I've reached today's answering budget, so here is what I found in our help center:",
     USER_BUDGET: (
         "You've reached today's limit of written answers (it resets at midnight UTC),"
@@ -74,11 +77,17 @@ def too_long(tokens: int, budget: int) -> str:
     )
 
 
+def not_covered(platform: str) -> str:
+    """The end of a model's answer that cites nothing: the docs don't cover it; a person can help."""
+    return f"{NOT_COVERED} {offer_human(platform)}"
+
+
 def without_model(
     platform: str, reason: str, apology: str, hits: list[Hit] | None, passage: str | None
 ) -> str:
     """The reply from the knowledge base alone. `hits` None: no knowledge base; [] : nothing found;
-    `passage` is the best hit's excerpt."""
+    `passage` is the best hit's excerpt when retrieval is confident it answers, else None (the
+    hits are then only the closest matches, offered as such, never as the answer)."""
     offer = offer_human(platform)
     if hits and passage is not None:
         lead = (
@@ -86,6 +95,11 @@ def without_model(
             or f"{apology} Meanwhile, these passages from our help center look relevant:"
         )
         return passages_answer(lead, hits, passage, offer)
+    if hits:
+        unsure = "I couldn't find a clear answer to that." if reason in PASSAGES_LEAD else apology
+        if reason in REACHED:
+            unsure = f"{REACHED[reason]} {unsure}"
+        return closest_matches(f"{unsure} {CLOSEST}", hits, offer)
     if hits is not None and reason in PASSAGES_LEAD:
         return f"{NOT_FOUND} {offer}"
     if reason == NO_LLM:

@@ -24,7 +24,7 @@ from bot.conversation.fallback import (
     MODERATED,
     MODERATION_UNAVAILABLE,
     NO_LLM,
-    offer_human,
+    not_covered,
     too_fast,
     too_long,
     too_many_chars,
@@ -34,6 +34,7 @@ from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, referen
 from bot.conversation.limits import UserRate
 from bot.conversation.locks import KeyedLocks
 from bot.conversation.prompt import request_messages
+from bot.conversation.smalltalk import small_talk
 from bot.conversation.spending import Spending, price
 from bot.events import (
     Accepted,
@@ -107,7 +108,8 @@ async def _by_deadline(chunks: AsyncGenerator[T, None], seconds: float) -> Async
         await chunks.aclose()
 
 
-def _grounded(found: SearchResult | None) -> bool:
+def _confident(found: SearchResult | None) -> bool:
+    """Retrieval is sure enough to answer from its best page without a model."""
     return found is not None and not found.abstain and bool(found.hits)
 
 
@@ -227,6 +229,13 @@ class ConversationManager:
         if refused is not None:
             yield await self._notice(inbound, refused[1], ReplyStatus.REFUSED, refused[0])
             return
+        chat = small_talk(inbound.text) if self._settings.bot.small_talk else None
+        if chat is not None:  # "thanks!": a friendly word back, no search and no model call
+            reply_id = await self._store.record_reply(
+                inbound, Role.ASSISTANT, chat, self._counter.count(chat), None, settles=MessageStatus.ANSWERED
+            )
+            yield ReplyDone(chat, ReplyStatus.ANSWERED, reply_id)
+            return
         recent = await self._store.history(
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
         )
@@ -304,11 +313,12 @@ class ConversationManager:
         return None
 
     def _material(self, found: SearchResult | None) -> str:
-        """The reference material for the model: the passages, or the rules for having none."""
+        """The reference material for the model: the passages (the closest ones marked weak when
+        retrieval isn't confident: the model judges whether they answer), or the rules for none."""
         if found is None:
             return ""
-        if _grounded(found):
-            return reference_block(found.hits, self._settings.kb.max_context_chars)
+        if found.hits:
+            return reference_block(found.hits, self._settings.kb.max_context_chars, weak=found.abstain)
         return NO_MATERIAL_RULES
 
     def _prompt_room(self) -> int:
@@ -370,12 +380,10 @@ class ConversationManager:
     @staticmethod
     def _footer(platform: str, answer: str, found: SearchResult | None) -> str:
         """The Sources the answer cited; an answer that cites nothing is the model saying the
-        material doesn't cover it, so it (like one with no material) ends with the offer of a person."""
+        material doesn't cover it, so it (like one with no material) says so and offers a person."""
         if found is None:
             return ""
-        if _grounded(found):
-            return sources_footer(answer, found.hits) or f"\n\n{offer_human(platform)}"
-        return f"\n\n{offer_human(platform)}"
+        return sources_footer(answer, found.hits) or f"\n\n{not_covered(platform)}"
 
     async def _escalate_on_keyword(self, msg: IncomingMessage, inbound: StoredMessage) -> ReplyDone:
         text = await self._escalate(msg, inbound.text, Trigger.KEYWORD)
@@ -414,11 +422,9 @@ class ConversationManager:
     ) -> ReplyDone:
         """Answer from the knowledge base alone (best passages), else apologise; offer a person."""
         passage = None
-        if _grounded(found) and found is not None:
-            passage = found.hits[0].text
-            if self._kb is not None:
-                passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
-        hits = None if found is None else ([] if found.abstain else found.hits)
+        if _confident(found) and found is not None and self._kb is not None:
+            passage = await self._kb.excerpt(found.hits[0], found.query, PASSAGE_CHARS, msg.key.platform)
+        hits = None if found is None else found.hits
         text = without_model(msg.key.platform, reason, apology, hits, passage)
         grounding = Grounding.NO_MODEL if passage is not None else Grounding.NOTHING_FOUND
         if reason == NO_LLM and found is not None:

@@ -47,6 +47,16 @@ class Relay(StrEnum):
     REFUSED = "refused"  # its writer isn't staff: nobody speaks to the user as staff but staff
 
 
+def unreceived(escalation_id: int) -> str:
+    """What the user is told when no staff channel can receive the handoff."""
+    return (
+        "Nobody on the team is set up to receive requests for a person here (no staff channel is"
+        f" configured), so I can't promise a reply. Your request is recorded as escalation"
+        f" {escalation_id}; an operator can take it with `supportbot escalations claim {escalation_id}`."
+        " Until it is resolved I'll stay quiet."
+    )
+
+
 class Handoff:
     """Listens to escalation changes and carries them to staff and back to the user."""
 
@@ -105,7 +115,19 @@ class Handoff:
     # -- escalation listener ------------------------------------------------------------------
 
     async def escalated(self, outcome: Outcome) -> str:
-        """Post the staff card in the background; return what the user should be told now."""
+        """Post the staff card in the background; return what the user should be told now (with
+        no staff channel to post to, plainly that nobody receives it: no promise of a reply)."""
+        staff = self._settings.staff_channel
+        received = staff.platform and staff.channel and staff.platform in self._ports
+        # On the console (`supportbot chat`, often with no platform running) the promise would be
+        # false; operators take such escalations with `supportbot escalations claim`.
+        if not received and outcome.key.platform == "console":
+            log.warning(
+                "escalation %s: no staff channel to notify (set escalation.staff_channel.platform"
+                " and .channel, and run that platform's adapter)",
+                outcome.record.id,
+            )
+            return unreceived(outcome.record.id)
         in_hours = in_business_hours(self._settings.hours, self._now())
         self._early[outcome.record.id] = []
         self._spawn(self._post_card(outcome, in_hours), f"card for escalation {outcome.record.id}")

@@ -20,11 +20,12 @@ from typing import TextIO
 import aiosqlite
 
 from .embeddings import Embedder
-from .evaluate import EvalDataError, Judge, JudgeError, evaluate, load_questions
+from .evaluate import EvalDataError, Judge, JudgeError, evaluate, load_questions, misses
 from .knowledge_base import KnowledgeBase
 from .loader import SourceError
 from .schema import SchemaError
 from .settings import KBSettings
+from .sources import SAMPLE
 from .types import SearchResult
 
 
@@ -134,7 +135,20 @@ async def _add(request: KBAdd, kb: KnowledgeBase, io: _Streams) -> int:
         )
         for warning in report.warnings:
             io.err.write(f"warning: {warning}\n")
+        if report.dropped_sample:
+            io.out.write(f"removed the sample help center: {report.source_name} answers from now on\n")
     return 0
+
+
+def _liveness(name: str, documents: int, enabled: bool) -> str:
+    """Whether the bot answers from a source, and why not."""
+    if not enabled:
+        return "not searched: kb.enabled is false"
+    if not documents:
+        return "not searched: no pages"
+    if name == SAMPLE:
+        return "live: the packaged sample help center, removed when you add your own pages"
+    return "live"
 
 
 async def _list(kb: KnowledgeBase, io: _Streams) -> int:
@@ -144,7 +158,8 @@ async def _list(kb: KnowledgeBase, io: _Streams) -> int:
     for s in sources:
         url = f"  url {s.url_template}" if s.url_template else ""
         io.out.write(
-            f"{s.name}: {s.documents} pages, {s.chunks} chunks, from {s.root}, indexed {s.indexed_at}{url}\n"
+            f"{s.name} ({_liveness(s.name, s.documents, kb.settings.enabled)}): {s.documents} pages,"
+            f" {s.chunks} chunks, from {s.root}, indexed {s.indexed_at}{url}\n"
         )
     return 0
 
@@ -179,14 +194,11 @@ async def _eval(request: KBEval, kb: KnowledgeBase, io: _Streams, judge: Judge |
         raise _UsageError("kb eval --with-llm needs a language model: set OPENAI_API_KEY")
     report = await evaluate(kb, questions, judge=judge if request.with_llm else None)
     if request.details:
-        for o in report.outcomes:
-            relevant = set(o.question.relevant)
-            if (not relevant) != o.abstain or (relevant and o.ranked[:1] != o.question.relevant[:1]):
-                io.out.write(
-                    f"{o.question.id}: abstain={o.abstain} want={list(o.question.relevant)} "
-                    f"got={list(o.ranked[:5])}\n"
-                )
+        for line in misses(report):
+            io.out.write(line + "\n")
+    mode = "with the model's judgement" if request.with_llm else "retrieval alone (the bot without a model)"
     io.out.write(report.line() + "\n")
+    io.out.write(f"{report.targets_line()}\n{report.ranking_line()}\nabstain decided by: {mode}\n")
     return 0
 
 

@@ -20,6 +20,8 @@ from .settings import EmbeddingSettings
 if TYPE_CHECKING:  # the SDK loads with the first client (build_embedder), not with this module
     import openai
 
+    from .local_embeddings import LocalEmbedder
+
 API_KEY_ENV = "KB_EMBEDDINGS_API_KEY"  # wins over OPENAI_API_KEY, for a separate embeddings provider
 BASE_URL_ENV = "OPENAI_BASE_URL"  # used when `kb.embeddings.base_url` is not set
 
@@ -110,14 +112,19 @@ def _one_line(exc: BaseException) -> str:
 
 def build_embedder(
     settings: EmbeddingSettings, env: Mapping[str, str] | None = None
-) -> OpenAIEmbedder | None:
-    """The embeddings client for `settings`, or None when semantic retrieval is off.
+) -> OpenAIEmbedder | LocalEmbedder | None:
+    """The embeddings client for `settings`, or None when semantic retrieval is off; the in-process
+    model for `provider = "local"` (loaded on first use).
 
     API key: env KB_EMBEDDINGS_API_KEY, else OPENAI_API_KEY; a local server without auth works with
     neither set. Base URL: `settings.base_url`, else env OPENAI_BASE_URL, else the OpenAI API.
     """
     if not settings.enabled:
         return None
+    if settings.provider == "local":
+        from .local_embeddings import LocalEmbedder
+
+        return LocalEmbedder()
     environ = os.environ if env is None else env
     api_key = environ.get(API_KEY_ENV) or environ.get("OPENAI_API_KEY") or "not-needed"
     base_url = settings.base_url or environ.get(BASE_URL_ENV) or None

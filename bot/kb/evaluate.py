@@ -14,6 +14,14 @@ from pathlib import Path
 from .knowledge_base import KnowledgeBase
 from .types import SearchResult
 
+# What a help center should reach (dev set, bench/README.md "Knowledge base"): (metric, at least?, value).
+TARGETS: tuple[tuple[str, bool, float], ...] = (
+    ("recall@5", True, 0.90),
+    ("mrr", True, 0.75),
+    ("abstain", True, 0.90),
+    ("false_abstain", False, 0.10),
+)
+
 # Whether the bot, given what retrieval found, would still decline to answer (e.g. its model
 # cites no passage). None = judge by retrieval alone.
 Judge = Callable[["Question", SearchResult], Awaitable[bool]]
@@ -54,6 +62,36 @@ class EvalReport:
     abstain: float  # share of unanswerable questions on which the bot abstained
     false_abstain: float  # share of answerable questions on which it abstained
     outcomes: tuple[QuestionOutcome, ...]
+    ranking_recall_at_5: float = 0.0  # the ranking alone (every abstention ignored): what a model reads
+    ranking_mrr: float = 0.0
+    answered: int = 0  # questions not abstained on
+    answered_right: int = 0  # ...of which the best page is a relevant one
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "recall@5": self.recall_at_5,
+            "mrr": self.mrr,
+            "abstain": self.abstain,
+            "false_abstain": self.false_abstain,
+        }
+
+    def targets_line(self) -> str:
+        """Each target beside its figure: `recall@5 0.6917 (target ≥ 0.90: missed)`."""
+        parts = []
+        for name, at_least, value in TARGETS:
+            got = self.figures()[name]
+            met = got >= value if at_least else got <= value
+            sign, verdict = "≥" if at_least else "≤", "met" if met else "missed"
+            parts.append(f"{name} {got:.4f} (target {sign} {value:.2f}: {verdict})")
+        return "targets: " + ", ".join(parts)
+
+    def ranking_line(self) -> str:
+        right = self.answered_right / self.answered if self.answered else 0.0
+        return (
+            f"ranking alone (what a model reads): recall@5={self.ranking_recall_at_5:.4f}"
+            f" mrr={self.ranking_mrr:.4f}; answered {self.answered} of {len(self.outcomes)},"
+            f" best page right in {right:.0%}"
+        )
 
     def line(self) -> str:
         return (
@@ -97,19 +135,31 @@ def load_questions(path: Path) -> list[Question]:
     return parse_questions(text, str(path))
 
 
+def _ranking(o: QuestionOutcome) -> tuple[float, float, float]:
+    """recall@1, recall@5 and reciprocal rank of one answerable question's ranking."""
+    relevant = set(o.question.relevant)
+    rank = next((i for i, s in enumerate(o.ranked, start=1) if s in relevant), None)
+    return (
+        len(relevant & set(o.ranked[:1])) / len(relevant),
+        len(relevant & set(o.ranked[:5])) / len(relevant),
+        1.0 / rank if rank else 0.0,
+    )
+
+
 def score(outcomes: Sequence[QuestionOutcome]) -> EvalReport:
     answerable = [o for o in outcomes if o.question.relevant]
     unanswerable = [o for o in outcomes if not o.question.relevant]
-    r1 = r5 = rr = 0.0
+    r1 = r5 = rr = rank_r5 = rank_rr = 0.0
     for o in answerable:
-        if o.abstain:
-            continue
-        relevant = set(o.question.relevant)
-        r1 += len(relevant & set(o.ranked[:1])) / len(relevant)
-        r5 += len(relevant & set(o.ranked[:5])) / len(relevant)
-        rank = next((i for i, s in enumerate(o.ranked, start=1) if s in relevant), None)
-        rr += 1.0 / rank if rank else 0.0
+        one, five, reciprocal = _ranking(o)
+        rank_r5, rank_rr = rank_r5 + five, rank_rr + reciprocal
+        if not o.abstain:
+            r1, r5, rr = r1 + one, r5 + five, rr + reciprocal
     n = len(answerable) or 1
+    answered = [o for o in outcomes if not o.abstain]
+    right = sum(
+        1 for o in answered if o.question.relevant and o.ranked[:1] and o.ranked[0] in o.question.relevant
+    )
     return EvalReport(
         answerable=len(answerable),
         unanswerable=len(unanswerable),
@@ -119,7 +169,31 @@ def score(outcomes: Sequence[QuestionOutcome]) -> EvalReport:
         abstain=sum(o.abstain for o in unanswerable) / (len(unanswerable) or 1),
         false_abstain=sum(o.abstain for o in answerable) / n,
         outcomes=tuple(outcomes),
+        ranking_recall_at_5=rank_r5 / n,
+        ranking_mrr=rank_rr / n,
+        answered=len(answered),
+        answered_right=right,
     )
+
+
+def misses(report: EvalReport, k: int = 5) -> list[str]:
+    """One line per question the bot gets wrong: its relevant page ranked below `k` or not at all,
+    an abstention on an answerable question, an answer to one it should abstain on."""
+    lines = []
+    for o in report.outcomes:
+        want = ", ".join(o.question.relevant) or "(abstain)"
+        got = ", ".join(o.ranked[:k]) or "(nothing)"
+        relevant = set(o.question.relevant)
+        if not relevant and not o.abstain:
+            why = "answered, should abstain"
+        elif relevant and not relevant & set(o.ranked[:k]):
+            why = f"not in the top {k}" + (", abstained" if o.abstain else "")
+        elif relevant and o.abstain:
+            why = "abstained, though ranked"
+        else:
+            continue
+        lines.append(f"miss {o.question.id} ({why}): {o.question.question!r} want {want}; got {got}")
+    return lines
 
 
 async def evaluate(

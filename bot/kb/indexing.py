@@ -14,8 +14,9 @@ from pathlib import Path
 import aiosqlite
 
 from .embeddings import Embedder
-from .loader import LoadedPage, LoadedSource, Progress, SourceError, load_source
+from .loader import LoadedPage, LoadedSource, Progress, SourceError, default_source_name, load_source
 from .ranking import title_words
+from .render import plain
 from .settings import KBSettings
 from .types import IndexReport
 from .vectors import embed_missing, embed_text, text_digest
@@ -78,17 +79,26 @@ class Indexer:
         """Index `path` as source `name` (default: its folder name); see `KnowledgeBase.add`."""
         target = Path(path)
         pattern = include_pattern or self._settings.include_pattern
-        loaded = await self._load(target, url_template, pattern, progress)
+        url_template = url_template or self._settings.url_template
+        known = await _stored_hashes(self._writer.db, name or default_source_name(target))
+        loaded = await self._load(target, url_template, pattern, progress, known)
         source_name = name or loaded.default_name
         if not source_name:
             raise SourceError(f"cannot derive a source name from {target}; pass a name")
+        if not loaded.pages and not await _source_exists(self._writer.db, source_name):
+            return IndexReport(source_name, 0, 0, 0, 0, 0, warnings=loaded.warnings)  # nothing to add
         async with self._writer.transaction() as db:
             source_id = await _upsert_source(db, source_name, loaded.root, url_template, pattern)
             report = await _store_pages(db, source_name, source_id, loaded.pages)
         return await self._complete_vectors(report, loaded.warnings)
 
     async def _load(
-        self, target: Path, url_template: str | None, pattern: str, progress: Progress | None
+        self,
+        target: Path,
+        url_template: str | None,
+        pattern: str,
+        progress: Progress | None,
+        known: dict[str, str],
     ) -> LoadedSource:
         s = self._settings
         return await asyncio.to_thread(
@@ -100,6 +110,7 @@ class Indexer:
             exclude=s.exclude,
             chunk_chars=s.chunk_chars,
             progress=progress,
+            known=known,
         )
 
     async def _complete_vectors(self, report: IndexReport, warnings: tuple[str, ...]) -> IndexReport:
@@ -110,6 +121,21 @@ class Indexer:
             if problem:
                 warnings = (*warnings, problem)
         return dataclasses.replace(report, warnings=warnings, embedded=embedded)
+
+
+async def _stored_hashes(db: aiosqlite.Connection, source_name: str) -> dict[str, str]:
+    """Stored path -> content hash of a source's pages (empty for a new source)."""
+    async with db.execute(
+        "SELECT d.path, d.content_hash FROM kb_documents d JOIN kb_sources s ON s.id = d.source_id"
+        " WHERE s.name = ?",
+        (source_name,),
+    ) as cur:
+        return {str(path): str(digest) async for path, digest in cur}
+
+
+async def _source_exists(db: aiosqlite.Connection, name: str) -> bool:
+    async with db.execute("SELECT 1 FROM kb_sources WHERE name = ?", (name,)) as cur:
+        return await cur.fetchone() is not None
 
 
 async def _upsert_source(
@@ -185,9 +211,10 @@ async def _insert_chunks(db: aiosqlite.Connection, pages: Sequence[tuple[int, Lo
     for doc_id, page in pages:
         named = title_words(page.title, page.path)
         for ord_, chunk in enumerate(page.chunks):
-            digest = text_digest(embed_text(page.title, chunk.section, chunk.text))
+            words = plain(chunk.text)  # search and embeddings read the words, not the link targets
+            digest = text_digest(embed_text(page.title, chunk.section, words))
             chunk_rows.append((next_id, doc_id, ord_, chunk.section, chunk.text, digest))
-            fts_rows.append((next_id, named, chunk.trail, chunk.text))
+            fts_rows.append((next_id, named, chunk.trail, words))
             next_id += 1
     await db.executemany(
         "INSERT INTO kb_chunks (id, document_id, ord, section, text, digest) VALUES (?, ?, ?, ?, ?, ?)",

@@ -2,7 +2,7 @@
 embedded), a thin facade over the modules that do the work.
 
 Indexing a source is in `indexing` (and `vectors` for embeddings), searching in `search` (`bm25`,
-`semantic`), reading on from a hit in `passages`, listing and removing sources in `sources`; all
+`semantic`), excerpts of a hit in `passages`, listing and removing sources in `sources`; all
 writes go through `writes.Writer`. Uses the bot's one long-lived aiosqlite connection; parsing runs
 in a worker thread so the event loop never blocks.
 """
@@ -10,6 +10,7 @@ in a worker thread so the event loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import aiosqlite
@@ -17,12 +18,12 @@ import aiosqlite
 from .embeddings import Embedder
 from .indexing import Indexer
 from .loader import Progress, SourceError
-from .passages import passage
+from .passages import excerpt
 from .schema import ensure_schema
 from .search import Searcher
 from .semantic import SemanticRanker, clarity
 from .settings import KBSettings
-from .sources import list_sources, remove_source, sample_to_index
+from .sources import SAMPLE, drop_stale_sample, list_sources, remove_source, sample_to_index
 from .types import Hit, IndexReport, SearchResult, SourceInfo
 from .writes import Writer
 
@@ -80,9 +81,14 @@ class KnowledgeBase:
         `progress(done, total)` is called from the worker thread that parses the files. With an
         embedder, chunk texts without a vector are embedded afterwards; a failure is a warning.
         """
-        return await self._indexer.add(
+        report = await self._indexer.add(
             path, name=name, url_template=url_template, include_pattern=include_pattern, progress=progress
         )
+        # Your own pages replace the fictional sample: it must never answer beside them.
+        own = report.source_name != SAMPLE and report.added + report.changed + report.unchanged > 0
+        if own and await remove_source(self._writer, SAMPLE):
+            report = dataclasses.replace(report, dropped_sample=True)
+        return report
 
     async def remove(self, source_name: str) -> bool:
         """Drop a source and everything indexed from it; False if there was no such source."""
@@ -93,11 +99,14 @@ class KnowledgeBase:
         return await list_sources(self._db)
 
     async def index_sample_if_empty(self, base_dir: Path) -> IndexReport | None:
-        """Index `settings.sample_dir` (relative to `base_dir`) when no source exists yet."""
+        """Index `settings.sample_dir` (relative to `base_dir`) when no source exists yet; drop the
+        sample when other sources exist (a database from a version that kept both)."""
+        if await drop_stale_sample(self._writer):
+            return None
         folder = await sample_to_index(self._db, self._settings, base_dir)
         if folder is None:
             return None
-        return await self.add(folder, name="sample", url_template=self._settings.sample_url_template)
+        return await self.add(folder, name=SAMPLE, url_template=self._settings.sample_url_template)
 
     async def search(self, query: str, k: int | None = None) -> SearchResult:
         """Best pages for `query` (one hit per page), and whether to abstain.
@@ -107,10 +116,7 @@ class KnowledgeBase:
         """
         return await self._searcher.search(query, k)
 
-    async def passage(self, hit: Hit, max_chars: int) -> str:
-        """The page from the hit's chunk onwards (headings kept), cut near `max_chars`.
-
-        A hit's chunk is often a section's first paragraph; a reader without a model needs the
-        steps that follow it.
-        """
-        return await passage(self._db, hit, max_chars)
+    async def excerpt(self, hit: Hit, query: str, max_chars: int, platform: str) -> str:
+        """The few sentences or steps of the hit's section that answer `query`, near `max_chars`,
+        rendered for `platform` (links as Markdown, or as `text (url)` on the console)."""
+        return await excerpt(self._db, hit, query, max_chars, platform)

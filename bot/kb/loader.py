@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -18,7 +18,7 @@ from .chunks import Chunk, chunk_page
 from .includes import IncludeResolver, compile_include_pattern
 from .markup import SUPPORTED_SUFFIXES, parse_page
 
-PARSER_VERSION = "2"  # bump when parsing changes so unchanged files are re-indexed anyway
+PARSER_VERSION = "3"  # bump when parsing changes so unchanged files are re-indexed anyway
 URL_FIELDS = frozenset({"path", "stem", "name"})
 
 Progress = Callable[[int, int], None]
@@ -97,6 +97,65 @@ def discover(
     return target, files
 
 
+def decode_page(raw: bytes) -> str | None:
+    """The file's text, or None for a binary file (a NUL byte) or one that isn't UTF-8."""
+    if b"\x00" in raw[:8192]:
+        return None
+    try:
+        return raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return None
+
+
+def _skipped_warning(skipped: Sequence[str]) -> str:
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    files = "file" if len(skipped) == 1 else "files"
+    return f"skipped {len(skipped)} {files} that are not UTF-8 text (binary or another encoding): {shown}"
+
+
+def _read_page(path: Path, rel: str, *, single: bool, warnings: list[str]) -> str | None:
+    """The page's text; "" when it can't be read (a warning), None when it isn't text (skipped).
+    Adding one file that can't be indexed is an error instead."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        if single:
+            raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+        warnings.append(f"{rel}: cannot read: {exc.strerror}")
+        return ""
+    text = decode_page(raw)
+    if text is None and single:
+        raise SourceError(f"cannot index {path}: not UTF-8 text (a binary file or another encoding)")
+    return text
+
+
+def _load_page(
+    text: str,
+    path: Path,
+    rel: str,
+    resolver: IncludeResolver,
+    url_template: str | None,
+    chunk_chars: int,
+    known: Mapping[str, str],
+) -> LoadedPage:
+    """The page parsed and chunked; a page stored with the same content hash is not parsed again
+    (its title and chunks stay empty: indexing keeps the stored ones)."""
+    expanded = resolver.expand(text, path)
+    url = page_url(url_template, rel)
+    digest = hashlib.sha256(
+        "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
+    ).hexdigest()
+    if known.get(rel) == digest:
+        return LoadedPage(rel, "", url, digest, ())
+    parsed = parse_page(expanded, PurePosixPath(rel))
+    return LoadedPage(rel, parsed.title, url, digest, tuple(chunk_page(parsed, chunk_chars)))
+
+
+def default_source_name(target: Path) -> str:
+    """A source's name when none is given: the folder's name, or the file's stem."""
+    return target.resolve().name if target.is_dir() else target.stem
+
+
 def load_source(
     target: Path,
     *,
@@ -106,7 +165,9 @@ def load_source(
     exclude: Sequence[str],
     chunk_chars: int,
     progress: Progress | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> LoadedSource:
+    """The source's pages; `known` (stored path -> content hash) spares parsing unchanged ones."""
     check_url_template(url_template)
     try:
         pattern = compile_include_pattern(include_pattern)
@@ -116,31 +177,26 @@ def load_source(
     resolver = IncludeResolver(root=root.resolve(), pattern=pattern, snippet_dirs=snippet_dirs)
     pages: list[LoadedPage] = []
     warnings: list[str] = []
+    skipped: list[str] = []
+    if not files:
+        suffixes = ", ".join(sorted({".md", ".txt", ".html"}))
+        warnings.append(f"no help pages found in {target} (looked for {suffixes} files); nothing indexed")
     total = len(files)
     if progress:
         progress(0, total)
     for done, path in enumerate(files, start=1):
         rel = path.relative_to(root).as_posix()
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            if len(files) == 1:
-                raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
-            warnings.append(f"{rel}: cannot read: {exc.strerror}")
-            continue
-        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
-        expanded = resolver.expand(text, path)
-        parsed = parse_page(expanded, PurePosixPath(rel))
-        chunks = tuple(chunk_page(parsed, chunk_chars))
-        url = page_url(url_template, rel)
-        digest = hashlib.sha256(
-            "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
-        ).hexdigest()
-        pages.append(LoadedPage(rel, parsed.title, url, digest, chunks))
+        text = _read_page(path, rel, single=len(files) == 1, warnings=warnings)
+        if text is None:
+            skipped.append(rel)
+        elif text:
+            pages.append(_load_page(text, path, rel, resolver, url_template, chunk_chars, known or {}))
         if progress:
             progress(done, total)
+    if skipped:
+        warnings.append(_skipped_warning(skipped))
     warnings.extend(resolver.warnings)
-    default_name = target.resolve().name if target.is_dir() else target.stem
+    default_name = default_source_name(target)
     return LoadedSource(
         root=root.resolve(), default_name=default_name, pages=tuple(pages), warnings=tuple(warnings)
     )

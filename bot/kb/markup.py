@@ -1,7 +1,8 @@
-"""Turns Markdown, HTML and plain text into a title plus heading-delimited sections of clean text.
+"""Turns Markdown, HTML and plain text into a title plus heading-delimited sections of display text.
 
 Macro noise from doc generators (Zulip tabs, MkDocs admonitions and attribute lists, Jinja) is
-removed so that only what a reader sees is indexed.
+removed so that only what a reader sees is indexed; each section's Markdown is then rendered to
+display text (`bot.kb.render`: real list numbers, links kept, no raw tags).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePath
+
+from .render import markdown_to_display
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".mkd"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
@@ -46,6 +49,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _ATX = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _ADMONITION = re.compile(r"^(\s*)(?:!!!|\?\?\?\+?)\s*[\w-]*(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 _TAB_MARKER = re.compile(r"\{(?:start_tabs|end_tabs|tab\|[^{}]*)\}")
+_STANDALONE_MACRO = re.compile(r"^(\s*)\{(tab|settings_tab|relative)\|([^{}]*)\}\s*$")
 _MACRO = re.compile(r"\{([a-z_]+)\|([^{}]*)\}")
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _ATTR_LIST = re.compile(r"\{:?\s*[.#][^{}]*\}")
@@ -67,7 +71,40 @@ def _macro_words(match: re.Match[str]) -> str:
     return " ".join(re.sub(r"[-_]+", " ", a) for a in args)
 
 
+def _step_macro(line: str) -> str | None:
+    """A Zulip macro standing alone on a line, as the step or label a reader sees there: a tab's
+    name ("Mobile:"), or the step that opens a settings tab or a view (the steps after it are
+    numbered from 2 in the source)."""
+    found = _STANDALONE_MACRO.match(line)
+    if found is None:
+        return None
+    indent, name, args = found.group(1), found.group(2), [a for a in found.group(3).split("|") if a]
+    words = " ".join(re.sub(r"[-_]+", " ", a) for a in args)
+    if name == "tab":
+        return f"{indent}{words[:1].upper()}{words[1:]}:\n"
+    if name == "settings_tab":
+        gear = "the gear icon in the upper right corner"
+        return f"{indent}1. Open Settings ({gear}) and choose the {words} tab."
+    if name == "relative":
+        return f"{indent}1. Go to {words}."
+    return None
+
+
+def strip_macros(line: str) -> str:
+    """A Markdown line without doc-generator macros, Jinja and attribute lists (links and list
+    markers kept, for the Markdown renderer)."""
+    step = _step_macro(line)
+    if step is not None:
+        return step
+    line = _TAB_MARKER.sub("", line)
+    line = _JINJA.sub("", line)
+    line = _MACRO.sub(_macro_words, line)
+    line = _ATTR_LIST.sub("", line)
+    return line.rstrip()
+
+
 def clean_inline(line: str) -> str:
+    """A line reduced to its plain words (headings and titles)."""
     line = _TAB_MARKER.sub("", line)
     line = _JINJA.sub("", line)
     line = _MACRO.sub(_macro_words, line)
@@ -83,7 +120,9 @@ def clean_inline(line: str) -> str:
 
 
 class _SectionBuilder:
-    def __init__(self) -> None:
+    def __init__(self, render: bool = False) -> None:
+        self._render = render  # the lines are Markdown, rendered to display text at each flush
+        self.references = ""  # the page's link reference definitions, for the renderer
         self.title: str | None = None
         self.first_heading: str | None = None
         self.sections: list[Section] = []
@@ -106,7 +145,9 @@ class _SectionBuilder:
         self._lines.append(text)
 
     def flush(self) -> None:
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(self._lines)).strip()
+        text = "\n".join(self._lines)
+        text = markdown_to_display(f"{text}\n\n{self.references}") if self._render else text
+        text = re.sub(r"\n{3,}", "\n\n", text).strip()
         self._lines = []
         if not text:
             return
@@ -123,8 +164,18 @@ class _SectionBuilder:
         return ParsedPage(title=title, sections=sections)
 
 
+def _dedent_admonition(raw: str, indent: int | None) -> tuple[str, int | None]:
+    """Inside an admonition's body (its marker at `indent`), the line one level less indented, so
+    it reads as the text it is and not as a code block; the indent of the body still open."""
+    if indent is None or not raw.strip():
+        return raw, indent
+    if len(raw) - len(raw.lstrip()) >= indent + 4:
+        return raw[:indent] + raw[indent + 4 :], indent
+    return raw, None
+
+
 def parse_markdown(text: str, fallback_title: str) -> ParsedPage:
-    builder = _SectionBuilder()
+    builder = _SectionBuilder(render=True)
     front = _FRONT_MATTER.match(text)
     if front:
         found = _FM_TITLE.search(front.group("body"))
@@ -132,15 +183,20 @@ def parse_markdown(text: str, fallback_title: str) -> ParsedPage:
             builder.title = found.group("title")
         text = text[front.end() :]
     text = _COMMENT.sub("", text)
+    # Reference-style link targets are usually at the page's end: every section is rendered with them.
+    builder.references = "\n".join(m.group(0).strip() for m in _REF_DEF.finditer(text))
     text = _REF_DEF.sub("", text)
     in_fence = False
+    admonition_indent: int | None = None  # the body of an admonition, dedented to its marker's level
     for raw in text.splitlines():
         if _FENCE.match(raw):
             in_fence = not in_fence
+            builder.line(raw.rstrip())
             continue
         if in_fence:
             builder.line(raw.rstrip())
             continue
+        raw, admonition_indent = _dedent_admonition(raw, admonition_indent)
         if _LINK_ITEM.match(raw):
             continue
         heading = _ATX.match(raw)
@@ -149,10 +205,11 @@ def parse_markdown(text: str, fallback_title: str) -> ParsedPage:
             continue
         admonition = _ADMONITION.match(raw)
         if admonition:
+            admonition_indent = len(admonition.group(1))
             if admonition.group("title"):
-                builder.line(admonition.group("title"))
+                builder.line(admonition.group(1) + admonition.group("title"))
             continue
-        builder.line(clean_inline(raw))
+        builder.line(strip_macros(raw))
     return builder.page(fallback_title)
 
 
@@ -192,6 +249,7 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_ABSOLUTE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 
 
 class _HTMLText(HTMLParser):
@@ -203,6 +261,9 @@ class _HTMLText(HTMLParser):
         self._in_title = False
         self._heading: int | None = None
         self._buf: list[str] = []
+        self._lists: list[list[int]] = []  # per open list: [next number] (<ol>) or [] (<ul>)
+        self._marker = ""  # the list marker for the next line written
+        self._links: list[tuple[int, str | None]] = []  # open <a>: where its text starts, its href
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
@@ -212,14 +273,35 @@ class _HTMLText(HTMLParser):
         elif tag in _HEADINGS:
             self._emit()
             self._heading = _HEADINGS[tag]
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            self._links.append((len(self._buf), href if _ABSOLUTE_URL.match(href) else None))
         elif tag in _BLOCK_TAGS:
             self._emit()
+            self._list_start(tag, attrs)
+
+    def _list_start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "ol":
+            start = dict(attrs).get("start") or "1"
+            self._lists.append([int(start) if start.isdigit() else 1])
+        elif tag == "ul":
+            self._lists.append([])
+        elif tag == "li" and self._lists:
+            counter = self._lists[-1]
+            self._marker = f"{counter[0]}. " if counter else "- "
+            if counter:
+                counter[0] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS and self._skip:
             self._skip -= 1
         elif tag == "title":
             self._in_title = False
+        elif tag == "a" and self._links:
+            start, href = self._links.pop()
+            text = " ".join("".join(self._buf[start:]).split())
+            if href and text:
+                self._buf[start:] = [f"[{text}]({href})"]
         elif tag in _HEADINGS and self._heading is not None:
             text = " ".join("".join(self._buf).split())
             self._buf = []
@@ -228,6 +310,9 @@ class _HTMLText(HTMLParser):
             self._heading = None
         elif tag in _BLOCK_TAGS:
             self._emit()
+            if tag in ("ol", "ul") and self._lists:
+                self._lists.pop()
+                self.builder.line("")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -240,9 +325,15 @@ class _HTMLText(HTMLParser):
             return
         text = " ".join("".join(self._buf).split())
         self._buf = []
-        if text:
-            self.builder.line(text)
-            self.builder.line("")
+        if not text:
+            return
+        if self._marker:
+            indent = "   " * (len(self._lists) - 1)
+            self.builder.line(f"{indent}{self._marker}{text}")  # list items stay together
+            self._marker = ""
+            return
+        self.builder.line(text)
+        self.builder.line("")
 
     def close(self) -> None:
         super().close()

@@ -6,6 +6,7 @@ Kept in its own module so the retrieval code can be configured and tested withou
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,9 @@ class EmbeddingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = False
+    # "openai": any OpenAI-compatible /v1/embeddings endpoint (base_url, model); "local":
+    # all-MiniLM-L6-v2 in this process with onnxruntime (extra local-semantic; no server, no torch).
+    provider: Literal["openai", "local"] = "openai"
     # None = env OPENAI_BASE_URL, else the OpenAI API; any OpenAI-compatible server works.
     base_url: str | None = None
     model: str = Field("text-embedding-3-small", min_length=1)
@@ -60,6 +64,8 @@ class KBSettings(BaseModel):
     max_context_chars: int = Field(6_000, ge=200)
     sample_dir: Path | None = Path("sample_kb")
     sample_url_template: str | None = None
+    # Public URL of a page ({path}, {stem}, {name}) for sources added without --url-template.
+    url_template: str | None = None
     chunk_chars: int = Field(1_000, ge=200)
     include_pattern: str = Field(DEFAULT_INCLUDE_PATTERN, min_length=1)
     snippet_dirs: tuple[str, ...] = DEFAULT_SNIPPET_DIRS

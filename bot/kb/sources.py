@@ -13,6 +13,8 @@ from .settings import KBSettings
 from .types import SourceInfo
 from .writes import Writer, bump_version, delete_documents, drop_orphan_vectors
 
+SAMPLE = "sample"  # the packaged sample help center's source name
+
 _LIST = (
     "SELECT s.name, s.root, s.url_template, s.indexed_at, "
     "(SELECT count(*) FROM kb_documents d WHERE d.source_id = s.id), "
@@ -53,6 +55,14 @@ async def remove_source(writer: Writer, source_name: str) -> bool:
         await drop_orphan_vectors(db)
         await bump_version(db)
     return True
+
+
+async def drop_stale_sample(writer: Writer) -> bool:
+    """Remove the sample source when another source exists too; True if it was removed."""
+    names = [s.name for s in await list_sources(writer.db)]
+    if SAMPLE not in names or len(names) == 1:
+        return False
+    return await remove_source(writer, SAMPLE)
 
 
 async def sample_to_index(db: aiosqlite.Connection, settings: KBSettings, base_dir: Path) -> Path | None:

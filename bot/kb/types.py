@@ -46,6 +46,7 @@ class IndexReport:
     chunks: int
     warnings: tuple[str, ...] = ()
     embedded: int = 0  # chunk texts sent to the embeddings endpoint by this add
+    dropped_sample: bool = False  # this add replaced the packaged sample help center
 
 
 @dataclass(frozen=True, slots=True)

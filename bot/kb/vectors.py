@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from .embeddings import Embedder, EmbeddingError, to_blob
+from .render import plain
 from .writes import Writer, bump_version, drop_orphan_vectors
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ Todo = dict[str, str]
 def embed_text(title: str, section: str, text: str) -> str:
     """What a chunk's vector represents: its page title and heading give the passage its topic."""
     head = title if section in ("", title) else f"{title} — {section}"
-    return f"{head}\n\n{text}"
+    return f"{head}\n\n{plain(text)}"  # the words, not the link targets
 
 
 def text_digest(text: str) -> str:

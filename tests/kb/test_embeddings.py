@@ -11,6 +11,7 @@ import pytest
 from bot.kb import EmbeddingSettings, KBSettings, KnowledgeBase
 from bot.kb.embeddings import OpenAIEmbedder, build_embedder
 from bot.kb.knowledge_base import clarity
+from bot.kb.local_embeddings import LocalEmbedder
 from tests.fakes.openai_server import FakeOpenAI
 
 MODEL = "fake-embed"
@@ -26,7 +27,7 @@ async def open_kb(
 ) -> tuple[KnowledgeBase, OpenAIEmbedder]:
     s = settings(fake, **kb)
     embedder = build_embedder(s.embeddings, {"KB_EMBEDDINGS_API_KEY": "sk-test"})
-    assert embedder is not None
+    assert isinstance(embedder, OpenAIEmbedder)
     base = KnowledgeBase(db, s, embedder=embedder)
     await base.setup()
     return base, embedder
@@ -170,11 +171,13 @@ def test_build_embedder_from_settings() -> None:
     on = EmbeddingSettings(enabled=True, base_url="http://127.0.0.1:9/v1", model="m", batch_size=8)
     env = {"OPENAI_API_KEY": "sk-chat", "KB_EMBEDDINGS_API_KEY": "sk-embed"}
     embedder = build_embedder(on, env)
-    assert embedder is not None and embedder.model == "m"
+    assert isinstance(embedder, OpenAIEmbedder) and embedder.model == "m"
     assert embedder._client.api_key == "sk-embed"
     assert str(embedder._client.base_url).startswith("http://127.0.0.1:9/v1")
     fallback = build_embedder(on, {"OPENAI_API_KEY": "sk-chat"})
-    assert fallback is not None and fallback._client.api_key == "sk-chat"
+    assert isinstance(fallback, OpenAIEmbedder) and fallback._client.api_key == "sk-chat"
+    local = build_embedder(EmbeddingSettings(enabled=True, provider="local"), env)
+    assert isinstance(local, LocalEmbedder) and local.model == "all-MiniLM-L6-v2-onnx-int8"
 
 
 def test_clarity_is_how_far_the_best_chunk_stands_out() -> None:

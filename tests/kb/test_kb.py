@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import aiosqlite
 import pytest
 
 from bot.kb import KBSettings, KnowledgeBase, SourceError
+from bot.kb.indexing import Indexer
 from bot.kb.query import match_any, query_terms
+from bot.kb.writes import Writer
 from bot.storage.sqlite import SQLiteStore
 from tests.conftest import REPO
 
@@ -125,7 +128,8 @@ async def test_includes_expanded_and_snippet_folder_skipped(kb: KnowledgeBase, t
     assert "zebrafish" in hit.text and "!!!" not in hit.text and "{" not in hit.text
     assert (await kb.search("hamburger")).hits[0].source == "delete-board.md"
     assert (await kb.search("notifications")).hits[0].source == "delete-board.md"
-    assert (await kb.search("desktop web archive")).hits == []  # tab markers and link lists dropped
+    assert (await kb.search("archive")).hits == []  # link lists dropped
+    assert "Desktop web:" in hit.text  # a tab marker reads as its label
 
     # A changed snippet re-indexes the page that includes it.
     write(root / "include" / "admin-only.md", "Only owners can do this platypus step.\n")
@@ -247,3 +251,101 @@ async def test_a_failed_add_leaves_nothing_behind_on_the_apps_autocommit_connect
         assert not store.db.in_transaction
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_your_own_pages_replace_the_sample(kb: KnowledgeBase, tmp_path: Path) -> None:
+    assert await kb.index_sample_if_empty(SAMPLE.parent) is not None
+    make_docs(tmp_path / "docs")
+    report = await kb.add(tmp_path / "docs")
+    assert report.dropped_sample
+    assert [s.name for s in await kb.sources()] == ["docs"]
+    assert all(h.source_name == "docs" for h in (await kb.search("reset password refund")).hits)
+    assert await kb.index_sample_if_empty(SAMPLE.parent) is None  # never comes back
+
+
+@pytest.mark.asyncio
+async def test_a_sample_left_beside_other_sources_is_dropped_on_start(
+    kb: KnowledgeBase, db: aiosqlite.Connection, tmp_path: Path
+) -> None:
+    """A database from a version that kept both: the next start removes the sample."""
+    make_docs(tmp_path / "docs")
+    await kb.add(tmp_path / "docs")
+    old = Indexer(Writer(db, asyncio.Lock()), KBSettings(), None)  # indexing as that version did
+    await old.add(SAMPLE, name="sample", url_template=None, include_pattern=None, progress=None)
+    assert sorted(s.name for s in await kb.sources()) == ["docs", "sample"]
+    assert await kb.index_sample_if_empty(SAMPLE.parent) is None
+    assert [s.name for s in await kb.sources()] == ["docs"]
+
+
+@pytest.mark.asyncio
+async def test_an_empty_folder_warns_and_adds_nothing(kb: KnowledgeBase, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    write(tmp_path / "empty" / "logo.png", "not a page")
+    report = await kb.add(tmp_path / "empty")
+    assert report.added == 0 and await kb.sources() == []
+    assert report.warnings == (
+        f"no help pages found in {tmp_path / 'empty'} (looked for .html, .md, .txt files); nothing indexed",
+    )
+
+
+@pytest.mark.asyncio
+async def test_binary_and_undecodable_files_are_skipped_with_a_count(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    make_docs(root)
+    (root / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (root / "latin1.txt").write_bytes("Caf\xe9 menu".encode("latin-1"))
+    report = await kb.add(root)
+    assert report.added == 4
+    assert report.warnings == (
+        "skipped 2 files that are not UTF-8 text (binary or another encoding): image.md, latin1.txt",
+    )
+    with pytest.raises(SourceError, match="not UTF-8 text"):
+        await kb.add(root / "image.md", name="one")
+
+
+@pytest.mark.asyncio
+async def test_pages_are_stored_as_text_a_reader_can_read(db: aiosqlite.Connection, tmp_path: Path) -> None:
+    kb = KnowledgeBase(db, KBSettings(url_template="https://help.example.com/{stem}"))
+    await kb.setup()
+    write(
+        tmp_path / "docs" / "steps.md",
+        '# Steps\n\nOpen <i class="zulip-icon zulip-icon-gear"></i> the [menu][m] or'
+        ' [this page](/help/other).\n\n1. First.\n\n1. Second.\n\n    !!! tip ""\n\n        Tip text.\n\n'
+        "1. Third.\n\n[m]: https://example.com/menu\n",
+    )
+    write(
+        tmp_path / "docs" / "page.html",
+        '<h1>Page</h1><p>See <a href="https://example.com/g">the guide</a>.</p>'
+        "<ol><li>One</li><li><b>Two</b></li></ol><ul><li>dot</li></ul>",
+    )
+    await kb.add(tmp_path / "docs")
+    steps = (await kb.search("first second third")).hits[0]
+    assert steps.url == "https://help.example.com/steps"
+    assert steps.text == (
+        "Open the [menu](https://example.com/menu) or this page.\n\n"
+        "1. First.\n2. Second.\n   Tip text.\n3. Third."
+    )
+    page = (await kb.search("guide")).hits[0]
+    assert page.text == "See [the guide](https://example.com/g).\n\n1. One\n2. Two\n\n- dot"
+    assert (await kb.search("example com https")).hits == []  # link targets are not searched
+
+
+@pytest.mark.asyncio
+async def test_a_one_line_intro_reads_on_into_the_steps_after_it(kb: KnowledgeBase, tmp_path: Path) -> None:
+    write(
+        tmp_path / "docs" / "reset.md",
+        "# Reset your password\n\nYou can set a new password yourself.\n\n"
+        "## Reset a forgotten password\n\n1. Click **Forgot password?**\n2. Open the link we email.\n\n"
+        "## Old devices\n\n" + "Sign out everywhere. " * 40 + "\n",
+    )
+    await kb.add(tmp_path / "docs")
+    hit = (await kb.search("reset my password")).hits[0]
+    text = await kb.excerpt(hit, "reset my password", 300, "console")
+    assert text.startswith(
+        "You can set a new password yourself.\n\n"
+        "Reset a forgotten password\n1. Click Forgot password?\n2. Open the link we email."
+    )
+    assert len(text) <= 300
