@@ -67,20 +67,25 @@ async def open_app_schema(path: Path) -> None:
 
 
 async def test_a_new_database_gets_the_schema_the_previous_code_wrote(tmp_path: Path) -> None:
-    await open_app_schema(tmp_path / "new.db")
+    """Up to version 5 the previous code's schema; the later migrations add to it."""
+    first_five = MigrationSet("store", STORE.migrations[:5])
+    async with aiosqlite.connect(tmp_path / "new.db", isolation_level=None) as db:
+        assert await migrate(SQLiteTarget(db, UserVersion()), first_five) == 5
+        await KnowledgeBase(db, KBSettings(), write_lock=asyncio.Lock()).setup()
     old = old_database(tmp_path / "old.db")
     assert schema_of(tmp_path / "new.db") == schema_of(old)
-    assert versions_of(tmp_path / "new.db") == (STORE.latest, str(KB.latest)) == (5, "2")
+    await open_app_schema(tmp_path / "new.db")
+    assert versions_of(tmp_path / "new.db") == (STORE.latest, str(KB.latest)) == (6, "2")
 
 
 async def test_a_database_of_the_previous_code_is_accepted_without_running_migrations(
     tmp_path: Path,
 ) -> None:
     path = old_database(tmp_path / "old.db")
-    before = schema_of(path)
-    await open_app_schema(path)  # re-running any migration would fail: its tables exist
-    assert schema_of(path) == before
-    assert versions_of(path) == (5, "2")
+    await open_app_schema(path)  # re-running any migration up to 5 would fail: its tables exist
+    await open_app_schema(tmp_path / "fresh.db")
+    assert schema_of(path) == schema_of(tmp_path / "fresh.db")  # only the later ones ran
+    assert versions_of(path) == (STORE.latest, "2")
     store = SQLiteStore(path)
     await store.open()
     try:
@@ -98,7 +103,7 @@ async def test_an_older_store_is_upgraded_to_the_latest_version(tmp_path: Path) 
     assert versions_of(path)[0] == 3
     await open_app_schema(path)
     await open_app_schema(tmp_path / "fresh.db")
-    assert versions_of(path) == (5, "2")
+    assert versions_of(path) == (STORE.latest, "2")
     assert schema_of(path) == schema_of(tmp_path / "fresh.db")
 
 
@@ -179,7 +184,7 @@ async def test_a_store_newer_than_this_code_is_refused_in_one_line_and_left_alon
     with pytest.raises(MigrationError) as refused:
         await store.open()
     assert str(refused.value) == (
-        f"database {path}: store schema version 99 is newer than this supportbot supports (5);"
+        f"database {path}: store schema version 99 is newer than this supportbot supports ({STORE.latest});"
         " upgrade supportbot"
     )
     assert schema_of(path) == before and versions_of(path) == (99, "2")
@@ -206,7 +211,7 @@ async def test_two_processes_opening_a_new_database_at_once_migrate_it_once(tmp_
     stores = [SQLiteStore(path) for _ in range(8)]
     await asyncio.gather(*(s.open() for s in stores))  # separate connections, each in its own thread
     await asyncio.gather(*(s.close() for s in stores))
-    assert versions_of(path)[0] == 5
+    assert versions_of(path)[0] == STORE.latest
 
 
 def test_migration_sets_are_numbered_from_one_without_gaps() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.storage.sqlite.schema import STORE
 from tests.cli.test_cli import cli_env, run_cli
 from tests.storage.test_migrations import old_database
 
@@ -30,7 +31,7 @@ async def test_a_newer_store_is_refused_in_one_line(tmp_path: Path, command: lis
     assert (code, out) == (1, "")
     assert err == (
         f"supportbot: database {env['SUPPORTBOT_DATABASE__PATH']}: store schema version 99 is newer"
-        " than this supportbot supports (5); upgrade supportbot\n"
+        f" than this supportbot supports ({STORE.latest}); upgrade supportbot\n"
     )
 
 
