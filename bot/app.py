@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.conversation.manager import ConversationManager
+from bot.conversation.outbox import Outbox
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
@@ -30,6 +31,7 @@ class App:
     escalations: Escalations
     handoff: Handoff
     kb: KnowledgeBase | None
+    outbox: Outbox
     service: SupportService  # what adapters are given: the core's one API for them
 
 
@@ -86,9 +88,11 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             handoff=handoff,
             kb=kb,
         )
+        outbox = Outbox(store, handoff.port)
         service = SupportService(
             store=store,
             manager=manager,
+            outbox=outbox,
             escalations=escalations,
             handoff=handoff,
             settings=settings.escalation,
@@ -103,6 +107,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 escalations=escalations,
                 handoff=handoff,
                 kb=kb,
+                outbox=outbox,
                 service=service,
             )
         finally:

@@ -78,11 +78,13 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 log.warning("%s adapter running", adapter.platform)
             reminders = asyncio.create_task(app.handoff.reminders.run(stop))
             recovery = asyncio.create_task(answer_unanswered(app, began))
+            # Pending replies (a stop mid-delivery, a failed delivery): on start and every few seconds.
+            outbox = asyncio.create_task(app.outbox.run(stop, app.config.settings.bot.recover_minutes))
             days = app.config.settings.database.retention_days
             retention = asyncio.create_task(run_retention(app.store, days, stop))
             await stop.wait()
             recovery.cancel()
-            await asyncio.gather(reminders, recovery, retention, return_exceptions=True)
+            await asyncio.gather(reminders, recovery, outbox, retention, return_exceptions=True)
             if lost:
                 log.error("stopping: a platform connection was lost for good (%s)", "; ".join(lost))
                 return 1

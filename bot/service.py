@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
-from bot.conversation.manager import ConversationManager
-from bot.events import IncomingMessage, ReplyEvent, ThreadKey
+from bot.conversation.manager import ConversationManager, Named
+from bot.conversation.manager import Received as Received  # adapters hold it between the two steps
+from bot.conversation.outbox import Outbox
+from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ThreadKey
 from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
@@ -96,6 +99,7 @@ class SupportService:
         *,
         store: ConversationStore,
         manager: ConversationManager,
+        outbox: Outbox,
         escalations: Escalations,
         handoff: Handoff,
         settings: EscalationSettings,
@@ -107,6 +111,7 @@ class SupportService:
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
         self._store = store
         self._manager = manager
+        self._outbox = outbox
         self._escalations = escalations
         self._handoff = handoff
 
@@ -125,19 +130,48 @@ class SupportService:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
-        """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing().
-        Text that can't be stored as it came (a lone surrogate) is repaired first, never dropped."""
+    async def receive(self, msg: IncomingMessage) -> Received | None:
+        """Store a message: await it BEFORE telling the platform it arrived (the ack), then `answer`.
+        None: a duplicate delivery, nothing to answer. Text that can't be stored as it came (a lone
+        surrogate) is repaired first, never dropped; personal data is redacted when so configured."""
         msg = repaired(msg)
         if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
             msg = replace(msg, text=self._stored_text(msg.text))
-        return self._manager.handle(msg)
+        return await self._manager.receive(msg)
+
+    async def answer(
+        self, received: Received, *, named: Named | None = None
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """The answer to a received message (see ConversationManager.answer); consume it with
+        contextlib.aclosing(). `named`: the sender's name lookup, run once it is the thread's turn.
+        Call `shown` as each message of the answer is posted, and `delivered` or `delivery_failed`
+        at the end."""
+        async with aclosing(self._manager.answer(received, named)) as events:
+            async for event in events:
+                if isinstance(event, ReplyDone) and event.reply_id is not None:
+                    self._outbox.live(event.reply_id)
+                yield event
+
+    async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """`receive` and `answer` in one, for an adapter with no platform to acknowledge (the console)."""
+        received = await self.receive(msg)
+        if received is None:
+            return
+        async with aclosing(self.answer(received)) as events:
+            async for event in events:
+                yield event
+
+    async def shown(self, received: Received, platform_ids: list[str]) -> None:
+        """The platform messages showing the answer so far: recorded at once, so a restart edits
+        them into the answer instead of posting a second one."""
+        await self._outbox.shown(received.stored.id, platform_ids)
 
     async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
-        await self._manager.mark_delivered(reply_id, platform_message_id)
+        await self._outbox.delivered(reply_id, platform_message_id)
 
     async def delivery_failed(self, reply_id: int, error: str) -> None:
-        await self._manager.mark_delivery_failed(reply_id, error)
+        """The platform refused the reply: the outbox tries again with backoff, then gives up."""
+        await self._outbox.failed(reply_id, error)
 
     async def takes_part(self, key: ThreadKey) -> bool:
         """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""

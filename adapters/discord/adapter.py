@@ -29,11 +29,11 @@ from adapters.discord.routing import (
     with_attachments,
     without_mention,
 )
-from adapters.discord.stream import DiscordSurface
+from adapters.discord.stream import DiscordSurface, Handle
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
 from bot.reply.stream import ReplyStream
-from bot.service import SupportService
+from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
@@ -231,8 +231,12 @@ class DiscordAdapter:
             if self._handoff is not None and await self._handoff.staff_message(message):
                 return  # staff under a handoff card: relayed, never answered by the bot
             routed = await self._route(self._client, message)
-            if routed is not None:
-                await self._answer(self._client, *routed)
+            if routed is None:
+                return
+            # Stored first: before the thread, the typing sign, anything that can fail or wait.
+            received = await self._service.receive(routed[0])
+            if received is not None:  # else a duplicate (a replayed gateway event, or backfilled)
+                await self._answer(self._client, received, *routed[1:])
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -294,10 +298,12 @@ class DiscordAdapter:
         return await self._service.takes_part(key)
 
     async def _answer(
-        self, client: SupportClient, incoming: IncomingMessage, where: Destination, thread_name: str
+        self, client: SupportClient, received: Received, where: Destination, thread_name: str
     ) -> None:
-        """Stream the manager's reply into Discord; mark it delivered or failed."""
-        accepted = asyncio.Event()  # set when the manager will reply: not a duplicate, no person on it
+        """Stream the core's reply to a stored message into Discord; mark it delivered or failed.
+        Each part's id is recorded as soon as it is posted, so a restart finishes the answer."""
+        incoming = received.msg
+        accepted = asyncio.Event()  # set when the core will reply: nobody from staff on it
 
         async def open_when_accepted() -> discord.abc.Messageable:
             await accepted.wait()
@@ -309,11 +315,16 @@ class DiscordAdapter:
             lambda: asyncio.shield(opening),
             edit_interval_s=self._settings.edit_interval_s,
             reference=where.take_reference,
+            nonce=incoming.message_id,
         )
-        stream: ReplyStream[discord.Message] = ReplyStream(surface)
+
+        async def shown(messages: list[Handle]) -> None:
+            await self._service.shown(received, [str(m.id) for m in messages])
+
+        stream: ReplyStream[Handle] = ReplyStream(surface, on_posted=shown)
         text = ""
         try:
-            async with aclosing(self._service.handle(incoming)) as events:
+            async with aclosing(self._service.answer(received)) as events:
                 async for event in events:
                     if isinstance(event, Accepted):
                         accepted.set()
@@ -336,7 +347,7 @@ class DiscordAdapter:
 
     async def _deliver(
         self,
-        stream: ReplyStream[discord.Message],
+        stream: ReplyStream[Handle],
         done: ReplyDone,
         incoming: IncomingMessage,
         *,
