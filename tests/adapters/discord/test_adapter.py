@@ -17,6 +17,7 @@ import pytest
 
 from adapters.discord.adapter import DiscordAdapter
 from bot.app import App, running_app
+from bot.conversation.outbox import MAX_ATTEMPTS
 from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
 from bot.platforms import AdapterStartError
@@ -26,7 +27,6 @@ from tests.conftest import ConfigFactory
 from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from bot.conversation.outbox import MAX_ATTEMPTS
 from tests.helpers import delivered_replies, left_unanswered, retry_now, until
 
 DM = 7_000_000_000_000_000_001  # a DM channel id

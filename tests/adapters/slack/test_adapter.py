@@ -7,7 +7,6 @@ store is real SQLite; nothing of ours is mocked.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
