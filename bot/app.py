@@ -97,6 +97,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             handoff=handoff,
             settings=settings.escalation,
             privacy=settings.privacy,
+            recover_minutes=settings.bot.recover_minutes,
         )
         try:
             yield App(

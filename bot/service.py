@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from bot.conversation.manager import ConversationManager, Named
 from bot.conversation.manager import Received as Received  # adapters hold it between the two steps
@@ -104,8 +105,10 @@ class SupportService:
         handoff: Handoff,
         settings: EscalationSettings,
         privacy: PrivacySettings | None = None,
+        recover_minutes: int = 0,
     ) -> None:
         self._settings = settings
+        self._recover_minutes = recover_minutes
         stored_redacted = privacy is not None and privacy.applies_to("database")
         self._stored_text: Scrub = Redactor(privacy.phone_region) if stored_redacted and privacy else keep
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
@@ -172,6 +175,16 @@ class SupportService:
     async def delivery_failed(self, reply_id: int, error: str) -> None:
         """The platform refused the reply: the outbox tries again with backoff, then gives up."""
         await self._outbox.failed(reply_id, error)
+
+    async def to_backfill(self, platform: str) -> list[tuple[ThreadKey, str]]:
+        """Where to read what arrived while the bot was away: `platform`'s conversations active in the
+        last bot.recover_minutes, each with the platform id of its latest stored user message (read
+        the messages after it; `receive` drops the ones already stored)."""
+        if self._recover_minutes <= 0:
+            return []
+        since = datetime.now(UTC) - timedelta(minutes=self._recover_minutes)
+        found = await self._store.recent_conversations(platform, since)
+        return [(conv.key, latest) for conv, latest in found if latest is not None]
 
     async def takes_part(self, key: ThreadKey) -> bool:
         """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""

@@ -42,6 +42,7 @@ DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for g
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
 
 
 class DiscordAdapter:
@@ -76,6 +77,7 @@ class DiscordAdapter:
         self._handoff: DiscordHandoff | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -99,6 +101,11 @@ class DiscordAdapter:
             guild_ready_timeout=self._guild_ready_timeout,
         )
         client.add_dynamic_items(StaffButton, RateButton)
+
+        async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
+            self._spawn_backfill()
+
+        client.event(on_ready)
         self._client = client
         self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
         try:
@@ -121,6 +128,8 @@ class DiscordAdapter:
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
         self._closing = True
+        for task in self._backfills:
+            task.cancel()  # a message it did not reach is read again by the next start
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
         await self._service.close()  # cards and notes still being posted need the client
@@ -218,6 +227,41 @@ class DiscordAdapter:
                 self._gateway.cancel()
                 with suppress(asyncio.CancelledError, Exception):
                     await self._gateway
+
+    # -- backfill ----------------------------------------------------------------------------------
+
+    def _spawn_backfill(self) -> None:
+        task = asyncio.create_task(self._backfill(), name="discord-backfill")
+        self._backfills.add(task)
+        task.add_done_callback(self._backfills.discard)
+
+    async def _backfill(self) -> None:
+        """Answer what was written while the bot was away (the gateway replays nothing to a new
+        session): in each DM and thread with a conversation active in the last bot.recover_minutes,
+        the messages after the latest one stored go through the live path, so each is answered once."""
+        found = await self._service.to_backfill(PLATFORM)
+        read = await asyncio.gather(*(self._read_since(key, last) for key, last in found))
+        if sum(read):
+            log.warning("Discord: read %d message(s) written while the bot was away", sum(read))
+
+    async def _read_since(self, key: ThreadKey, last: str) -> int:
+        """Feed one conversation's messages after `last` to the live path, oldest first."""
+        client = self._client
+        if client is None or not (key.thread.isdigit() and last.isdigit()):
+            return 0
+        try:
+            channel = client.get_channel(int(key.thread)) or await client.fetch_channel(int(key.thread))
+            if not isinstance(channel, discord.DMChannel | discord.Thread):
+                return 0  # e.g. an answer given inline (mention_mode = "reply"): no channel of its own
+            read = 0
+            after = discord.Object(int(last))
+            async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
+                read += not message.author.bot
+                await self._on_message(message)
+            return read
+        except SEND_ERRORS as exc:
+            log.info("Discord: could not read conversation %s after a reconnect: %s", key.thread, exc)
+            return 0
 
     # -- messages ----------------------------------------------------------------------------------
 

@@ -5,6 +5,10 @@ the bot's own role), ACKs heartbeats and dispatches events on demand. REST endpo
 served and every call is recorded; faults (429 with Via and retry_after, 403, 500) can be queued.
 A channel can be left out of the client's cache (`uncached_thread`): the client then only learns of it
 from the REST API, as when a thread was created while the bot was offline.
+Users' messages can be written into a channel's history without a gateway event (`wrote_while_away`),
+as when the bot is offline; GET /channels/{id}/messages reads them (`after`, `before`, `limit`) with
+the bot's own. A message sent with a `nonce` and `enforce_nonce` whose nonce the bot used before in
+that channel returns the earlier message, as Discord does for a few minutes.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class FakeDiscord(FakeServer[Call]):
     messages: dict[int, Payload] = field(default_factory=dict)  # posted by the bot, as last edited
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
     channels: dict[int, Payload] = field(default_factory=dict)
+    history: dict[int, list[Payload]] = field(default_factory=dict)  # channel → users' messages
     _faults: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
     _sockets: list[tuple[web.WebSocketResponse, itertools.count[int]]] = field(default_factory=list)
@@ -426,6 +431,8 @@ class FakeDiscord(FakeServer[Call]):
         for method, pattern, handler in self._routes():
             match = pattern.fullmatch(path)
             if method == request.method and match:
+                if handler == self._read_history:
+                    return await self._read_history(body, match.group(1), request.query)
                 return await handler(body, *match.groups())
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
 
@@ -439,6 +446,7 @@ class FakeDiscord(FakeServer[Call]):
             ("PUT", r"/applications/(\d+)/guilds/(\d+)/commands", self._commands),
             ("POST", r"/channels/(\d+)/typing", self._no_content),
             ("POST", r"/channels/(\d+)/messages", self._post_message),
+            ("GET", r"/channels/(\d+)/messages", self._read_history),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread),
@@ -512,9 +520,44 @@ class FakeDiscord(FakeServer[Call]):
         return message
 
     async def _post_message(self, body: Payload, channel_id: str) -> web.Response:
+        nonce = body.get("nonce") if body.get("enforce_nonce") else None
+        for earlier in self.messages.values():
+            if nonce is not None and earlier.get("nonce") == nonce and earlier["channel_id"] == channel_id:
+                return json_response(earlier)
         message = self._message(channel_id, body)
+        if body.get("nonce") is not None:
+            message["nonce"] = body["nonce"]
         self.messages[int(message["id"])] = message
         return json_response(message)
+
+    def wrote_while_away(self, message: Payload) -> Payload:
+        """Put a user's message (a `dm_message` or `guild_message`) into its channel's history without
+        a gateway event, and make a DM channel known to GET /channels/{id}."""
+        channel_id = int(message["channel_id"])
+        self.history.setdefault(channel_id, []).append(message)
+        if "guild_id" not in message and channel_id not in self.channels:
+            self.channels[channel_id] = {
+                "id": str(channel_id),
+                "type": 1,
+                "last_message_id": message["id"],
+                "recipients": [message["author"]],
+            }
+        self.changed()
+        return message
+
+    async def _read_history(self, body: Any, channel_id: str, query: Mapping[str, str]) -> web.Response:
+        """Up to `limit` messages after `after` (the oldest of them) or before `before`, newest first."""
+        found = [m for m in self.history.get(int(channel_id), [])]
+        found += [m for m in self.messages.values() if m["channel_id"] == channel_id]
+        found.sort(key=lambda m: int(m["id"]))
+        limit = int(query.get("limit", "50"))
+        if "after" in query:
+            found = [m for m in found if int(m["id"]) > int(query["after"])][:limit]
+        elif "before" in query:
+            found = [m for m in found if int(m["id"]) < int(query["before"])][-limit:]
+        else:
+            found = found[-limit:]
+        return json_response(list(reversed(found)))
 
     async def _edit_message(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(int(message_id))
