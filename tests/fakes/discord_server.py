@@ -530,6 +530,14 @@ class FakeDiscord(FakeServer[Call]):
         self.messages[int(message["id"])] = message
         return json_response(message)
 
+    def bot_posted(self, channel_id: int, content: str, *, nonce: str | None = None) -> Payload:
+        """A message of the bot's already in a channel (e.g. the part of an answer a killed run posted)."""
+        message = self._message(str(channel_id), {"content": content})
+        if nonce is not None:
+            message["nonce"] = nonce
+        self.messages[int(message["id"])] = message
+        return message
+
     def wrote_while_away(self, message: Payload) -> Payload:
         """Put a user's message (a `dm_message` or `guild_message`) into its channel's history without
         a gateway event, and make a DM channel known to GET /channels/{id}."""
