@@ -305,7 +305,13 @@ class SlackAdapter:
             received_at=received,
             raw=event,
         )
-        stored = await self._service.receive(msg)
+        try:
+            stored = await self._service.receive(msg)
+        except Exception:
+            # Not stored (the database failed): Slack gets an error and redelivers, so that
+            # redelivery must not be taken for one already seen.
+            self._seen.pop(where.message_id, None)
+            raise
         if stored is not None:
             self._spawn(self._reply(stored, where))
 

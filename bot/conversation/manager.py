@@ -236,10 +236,6 @@ class ConversationManager:
     async def mark_delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._store.mark_delivered(reply_id, platform_message_id)
 
-    async def mark_delivery_failed(self, reply_id: int, error: str) -> None:
-        log.warning("reply %s was not delivered: %s", reply_id, error)
-        await self._store.set_status(reply_id, MessageStatus.FAILED, error)
-
     # -- the steps of one answer ------------------------------------------------------------------
 
     async def _leave_to_staff(self, msg: IncomingMessage, stored: StoredMessage) -> None:
