@@ -40,3 +40,23 @@ async def test_dms_written_while_the_bot_was_down_are_answered_once_after_the_re
     assert asked == ["first question", "while away 1", "while away 2", "and now?"]
     history = fake.find("GET", rf"/channels/{DM}/messages")
     assert len(history) == 1 and history[0].query["after"] == first["id"]  # after the last one stored
+
+
+async def test_a_mention_in_the_bots_thread_while_it_was_down_is_answered_after_the_restart(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    config = make_config()
+    question = fake.guild_message("how do I export?")
+    thread = int(question["id"])  # the thread the answer starts shares the question's id
+    async with serving(config):
+        await fake.dispatch("MESSAGE_CREATE", question)
+        await fake.wait_for(lambda: finished(fake, thread, 1), what="the answer in its thread")
+    fake.wrote_while_away(fake.guild_message("and as CSV?", channel_id=thread))
+    fake.wrote_while_away(fake.guild_message("not for the bot", channel_id=thread, mention=False))
+    async with serving(config):
+        await fake.wait_for(lambda: finished(fake, thread, 2), what="the follow-up answered")
+        await fake.wait_for(lambda: len(fake_openai.requests) >= 2, what="the model asked")
+    answered = [m["content"] for m in fake.sent_to(thread) if m["components"]]
+    assert len(answered) == 2 and answered[1].endswith("and as CSV?")
+    assert [r["messages"][-1]["content"] for r in fake_openai.requests] == ["how do I export?", "and as CSV?"]
