@@ -14,7 +14,10 @@ from typing import Any
 
 import discord
 
+from bot.reply.stream import Gone
+
 MESSAGE_LIMIT = 2000  # characters of message content
+UNKNOWN_MESSAGE = 10008  # Discord's error code for a message that no longer exists
 NONCE_CHARS = 25  # Discord's limit on a nonce
 Reference = discord.Message | discord.MessageReference
 Handle = discord.Message | discord.PartialMessage  # a part posted now, or one known by id (resumed)
@@ -65,9 +68,14 @@ class DiscordSurface:
         return message
 
     async def edit(self, handle: Handle, text: str, *, final: bool) -> Handle:
-        if final and self.view is not None:
-            return await handle.edit(content=text, view=self.view)
-        return await handle.edit(content=text)
+        try:
+            if final and self.view is not None:
+                return await handle.edit(content=text, view=self.view)
+            return await handle.edit(content=text)
+        except discord.NotFound as exc:
+            if exc.code == UNKNOWN_MESSAGE:
+                raise Gone(str(exc)) from exc
+            raise
 
     async def delete(self, handle: Handle) -> None:
         await handle.delete()

@@ -5,8 +5,9 @@ One engine for every platform and for live and recovered answers alike. A platfo
 limit and edit interval. A surface that finds a message too long raises `TooLong`; the engine then
 shrinks its limit and lays the answer out again, so the tail continues in new messages. A surface
 that can't be used at all raises `Unavailable` on its first post, and the engine continues on the
-fallback surface. Interim text is a courtesy: if showing it fails, streaming stops and the final
-text is still delivered by `finish`, whose errors are the caller's.
+fallback surface. A message deleted meanwhile (`Gone` from an edit) is posted anew. Interim text
+is a courtesy: if showing it fails, streaming stops and the final text is still delivered by
+`finish`, whose errors are the caller's.
 
 A stream can resume messages an earlier attempt posted (`shown`, e.g. before a crash): `finish`
 edits them into the answer and deletes any surplus, so no fragment stays and nothing is posted
@@ -30,6 +31,10 @@ MIN_LIMIT = 300  # a platform that keeps saying "too long" is never split finer 
 
 class TooLong(Exception):
     """The platform refused a message as too long (Slack's msg_too_long)."""
+
+
+class Gone(Exception):
+    """The message to edit no longer exists (someone deleted it); the engine posts it anew."""
 
 
 class Unavailable(Exception):
@@ -179,6 +184,11 @@ class ReplyStream(Generic[H]):
             await self._on_posted(list(self.messages))
 
     async def _edit(self, i: int, text: str, *, final: bool) -> None:
-        self.messages[i] = await self._surface.edit(self.messages[i], text, final=final)
+        try:
+            self.messages[i] = await self._surface.edit(self.messages[i], text, final=final)
+        except Gone:  # e.g. a part shown before a restart, deleted since: this part is posted again
+            self.messages[i] = await self._surface.post(text, final=final)
+            if self._on_posted is not None:
+                await self._on_posted(list(self.messages))
         self._shown[i] = text
         self._changed_at[i] = self._clock()

@@ -68,3 +68,23 @@ async def test_a_discord_part_posted_before_the_kill_but_never_noted_is_found_by
         assert await app.outbox.sweep(hour_ago()) == 1
     [answer] = fake.sent_to(DISCORD_DM)
     assert answer["id"] == fragment["id"] and answer["content"] == WHOLE and answer["components"]
+
+
+async def test_a_half_written_message_deleted_meanwhile_is_posted_anew(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack
+) -> None:
+    key = ThreadKey("slack", TEAM, SLACK_DM, SLACK_DM)
+    async with running_app(make_config()) as earlier:
+        inbound = await left_unanswered(earlier.store, key, "D0ADA:610.1", "invoices?", datetime.now(UTC))
+        await earlier.store.note_shown(inbound.id, ["1700000009.000100"])  # since deleted by someone
+        await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    bot = await start_bot()
+    assert await bot.app.outbox.sweep(hour_ago()) == 1
+    [answer] = fake_slack.thread(SLACK_DM, None)
+    assert answer.text == "Open *Billing*, then _Invoices_." and answer.blocks
+    conv = await bot.app.store.find_conversation(key)
+    assert conv is not None
+    question = next(m for m in await bot.app.store.messages(conv.id, 5) if m.id == inbound.id)
+    assert question.shown_as == (answer.ts,)
