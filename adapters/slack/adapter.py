@@ -290,7 +290,7 @@ class SlackAdapter:
     async def _answer(self, where: Origin, event: dict[str, Any]) -> None:
         """Store the message (before the ack: only the store's write and a cached name), then answer
         it in a task."""
-        received = datetime.now(UTC)
+        arrived = datetime.now(UTC)
         if not self._first_time(where.message_id):
             log.info("Slack redelivered message %s; ignored", where.message_id)
             return
@@ -302,18 +302,18 @@ class SlackAdapter:
             user_name=self._names.cached(where.user) or "",
             text=self._text(event),
             is_dm=where.is_dm,
-            received_at=received,
+            received_at=arrived,
             raw=event,
         )
         try:
-            stored = await self._service.receive(msg)
+            received = await self._service.receive(msg)
         except Exception:
             # Not stored (the database failed): Slack gets an error and redelivers, so that
             # redelivery must not be taken for one already seen.
             self._seen.pop(where.message_id, None)
             raise
-        if stored is not None:
-            self._spawn(self._reply(stored, where))
+        if received is not None:
+            self._spawn(self._reply(received, where))
 
     async def _reply(self, received: Received, where: Origin) -> None:
         """Stream the core's reply into the thread; the sign goes up once the core accepts the message
