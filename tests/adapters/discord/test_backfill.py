@@ -3,6 +3,8 @@ session (channel history after the last stored message) and answered once, throu
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.adapters.discord.test_adapter import DM, ask_dm, finished, serving
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
@@ -60,3 +62,31 @@ async def test_a_mention_in_the_bots_thread_while_it_was_down_is_answered_after_
     answered = [m["content"] for m in fake.sent_to(thread) if m["components"]]
     assert len(answered) == 2 and answered[1].endswith("and as CSV?")
     assert [r["messages"][-1]["content"] for r in fake_openai.requests] == ["how do I export?", "and as CSV?"]
+
+
+async def test_a_resumed_session_reads_nothing_back_and_a_new_session_does(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    first = fake.dm_message("first question", channel_id=DM)
+    async with serving(make_config()):
+        await fake.dispatch("MESSAGE_CREATE", first)
+        await fake.wait_for(lambda: finished(fake, DM, 1), what="the first answer")
+        reads = len(fake.find("GET", rf"/channels/{DM}/messages"))
+        fake.wrote_while_away(fake.dm_message("while the connection was down", channel_id=DM))
+
+        # A RESUME: Discord replays what the session missed itself, so nothing is read back.
+        await fake.disconnect_all(4000, "Unknown error.")
+        await fake.wait_for(lambda: fake.resumes == 1, within=20, what="the RESUME")
+        await fake.wait_connected()
+        await asyncio.sleep(0.3)  # time for a read-back, if one were coming
+        assert len(fake.find("GET", rf"/channels/{DM}/messages")) == reads
+        assert answers(fake) == ["Echo (2 messages): first question"]
+
+        # A new session (the resume refused): nothing is replayed, so the bot reads back.
+        fake.resumable = False
+        identified = len(fake.identifies)
+        await fake.disconnect_all(4000, "Unknown error.")
+        await fake.wait_for(lambda: finished(fake, DM, 2), within=20, what="the missed DM answered")
+        assert len(fake.identifies) == identified + 1
+    assert answers(fake)[1] == "Echo (4 messages): while the connection was down"
