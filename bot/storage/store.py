@@ -162,18 +162,22 @@ class ConversationStore(Protocol):
 
     async def note_shown(self, inbound_id: int, platform_ids: Sequence[str]) -> None:
         """Record the platform messages that show the answer to user message `inbound_id` so far, in
-        order, replacing what was recorded (read back as its `shown_as`). Written as soon as a message
-        is posted, so a delivery after a crash edits them instead of posting a second answer."""
+        order, replacing what was recorded (read back as its `shown_as`; an empty list clears it).
+        Written as soon as a message is posted, so a delivery after a crash edits them instead of
+        posting a second answer. Ids are platform ids without whitespace."""
         ...
 
     async def undelivered(self, since: datetime, due: datetime) -> list[Outgoing]:
-        """Replies still pending (neither delivered nor failed) created at or after `since` whose next
-        attempt is due: never retried, or retried with a `retry_at` at or before `due`. Oldest first."""
+        """Replies (rows written by record_reply) still pending, i.e. neither mark_delivered nor set to
+        FAILED, created at or after `since`, whose next attempt is due: never retried, or with the
+        `retry_at` of the last retry_later at or before `due`. Oldest first, each with the user
+        message it answers (with its `shown_as`) and its conversation's key."""
         ...
 
     async def retry_later(self, reply_id: int, error: str, retry_at: datetime) -> None:
-        """One delivery attempt of a pending reply failed: count it (Outgoing.attempts), keep the
-        error, and leave the reply pending until `retry_at`."""
+        """One delivery attempt of a pending reply failed: add one to its Outgoing.attempts, store
+        `error` as the reply's error, and leave it pending but not due before `retry_at`. No effect
+        on a reply that is not pending."""
         ...
 
     async def find_conversation(self, key: ThreadKey) -> Conversation | None: ...
