@@ -7,14 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from bot.conversation.manager import ConversationManager
 from bot.conversation.outbox import Outbox
+from bot.conversation.spending import unpriced_warning
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
 from bot.llm.client import LLMClient
+from bot.llm.moderation import Moderator
 from bot.llm.tokens import load_counter
+from bot.ops.metrics import Metrics
 from bot.service import SupportService
 from bot.settings import LoadedConfig
 from bot.storage.sqlite import SQLiteStore
@@ -33,9 +38,10 @@ class App:
     kb: KnowledgeBase | None
     outbox: Outbox
     service: SupportService  # what adapters are given: the core's one API for them
+    metrics: Metrics  # this app's Prometheus metrics, on a registry of its own
 
 
-def build_llm(config: LoadedConfig) -> LLMClient | None:
+def build_llm(config: LoadedConfig, metrics: Metrics | None = None) -> LLMClient | None:
     """The LLM client, or None when OPENAI_API_KEY is not set."""
     secrets, llm = config.secrets, config.settings.llm
     if secrets.openai_api_key is None:
@@ -48,7 +54,19 @@ def build_llm(config: LoadedConfig) -> LLMClient | None:
         timeout=llm.timeout_s,
         max_retries=llm.max_retries,
     )
-    return LLMClient(client, llm)
+    return LLMClient(client, llm, metrics)
+
+
+def build_moderator(config: LoadedConfig, llm: LLMClient | None) -> Moderator | None:
+    """The moderation check on the chat model's own client (same server, key and connection pool),
+    when moderation.enabled and a model is configured."""
+    settings = config.settings.moderation
+    if not settings.enabled:
+        return None
+    if llm is None:
+        log.warning("moderation.enabled, but no LLM is configured (OPENAI_API_KEY): nothing to moderate")
+        return None
+    return Moderator(llm.openai, settings)
 
 
 @asynccontextmanager
@@ -65,11 +83,15 @@ async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
 async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     """Open the store, the LLM client and the token counter; close them on exit."""
     settings = config.settings
+    metrics = Metrics(CollectorRegistry())  # never prometheus-client's global REGISTRY
     async with open_store(config) as store:
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
-        llm = build_llm(config)
+        llm = build_llm(config, metrics)
+        warning = unpriced_warning(settings) if llm is not None else None
+        if warning is not None:
+            log.warning("%s", warning)
         handoff = Handoff(store, settings.escalation, llm)
-        escalations = Escalations(store, settings.escalation, handoff)
+        escalations = Escalations(store, settings.escalation, handoff, metrics)
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
@@ -87,6 +109,8 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             escalations=escalations,
             handoff=handoff,
             kb=kb,
+            moderator=build_moderator(config, llm),
+            metrics=metrics,
         )
         outbox = Outbox(store, handoff.port)
         service = SupportService(
@@ -98,6 +122,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             settings=settings.escalation,
             privacy=settings.privacy,
             recover_minutes=settings.bot.recover_minutes,
+            metrics=metrics,
         )
         try:
             yield App(
@@ -110,6 +135,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 kb=kb,
                 outbox=outbox,
                 service=service,
+                metrics=metrics,
             )
         finally:
             await handoff.close()

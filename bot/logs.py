@@ -1,15 +1,29 @@
-"""Secrets never reach the log: a filter on every handler that blanks configured secrets, wherever
-they appear (upstream error text included), and anything shaped like an API key or token."""
+"""The log: set up as text or JSON lines (log.format), with the message being handled named on each
+line, and secrets never in it — a filter on every handler blanks configured secrets, wherever they
+appear (upstream error text included), and anything shaped like an API key or token."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Literal, TextIO
 
 from pydantic import SecretStr
 
 from bot.settings import Secrets
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_OURS = "supportbot_handler"  # marks the handler setup_logging installed
+# The message being handled, for every line logged meanwhile (set in bot/ops/observe.py and by the
+# manager once the conversation is known); contextvars follow each answer's task.
+CONVERSATION_ID: ContextVar[int | None] = ContextVar("conversation_id", default=None)
+MESSAGE_ID: ContextVar[str | None] = ContextVar("message_id", default=None)
+PLATFORM: ContextVar[str | None] = ContextVar("platform", default=None)
 
 # Key and token shapes: OpenAI (sk-…, also as a provider echoes it masked: sk-abc…wxyz / sk-ab****yz),
 # Slack (xoxb-, xoxp-, xapp-…), bearer tokens, and Discord bot tokens (three base64url parts).
@@ -61,3 +75,67 @@ def redact_logs(secrets: Secrets, personal: Callable[[str], str] | None = None) 
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
     return redact
+
+
+_CONTEXT = (("platform", PLATFORM), ("conversation_id", CONVERSATION_ID), ("message_id", MESSAGE_ID))
+
+
+class JSONLines(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, the message being handled where
+    known, and the (already redacted) traceback text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, var in _CONTEXT:
+            value = var.get()
+            if value is not None:
+                line[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: int, fmt: Literal["text", "json"] = "text", stream: TextIO | None = None) -> None:
+    """The root logger's handler, to stderr (or `stream`) in the chosen format. Like logging.basicConfig,
+    it leaves a root logger that has handlers of someone else's alone (a test runner's, an embedding
+    program's); one of ours from an earlier call is replaced."""
+    root = logging.getLogger()
+    if any(not getattr(h, _OURS, False) for h in root.handlers):
+        return
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream)
+    setattr(handler, _OURS, True)
+    handler.setFormatter(JSONLines() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpx2"):  # the HTTP clients under openai: a line per model request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def handling(platform: str, message_id: str) -> Iterator[None]:
+    """Lines logged inside name this message (and its conversation, once `in_conversation` said it)."""
+    tokens = (PLATFORM.set(platform), MESSAGE_ID.set(message_id), CONVERSATION_ID.set(None))
+    try:
+        yield
+    finally:
+        # A stream closed by the garbage collector runs this in another context: nothing to undo there.
+        with suppress(ValueError):
+            CONVERSATION_ID.reset(tokens[2])
+            MESSAGE_ID.reset(tokens[1])
+            PLATFORM.reset(tokens[0])
+
+
+def in_conversation(conversation_id: int) -> None:
+    """The message being handled belongs to this stored conversation (reset when `handling` ends)."""
+    CONVERSATION_ID.set(conversation_id)

@@ -7,7 +7,7 @@ platforms up here, so a new platform is one package and one entry point.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
@@ -38,7 +38,24 @@ class PlatformAdapter(Protocol):
         """Connect and begin receiving; return once serving (errors raise AdapterStartError)."""
         ...
 
+    async def connected(self) -> bool:
+        """Receiving now: the platform's connection is up (or its HTTP endpoint listening); /readyz
+        is 503 while any started adapter says no."""
+        ...
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OpsPage:
+    """One answer of an ops endpoint (/healthz, /readyz, /metrics), for any HTTP server to send."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+OpsEndpoint = Callable[[], Awaitable[OpsPage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,8 @@ class RunOptions:
     requested: Mapping[str, str] = field(default_factory=dict)  # platform → mode ("" = its default)
     host: str | None = None
     port: int | None = None
+    # The ops endpoints by path (bot/ops/): a platform serving HTTP of its own answers them there too.
+    ops: Mapping[str, OpsEndpoint] = field(default_factory=dict)
 
     def wants(self, platform: str) -> bool:
         return platform in self.requested
@@ -88,6 +107,24 @@ class Platform(Protocol):
     ) -> PlatformAdapter:
         """The adapter to start, talking to the core through `service`; it calls `on_lost(problem)`
         if its connection ends for good after start."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCheck:
+    """One line of `supportbot check --live`: what was tried against the real service, and how it went."""
+
+    name: str  # e.g. "slack auth.test"
+    ok: bool
+    detail: str  # what answered, or what to fix
+
+
+@runtime_checkable
+class LivePlatform(Protocol):
+    """A platform that can try its credentials against the real service (`supportbot check --live`)."""
+
+    async def check_live(self, config: LoadedConfig) -> list[LiveCheck]:
+        """One check per credential that is set; [] when the platform is not configured."""
         ...
 
 

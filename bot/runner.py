@@ -10,9 +10,11 @@ import logging
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 from bot.app import running_app
 from bot.conversation.recovery import answer_unanswered
+from bot.ops.server import Ops
 from bot.platforms import AdapterStartError, Platform, PlatformAdapter, RunOptions, runnable
 from bot.settings import LoadedConfig
 from bot.storage.retention import run_retention
@@ -70,12 +72,19 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
     async with running_app(config) as app:
         began = datetime.now(UTC)  # messages stored before this were left by an earlier run
         started: list[PlatformAdapter] = []
+        ops = Ops.of(app, [platform.name for platform, _ in run.platforms])
+        server = app.config.settings.server
+        chosen = ", ".join(f"{platform.name} ({mode})" for platform, mode in run.platforms)
+        log.info("supportbot %s starting: %s", version("supportbot"), chosen)
         try:
+            if server.port:  # first, so /healthz answers (and /readyz says "starting") while adapters connect
+                await ops.start(server.host, server.port)
             for platform, mode in run.platforms:
-                adapter = platform.build(app.service, app.config, mode, run.options, on_lost)
+                adapter = platform.build(app.service, app.config, mode, ops.share(run.options), on_lost)
                 await adapter.start()
                 started.append(adapter)
-                log.warning("%s adapter running", adapter.platform)
+                ops.started(adapter)
+                log.info("%s adapter running", adapter.platform)
             reminders = asyncio.create_task(app.handoff.reminders.run(stop))
             recovery = asyncio.create_task(answer_unanswered(app, began))
             # Pending replies (a stop mid-delivery, a failed delivery): on start and every few seconds.
@@ -95,3 +104,4 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
         finally:
             for adapter in reversed(started):
                 await adapter.close()
+            await ops.close()

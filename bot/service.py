@@ -21,6 +21,9 @@ from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.logs import handling
+from bot.ops.metrics import Metrics
+from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
@@ -106,7 +109,9 @@ class SupportService:
         settings: EscalationSettings,
         privacy: PrivacySettings | None = None,
         recover_minutes: int = 0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         self._recover_minutes = recover_minutes
         stored_redacted = privacy is not None and privacy.applies_to("database")
@@ -140,7 +145,9 @@ class SupportService:
         msg = repaired(msg)
         if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
             msg = replace(msg, text=self._stored_text(msg.text))
-        return await self._manager.receive(msg)
+        self._metrics.received.labels(msg.key.platform).inc()
+        with handling(msg.key.platform, msg.message_id):
+            return await self._manager.receive(msg)
 
     async def answer(
         self, received: Received, *, named: Named | None = None
@@ -149,7 +156,8 @@ class SupportService:
         contextlib.aclosing(). `named`: the sender's name lookup, run once it is the thread's turn.
         Call `shown` as each message of the answer is posted, and `delivered` or `delivery_failed`
         at the end."""
-        async with aclosing(self._manager.answer(received, named)) as events:
+        answering = self._manager.answer(received, named)
+        async with aclosing(observed(self._metrics, received.msg, received.at, answering)) as events:
             async for event in events:
                 if isinstance(event, ReplyDone) and event.reply_id is not None:
                     self._outbox.live(event.reply_id)

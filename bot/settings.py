@@ -9,12 +9,13 @@ variables by `Secrets`. Every problem is one `SettingsError` line naming the key
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.kb.settings import KBSettings
 
+ENV_PREFIX = "SUPPORTBOT_"
 CONFIG_ENV = "SUPPORTBOT_CONFIG"
 DEFAULTS_PACKAGE = "bot.defaults"  # config/ in the source tree (pyproject.toml maps it)
 # Path-valued keys relative to the working directory rather than to their settings file.
@@ -92,6 +94,17 @@ class LimitSettings(_Section):
 
     user_messages_per_minute: int = Field(20, ge=0)  # per user, in this process; 0 = no limit
     max_message_chars: int = Field(8000, ge=100)  # longer messages are refused with a request to shorten
+    user_daily_usd: float = Field(0.0, ge=0)  # one user's model cost per UTC day; 0 = no cap
+    daily_tokens: int = Field(2_000_000, ge=0)  # all answers' tokens per UTC day, for a model without a price
+
+
+class ModerationSettings(_Section):
+    """Optional check of each message at the OpenAI-compatible /v1/moderations endpoint, before the model."""
+
+    enabled: bool = False
+    model: str = Field("omni-moderation-latest", min_length=1)
+    timeout_s: float = Field(5.0, gt=0)  # the whole check, the SDK's retries included
+    on_error: Literal["allow", "refuse"] = "allow"  # when the endpoint fails or times out
 
 
 class PrivacySettings(_Section):
@@ -108,6 +121,19 @@ class PrivacySettings(_Section):
 class DatabaseSettings(_Section):
     path: Path = Path("supportbot.db")  # relative to the working directory
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
+
+
+class ServerSettings(_Section):
+    """The ops HTTP server of `supportbot run`: /healthz, /readyz and /metrics (bot/ops/)."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container, so the orchestrator's probes reach it
+    port: int = Field(0, ge=0, le=65535)  # 0 = none of its own (Slack HTTP mode serves the paths anyway)
+
+
+class LogSettings(_Section):
+    """What the log looks like (secrets and, per privacy.redact, personal data never appear in it)."""
+
+    format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
 
 
 class SlackSettings(_Section):
@@ -182,7 +208,7 @@ class Settings(BaseSettings):
     """All non-secret settings; see config/settings.toml for every key with a comment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SUPPORTBOT_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
@@ -193,10 +219,13 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     models: dict[str, ModelInfo] = Field(default_factory=_default_models)
 
     @classmethod
@@ -338,6 +367,46 @@ def _layers(defaults: Path, config_file: Path | None) -> dict[str, Any]:
     return _merge(data, _read_toml(config_file)) if config_file is not None else data
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings section a field holds (its annotation, or the model inside an Optional)."""
+    for kind in (annotation, *get_args(annotation)):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+    return None
+
+
+def _env_names(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, bool]]:
+    """Every environment name that sets a key of `model` (a section too, as JSON), with whether
+    names below it are open-ended (a table of user-named entries, such as [models."NAME"])."""
+    for name, field in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        open_table = get_origin(field.annotation) is dict
+        section = None if open_table else _model_of(field.annotation)
+        yield env, open_table
+        if section is not None:
+            yield from _env_names(section, f"{env}__")
+
+
+def check_env(environ: Mapping[str, str]) -> None:
+    """Every SUPPORTBOT_* variable must name a setting (derived from the models, so a new setting
+    is known at once); a typo is a SettingsError naming the closest key."""
+    names = dict(_env_names(Settings, ENV_PREFIX))
+    known = {*names, CONFIG_ENV}
+    open_tables = tuple(f"{name}__" for name, is_open in names.items() if is_open)
+    for var in sorted(environ):
+        upper = var.upper()  # pydantic-settings reads the environment case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(open_tables):
+            continue
+        # Compared without the prefix every name shares, so the part that differs decides.
+        keys = {name.removeprefix(ENV_PREFIX): name for name in sorted(known)}
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), keys, n=1, cutoff=0.0)
+        hint = f"the closest is {keys[close[0]]}" if close else "see the packaged settings.toml"
+        raise SettingsError(
+            f"settings: the environment variable {var} names no setting; {hint}"
+            f" (the form is {ENV_PREFIX}<SECTION>__<KEY>)"
+        )
+
+
 def _describe(error: ValidationError, config_file: Path | None) -> str:
     first = error.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
@@ -352,6 +421,7 @@ def _describe(error: ValidationError, config_file: Path | None) -> str:
 def load_config(explicit: Path | None = None) -> LoadedConfig:
     """Layer the user's settings file (if any) over the packaged defaults, apply env overrides,
     validate, and read the system prompt."""
+    check_env(os.environ)
     config_file = _config_path(explicit)
     defaults = packaged_config_dir()
     data = _layers(defaults, config_file)

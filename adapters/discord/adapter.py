@@ -125,6 +125,14 @@ class DiscordAdapter:
                 PORTAL,
             )
 
+    async def connected(self) -> bool:
+        """The gateway said READY and its WebSocket is open (False while discord.py reconnects)."""
+        client, gateway = self._client, self._gateway
+        if client is None or gateway is None or gateway.done() or client.is_closed() or not client.is_ready():
+            return False
+        ws = client.ws
+        return ws is not None and ws.open
+
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
         self._closing = True

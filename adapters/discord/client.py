@@ -16,9 +16,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.payloads import QuietLog, interaction_problem
 from bot.events import ReplyStatus
 from bot.handoff.states import Trigger
-from bot.ids import ID_PATTERN
+from bot.ids import ID_PATTERN, parse_id
 from bot.service import SORRY, Person, Place, SupportService
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
 
 Interaction = discord.Interaction[discord.Client]
 Said = str | tuple[str, discord.ui.View | None]  # what an interaction is answered with
+UNREADABLE = "Sorry, I couldn't read that command. /help lists what I can do."
 
 
 class ReplyButton(
@@ -86,6 +88,7 @@ class Interactions:
     def __init__(self, service: SupportService, *, defer_after_s: float) -> None:
         self._service = service
         self._defer_after = defer_after_s
+        self.quiet = QuietLog()  # the adapter's lines about bad input, rate-limited
 
     async def escalate(self, interaction: Interaction, reason: str) -> None:
         work = self._service.escalate_command(_place(interaction), _person(interaction), reason)
@@ -142,8 +145,23 @@ class Interactions:
             await interaction.response.defer(ephemeral=True, thinking=True)
             text, view = await task
             await interaction.followup.send(text, ephemeral=True, **_with(view))
-        except discord.HTTPException as exc:
-            log.warning("Discord: could not answer interaction %s: %s", interaction.id, exc)
+        except Exception as exc:  # Discord refused it (or the interaction's token is unusable)
+            self.quiet.warning(
+                "answer", "Discord: could not answer interaction %s: %s", interaction.id, one_line(exc)
+            )
+
+    async def unreadable(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        """A command discord.py could not match or convert (unknown name, options of the wrong type):
+        one line in the log, and the user is told so privately."""
+        name = interaction.data.get("name") if isinstance(interaction.data, dict) else None
+        self.quiet.warning("command", "Discord: could not run command %r: %s", name, one_line(error))
+        if interaction.response.is_done():
+            return
+
+        async def say() -> str:
+            return UNREADABLE
+
+        await self._respond(interaction, say())
 
 
 def _with(view: discord.ui.View | None) -> dict[str, Any]:
@@ -176,11 +194,20 @@ def _place(interaction: Interaction) -> Place:
     return Place(PLATFORM, guild, str(interaction.channel_id), None, is_dm=not guild)
 
 
-def build_tree(
-    client: discord.Client, interactions: Interactions
-) -> app_commands.CommandTree[discord.Client]:
+class SupportTree(app_commands.CommandTree[discord.Client]):
+    """The command tree, answering a command it can't run instead of logging a traceback."""
+
+    def __init__(self, client: discord.Client, interactions: Interactions) -> None:
+        super().__init__(client)
+        self._interactions = interactions
+
+    async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError, /) -> None:
+        await self._interactions.unreadable(interaction, error)
+
+
+def build_tree(client: discord.Client, interactions: Interactions) -> SupportTree:
     """The slash commands: /escalate [reason], /resolve, /help."""
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+    tree = SupportTree(client, interactions)
 
     @tree.command(name="escalate", description="Ask for a person from the support team to take over")
     @app_commands.describe(reason="What you need help with (optional)")
@@ -198,26 +225,38 @@ def build_tree(
     return tree
 
 
-def guard_parsers(parsers: dict[str, Callable[[Any], None]]) -> None:
-    """Make each of discord.py's gateway parsers skip a malformed dispatch with one log line.
+def guard_parsers(parsers: dict[str, Callable[[Any], None]], quiet: QuietLog) -> None:
+    """Make each of discord.py's gateway parsers skip a malformed dispatch with one (rate-limited) log
+    line, and ignore an INTERACTION_CREATE of the wrong shape before discord.py sees it.
 
     discord.py runs the parser of every DISPATCH inside the gateway's read loop, outside any handler,
     so `on_error` never sees a parser's exception: a KeyError from a MESSAGE_CREATE without a channel_id
     ends `Client.connect()`, and with it the bot's whole Discord connection.
     """
     for event, parse in parsers.items():
-        parsers[event] = _skipping(event, parse)
+        parsers[event] = _skipping(event, parse, quiet)
 
 
-def _skipping(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+def _skipping(event: str, parse: Callable[[Any], None], quiet: QuietLog) -> Callable[[Any], None]:
     def parse_or_skip(data: Any) -> None:
+        problem = interaction_problem(data) if event == "INTERACTION_CREATE" else None
+        if problem is not None:
+            quiet.warning(event, "Discord: ignored an interaction%s: %s", _id_of(data), problem)
+            return
         try:
             parse(data)
         except Exception as exc:
-            what = f" {str(data.get('id'))[:40]}" if isinstance(data, dict) and "id" in data else ""
-            log.warning("Discord: skipped a malformed %s dispatch%s: %s", event, what, one_line(exc))
+            quiet.warning(
+                event, "Discord: skipped a malformed %s dispatch%s: %s", event, _id_of(data), one_line(exc)
+            )
 
     return parse_or_skip
+
+
+def _id_of(data: Any) -> str:
+    """The dispatch's id for the log, when it is one (hostile text stays out of the log)."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return f" {value}" if isinstance(value, str) and parse_id(value) is not None else ""
 
 
 def one_line(exc: BaseException | None, limit: int = 200) -> str:
@@ -253,7 +292,7 @@ class SupportClient(discord.Client):
         self.interactions = interactions
         self._handle_message = on_message
         self.tree = build_tree(self, interactions)
-        guard_parsers(self._connection.parsers)
+        guard_parsers(self._connection.parsers, interactions.quiet)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """An event handler raised: one line (the traceback only with debug logging)."""

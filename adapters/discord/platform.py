@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions, given
+from bot.platforms import LiveCheck, PlatformAdapter, PlatformPlan, RunOptions, given
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
@@ -37,6 +37,13 @@ class DiscordPlatform:
         from adapters.discord.adapter import DiscordAdapter
 
         return DiscordAdapter(service, config, on_lost=on_lost)
+
+    async def check_live(self, config: LoadedConfig) -> list[LiveCheck]:
+        if not given(config.secrets.discord_bot_token):
+            return []
+        from adapters.discord.live import check_token
+
+        return await check_token(config)
 
     def invite(self, config: LoadedConfig, client_id: str | None) -> int:
         from adapters.discord.invite import invite_command

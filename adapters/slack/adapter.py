@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +45,7 @@ from adapters.slack.payloads import (
 from adapters.slack.reply import ReplyWriter, Sign, Writing
 from adapters.slack.staff import StaffGroup
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta
-from bot.platforms import AdapterStartError
+from bot.platforms import AdapterStartError, OpsEndpoint, OpsPage
 from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
@@ -76,6 +76,14 @@ def _usable(event: dict[str, Any]) -> bool:
     )
 
 
+def _page(endpoint: OpsEndpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(_: web.Request) -> web.Response:
+        page = await endpoint()
+        return web.Response(status=page.status, body=page.body, headers={"Content-Type": page.content_type})
+
+    return handle
+
+
 class SlackAdapter:
     """Answers mentions (in threads), thread follow-ups and DMs; wires the escalation entry points."""
 
@@ -89,8 +97,11 @@ class SlackAdapter:
         mode: str = "socket",
         host: str | None = None,
         port: int | None = None,
+        ops: Mapping[str, OpsEndpoint] | None = None,
     ) -> None:
+        """`ops`: the core's ops endpoints (/healthz, /readyz, /metrics), answered on the HTTP port too."""
         settings = config.settings.slack
+        self._ops = dict(ops or {})
         self._service = service
         self._config = config
         self._mode = mode
@@ -152,6 +163,12 @@ class SlackAdapter:
         self._service.register(self._handoff)
         log.info("Slack connected as %s in team %s (%s mode)", auth.get("user"), auth.get("team"), self._mode)
 
+    async def connected(self) -> bool:
+        """HTTP mode: listening; Socket Mode: the WebSocket is up (it reconnects by itself)."""
+        if self._mode == "http":
+            return self._runner is not None
+        return self._socket is not None and bool(await self._socket.client.is_connected())
+
     async def close(self) -> None:
         """Stop receiving, let answers in flight finish (for a while), then cancel the rest."""
         if self._socket is not None:
@@ -174,12 +191,13 @@ class SlackAdapter:
             log.warning("Slack HTTP mode: SLACK_SIGNING_SECRET is not set; every request is refused (401)")
         door = FrontDoor(SignatureVerifier(text) if text.strip() else None, bolt.async_dispatch)
 
-        async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"ok": True, "platform": self.platform})
+        async def healthz() -> OpsPage:
+            return OpsPage(200, "application/json", b'{"ok": true, "platform": "slack"}')
 
         web_app = web.Application()
         web_app.router.add_post("/slack/events", door.handle)
-        web_app.router.add_get("/healthz", healthz)
+        for path, endpoint in ({"/healthz": healthz} | self._ops).items():
+            web_app.router.add_get(path, _page(endpoint))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self.port)
@@ -193,7 +211,8 @@ class SlackAdapter:
             ) from None
         self._runner = runner
         self.port = int(runner.addresses[0][1])
-        log.info("Slack HTTP mode: POST /slack/events and GET /healthz on %s:%s", self._host, self.port)
+        paths = ", ".join(sorted({"/healthz", *self._ops}))
+        log.info("Slack HTTP mode: POST /slack/events and GET %s on %s:%s", paths, self._host, self.port)
 
     async def _connect_socket(self, bolt: AsyncApp) -> None:
         """Check the app token with apps.connections.open first: the SDK's connect retries forever."""

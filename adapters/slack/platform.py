@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformAdapter, PlatformPlan, RunOptions, given
+from bot.platforms import LiveCheck, PlatformAdapter, PlatformPlan, RunOptions, given
 from bot.settings import LoadedConfig
 
 if TYPE_CHECKING:
@@ -42,7 +42,14 @@ class SlackPlatform:
     ) -> PlatformAdapter:
         from adapters.slack.adapter import SlackAdapter
 
-        return SlackAdapter(service, config, mode=mode, host=options.host, port=options.port)
+        return SlackAdapter(service, config, mode=mode, host=options.host, port=options.port, ops=options.ops)
+
+    async def check_live(self, config: LoadedConfig) -> list[LiveCheck]:
+        if not given(config.secrets.slack_bot_token):
+            return []
+        from adapters.slack.live import check_tokens
+
+        return await check_tokens(config)
 
 
 PLATFORM = SlackPlatform()

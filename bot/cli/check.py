@@ -1,4 +1,5 @@
-"""`supportbot check`: validate the settings, the install and say which platforms are configured."""
+"""`supportbot check`: validate the settings, the install and say which platforms are configured;
+with `--live`, also try each configured service for real (bot/cli/live.py)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,29 @@ TOP_LEVEL = ("bot", "adapters")  # the generic names this distribution installs
 
 
 @click.command(help="validate settings and say which platforms are configured")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="also try each configured service: a 1-token LLM call, Slack auth.test, Discord users/@me,"
+    " a database write (exit 1 if any fails)",
+)
 @global_options
 @click.pass_obj
-def check(state: State) -> int:
-    return state.run(_check)
+def check(state: State, live: bool) -> int:
+    return state.run(lambda config: _check(config, live))
 
 
-def _check(config: LoadedConfig) -> int:
+def _check(config: LoadedConfig, live: bool) -> int:
     problems = _settings(config) + _install()
     _handoff(config)
     _platforms(config)
-    return EXIT_USAGE if problems else 0
+    if problems:
+        return EXIT_USAGE
+    if live:
+        from bot.cli.live import live_checks
+
+        return live_checks(config)
+    return 0
 
 
 def _settings(config: LoadedConfig) -> int:

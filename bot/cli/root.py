@@ -28,33 +28,32 @@ class State:
     config_path: Path | None = None
     verbose: bool = False
 
-    def load(self) -> LoadedConfig:
-        """Set up logging and load the settings; a bad setting ends the command (exit 2)."""
+    def load(self, *, service: bool = False) -> LoadedConfig:
+        """Load the settings and set up the log (log.format); a bad setting ends the command (exit 2).
+        A service (`supportbot run`) logs at INFO; other commands only warnings unless -v."""
+        from bot.logs import redact_logs, setup_logging
         from bot.settings import SettingsError, load_config
 
-        logging.basicConfig(
-            level=logging.INFO if self.verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        level = logging.INFO if self.verbose or service else logging.WARNING
         try:
             config = load_config(self.config_path)
         except SettingsError as exc:
             fail(str(exc))
-        from bot.logs import redact_logs
+        setup_logging(level, config.settings.log.format)
         from bot.pii import Redactor
 
         privacy = config.settings.privacy
         redact_logs(config.secrets, Redactor(privacy.phone_region) if privacy.applies_to("logs") else None)
         return config
 
-    def run(self, work: Callable[[LoadedConfig], int]) -> int:
+    def run(self, work: Callable[[LoadedConfig], int], *, service: bool = False) -> int:
         """`work(config)`'s exit code; a missing platform or a database path SQLite can't use is one
         line and exit 2, a database this version cannot use one line and exit 1 (never a traceback)."""
         from bot.platforms import PlatformError
         from bot.storage.migrations import MigrationError
         from bot.storage.store import StoreOpenError
 
-        config = self.load()
+        config = self.load(service=service)
         try:
             return work(config)
         except (PlatformError, StoreOpenError) as exc:

@@ -29,7 +29,7 @@ def run(
         requested["slack"] = "http" if slack_http else ""
     if discord:
         requested["discord"] = ""
-    return state.run(lambda config: _serve(config, requested, host, port))
+    return state.run(lambda config: _serve(config, requested, host, port), service=True)
 
 
 def _serve(config: LoadedConfig, requested: dict[str, str], host: str | None, port: int | None) -> int:

@@ -23,16 +23,30 @@ APOLOGIES: dict[LLMErrorKind, str] = {
         " OPENAI_API_KEY (and OPENAI_BASE_URL for any OpenAI-compatible server) and restart me."
     ),
 }
+MODERATED = "Sorry, I can't respond to that message. If there's something else I can help with, just ask."
+MODERATION_UNAVAILABLE = (
+    "Sorry, I can't check messages right now, so I can't answer this one. Please try again in a few minutes."
+)
 EMPTY_MESSAGE = "I didn't catch a question there. What can I help you with?"
 NOT_FOUND = "I couldn't find anything about that in our help center, so I'd rather not guess."
 # Why the answer comes from the knowledge base alone, when that is by design rather than a failure.
 NO_LLM = "no_llm"
-BUDGET = "budget"
+BUDGET = "budget"  # llm.daily_budget_usd, or limits.daily_tokens for a model without a price
+USER_BUDGET = "user_budget"  # limits.user_daily_usd
 BUDGET_REACHED = "I've reached today's answering budget, so I can't write an answer right now."
+USER_BUDGET_REACHED = (
+    "You've reached today's limit of written answers, so I can't write one right now"
+    " (it resets at midnight UTC)."
+)
 PASSAGES_LEAD: dict[str, str] = {
     NO_LLM: "Here is what I found in our help center (excerpts; no AI model is configured):",
     BUDGET: "I've reached today's answering budget, so here is what I found in our help center:",
+    USER_BUDGET: (
+        "You've reached today's limit of written answers (it resets at midnight UTC),"
+        " so here is what I found in our help center:"
+    ),
 }
+REACHED = {BUDGET: BUDGET_REACHED, USER_BUDGET: USER_BUDGET_REACHED}
 
 
 def offer_human(platform: str) -> str:
@@ -76,6 +90,6 @@ def without_model(
         return f"{NOT_FOUND} {offer}"
     if reason == NO_LLM:
         return APOLOGIES[LLMErrorKind.NOT_CONFIGURED]
-    if reason == BUDGET:  # and no knowledge base to answer from
-        return f"{BUDGET_REACHED} {offer}"
+    if reason in REACHED:  # a cap, and no knowledge base to answer from
+        return f"{REACHED[reason]} {offer}"
     return f"{apology} {offer}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, TypeVar
 from bot.conversation.context import SystemPrompt, fit_history, retrieve
 from bot.conversation.fallback import (
     APOLOGIES,
-    BUDGET,
     EMPTY_MESSAGE,
+    MODERATED,
+    MODERATION_UNAVAILABLE,
     NO_LLM,
     offer_human,
     too_fast,
@@ -32,7 +34,7 @@ from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, referen
 from bot.conversation.limits import UserRate
 from bot.conversation.locks import KeyedLocks
 from bot.conversation.prompt import request_messages
-from bot.conversation.spending import DailySpend, price
+from bot.conversation.spending import Spending, price
 from bot.events import (
     Accepted,
     IncomingMessage,
@@ -48,7 +50,10 @@ from bot.handoff.staff import Handoff
 from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
+from bot.llm.moderation import Moderator, Verdict
 from bot.llm.tokens import TokenCounter
+from bot.logs import in_conversation
+from bot.ops.metrics import Metrics
 from bot.pii import Redactor, keep
 from bot.settings import Settings
 from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
@@ -67,6 +72,8 @@ class Received:
 
     msg: IncomingMessage
     stored: StoredMessage
+    # When it was stored, on time.monotonic() (the platform's timestamp may come from another clock).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -129,8 +136,11 @@ class ConversationManager:
         escalations: Escalations,
         handoff: Handoff | None = None,
         kb: KnowledgeBase | None = None,
+        moderator: Moderator | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else Metrics()
         self._store = store
         self._llm = llm
         self._counter = counter
@@ -138,8 +148,9 @@ class ConversationManager:
         self._escalations = escalations
         self._handoff = handoff
         self._kb = kb
+        self._moderator = moderator
         self._system = SystemPrompt(system_prompt, settings, counter, today)
-        self._spend = DailySpend(store, settings.llm.daily_budget_usd, today, settings.model_info())
+        self._spend = Spending(store, settings, today)
         self._locks = KeyedLocks()
         self._rate = UserRate(settings.limits.user_messages_per_minute)
         privacy = settings.privacy
@@ -154,6 +165,7 @@ class ConversationManager:
         stored = await self._store.record_inbound(msg, self._counter.count(msg.text))
         if stored is None:
             log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
+            self._metrics.duplicates.labels(msg.key.platform).inc()
             return None
         return Received(msg, stored)
 
@@ -167,6 +179,7 @@ class ConversationManager:
         Consume it with contextlib.aclosing(): the thread's lock is held until the stream ends.
         """
         msg, stored = received.msg, received.stored
+        in_conversation(stored.conversation_id)  # named on the log lines from here on
         # What the store said of the conversation holds unless we wait for the lock (then an
         # earlier message may have handed it over meanwhile): ask again only in that case.
         waited = self._locks.busy(msg.key)
@@ -263,6 +276,8 @@ class ConversationManager:
             inbound.conversation_id, inbound.id, self._settings.llm.history_limit
         )
         found = await retrieve(self._kb, inbound.text, recent)
+        if found is not None and found.abstain:
+            self._metrics.kb_abstentions.inc()
         if self._llm is None:
             yield await self._without_llm(msg, inbound, found, NO_LLM)
             return
@@ -289,12 +304,21 @@ class ConversationManager:
         messages: list[ChatCompletionMessageParam],
         prompt_tokens: int,
     ) -> AsyncIterator[ReplyEvent]:
-        """Reserve the call's worst-case cost against llm.daily_budget_usd first (so answers running
-        at once can't all pass the check and overshoot), ask, then settle with what it cost."""
+        """Moderate the message if so configured; reserve the call's worst case against today's caps
+        (so answers running at once can't all pass the check and overshoot), ask, then settle with
+        what it used."""
         assert self._llm is not None
-        worst = self._spend.worst_case(prompt_tokens, self._settings.llm.max_tokens)
-        if not await self._spend.reserve(worst):
-            yield await self._without_llm(msg, inbound, found, BUDGET)
+        if self._moderator is not None:  # moderation.enabled: the message is checked first
+            verdict = await self._moderator.check(self._to_model(inbound.text))
+            if verdict is not Verdict.ALLOWED:
+                text = MODERATED if verdict is Verdict.FLAGGED else MODERATION_UNAVAILABLE
+                yield await self._notice(inbound, text, ReplyStatus.REFUSED, verdict.value)
+                return
+        user = (msg.key.platform, msg.user_id)
+        hold = await self._spend.reserve(user, prompt_tokens, self._settings.llm.max_tokens)
+        if isinstance(hold, str):
+            log.info("message %s answered without the model: over a daily cap (%s)", inbound.id, hold)
+            yield await self._without_llm(msg, inbound, found, hold)
             return
         reply = _ModelReply()
         try:
@@ -308,7 +332,7 @@ class ConversationManager:
             async for event in self._conclude(msg, inbound, found, reply):
                 yield event
         finally:
-            self._spend.settle(worst, price(reply.usage, self._settings.models))
+            self._spend.settle(hold, price(reply.usage, self._settings.models))
 
     def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
         """(reason, what to say) when the message is refused before any retrieval or model call."""
@@ -320,6 +344,7 @@ class ConversationManager:
         # The console is the operator's own terminal (and scripts pipe many questions into it).
         if msg.key.platform != "console" and not self._rate.allow(msg.key.platform, msg.user_id):
             log.info("message %s refused: over limits.user_messages_per_minute", inbound.id)
+            self._metrics.rate_limited.labels(msg.key.platform).inc()
             return "rate_limited", too_fast(limits.user_messages_per_minute)
         return None
 

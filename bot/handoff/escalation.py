@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # types only: the SDK is not loaded for them
 
 from bot.events import ThreadKey
 from bot.handoff.states import Trigger
+from bot.ops.metrics import Metrics
 from bot.settings import EscalationSettings
 from bot.storage.store import ConversationStore, EscalationRecord
 
@@ -80,10 +81,12 @@ class Escalations:
         store: ConversationStore,
         settings: EscalationSettings,
         listener: EscalationListener | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._listener = listener
+        self._metrics = metrics if metrics is not None else Metrics()
 
     def is_staff(self, user_id: str, role_ids: tuple[str, ...] = ()) -> bool:
         # role_ids: the Discord roles a member has, or the Slack staff group when the user is in it.
@@ -104,6 +107,7 @@ class Escalations:
         )
         if record is None:
             raise EscalationError("This conversation is already with our team; someone will reply here.")
+        self._metrics.escalations.labels(trigger.value).inc()
         outcome = Outcome(
             record,
             key,

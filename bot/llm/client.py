@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bot.ops.metrics import Metrics
 from bot.settings import LLMSettings
 
 if TYPE_CHECKING:  # the SDK loads with the first client (build_llm), not with this module
@@ -76,13 +78,21 @@ def _kind_of(exc: Exception) -> LLMErrorKind:
 class LLMClient:
     """Wraps AsyncOpenAI with the settings' model and sampling parameters."""
 
-    def __init__(self, client: openai.AsyncOpenAI, settings: LLMSettings) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, settings: LLMSettings, metrics: Metrics | None = None
+    ) -> None:
         self._client = client
         self._settings = settings
+        self._metrics = metrics if metrics is not None else Metrics()
 
     @property
     def model(self) -> str:
         return self._settings.model
+
+    @property
+    def openai(self) -> openai.AsyncOpenAI:
+        """The SDK client, for the other endpoints of the same server (moderation)."""
+        return self._client
 
     def _body(
         self, messages: Sequence[ChatCompletionMessageParam], tools: Sequence[ChatCompletionToolParam]
@@ -132,6 +142,8 @@ class LLMClient:
             options["timeout"] = timeout_s
         calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
         usage: CompletionUsage | None = None
+        began, first = time.monotonic(), True
+        outcome = "cancelled"  # unless it ends: the consumer closed it early (deadline, shutdown)
         try:
             # The same request chat.completions.create() sends, minus its recursive re-validation
             # of every message (~140 µs each, so history length dominated our CPU per answer):
@@ -149,29 +161,49 @@ class LLMClient:
                 async for chunk in stream:
                     usage = self._usage(chunk) or usage
                     for text in _read(chunk, calls):
+                        if first:
+                            self._metrics.llm_ttft.observe(time.monotonic() - began)
+                            first = False
                         yield text
+            outcome = "ok"
         except openai.APIError as exc:
+            outcome = _kind_of(exc).value
             raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:  # a body the SDK could not parse
+            outcome = LLMErrorKind.SERVER.value
             raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        finally:
+            self._metrics.llm_calls.labels(outcome).inc()
         for name, arguments in calls.values():
             yield ToolCall(name, arguments)
         if usage is not None:
             yield usage
 
-    async def complete(self, messages: Sequence[ChatCompletionMessageParam]) -> str:
-        """One short non-streamed completion (summaries for staff). Raises LLMError."""
+    async def complete(
+        self, messages: Sequence[ChatCompletionMessageParam], *, max_tokens: int | None = None
+    ) -> str:
+        """One short non-streamed completion (summaries for staff; a 1-token one for `supportbot check
+        --live`), at most `max_tokens` long (default llm.max_tokens). Raises LLMError."""
         import openai
 
         s = self._settings
+        outcome = "cancelled"
         try:
             response = await self._client.chat.completions.create(
-                model=s.model, messages=list(messages), temperature=s.temperature, max_tokens=s.max_tokens
+                model=s.model,
+                messages=list(messages),
+                temperature=s.temperature,
+                max_tokens=max_tokens or s.max_tokens,
             )
+            outcome = "ok"
         except openai.APIError as exc:
+            outcome = _kind_of(exc).value
             raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
+            outcome = LLMErrorKind.SERVER.value
             raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        finally:
+            self._metrics.llm_calls.labels(outcome).inc()
         if not response.choices:
             return ""
         return response.choices[0].message.content or ""

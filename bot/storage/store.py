@@ -112,6 +112,14 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class Spent:
+    """What the model's replies used over some time: their recorded cost and reported tokens."""
+
+    cost_usd: float  # replies without a price count 0
+    tokens: int  # prompt + completion tokens
+
+
+@dataclass(frozen=True, slots=True)
 class Removed:
     """What a deletion took away."""
 
@@ -196,6 +204,24 @@ class ConversationStore(Protocol):
 
     async def cost_since(self, since: datetime) -> float:
         """USD recorded for replies created at or after `since`."""
+        ...
+
+    async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
+        """Cost and tokens of replies created at or after `since`; with `user` (platform, user id),
+        only of the replies to that user's messages."""
+        ...
+
+    async def ping(self) -> None:
+        """One round trip to the database, cheap at any size; raises when it can't answer (/readyz)."""
+        ...
+
+    async def probe_write(self) -> None:
+        """Prove a write can be made now (the write lock taken, a row written), leaving nothing behind;
+        raises the backend's error otherwise (`supportbot check --live`)."""
+        ...
+
+    async def pending_replies(self) -> int:
+        """Replies stored but not yet accepted by their platform (status pending): the outbox depth."""
         ...
 
     async def ensure_conversation(self, key: ThreadKey) -> Conversation: ...

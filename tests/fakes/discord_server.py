@@ -72,6 +72,7 @@ class FakeDiscord(FakeServer[Call]):
     staff_role_id: int = 1_200_000_000_000_000_300
     bot_role_id: int = 1_200_000_000_000_000_301
     reject_message_content: bool = False  # close with 4014 when the intent is asked for
+    gateway_down: bool = False  # refuse new gateway connections (503), as in an outage
     identifies: list[Payload] = field(default_factory=list)
     resumable: bool = True  # a RESUME continues the session (else INVALID_SESSION: a new one)
     resumes: int = 0  # RESUMEs received
@@ -168,7 +169,9 @@ class FakeDiscord(FakeServer[Call]):
         for ws, seq in list(self._sockets):
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(seq), "d": data}))
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         seq = itertools.count(1)

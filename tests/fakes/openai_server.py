@@ -7,7 +7,10 @@ The default answer echoes the last user message and counts the messages it was s
 `/v1/embeddings` returns deterministic vectors: a normalised hashed bag of words, after mapping
 words through `embedding_aliases` (so a test can make "block" mean "mute"); its requests are
 recorded in `embedding_requests` and its faults queued with `fail_embeddings_next`.
-Every request is a `Call` in `calls` (`requests`, `auth_headers` and `embedding_requests` are views).
+`/v1/moderations` flags an input that contains one of `flagged_words` (category "harassment");
+its requests are in `moderation_requests`, its faults queued with `fail_moderation_next`.
+Every request is a `Call` in `calls` (`requests`, `auth_headers`, `embedding_requests` and
+`moderation_requests` are views).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from tests.fakes.base import FakeServer, json_response
 
 CHAT = "/v1/chat/completions"
 EMBEDDINGS = "/v1/embeddings"
+MODERATIONS = "/v1/moderations"
+CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
 
 # A reply is text, or {"tool": name, "arguments": {...}, "text": optional text before the call}.
 Reply = Callable[[dict[str, Any]], str | dict[str, Any]]
@@ -44,7 +49,7 @@ def echo_reply(request: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    path: str  # CHAT or EMBEDDINGS
+    path: str  # CHAT, EMBEDDINGS or MODERATIONS
     body: dict[str, Any]
     authorization: str  # the Authorization header as sent
     at: float  # time.monotonic() when it arrived
@@ -62,6 +67,8 @@ class FakeOpenAI(FakeServer[Call]):
     embedding_dims: int = 64
     embedding_aliases: dict[str, str] = field(default_factory=dict)
     embedding_faults: deque[str] = field(default_factory=deque)
+    flagged_words: set[str] = field(default_factory=set)  # lower-case words moderation flags
+    moderation_faults: deque[str] = field(default_factory=deque)
 
     @property
     def url(self) -> str:
@@ -85,6 +92,14 @@ class FakeOpenAI(FakeServer[Call]):
     def embedding_requests(self) -> list[dict[str, Any]]:
         return [c.body for c in self.calls if c.path == EMBEDDINGS]
 
+    @property
+    def moderation_requests(self) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls if c.path == MODERATIONS]
+
+    def fail_moderation_next(self, fault: str, times: int = 1) -> None:
+        """Queue `times` moderation faults: 500, 404 (a server without the endpoint), hang, malformed."""
+        self.moderation_faults.extend([fault] * times)
+
     def fail_next(self, fault: str, times: int = 1) -> None:
         """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut, stall."""
         self.faults.extend([fault] * times)
@@ -92,6 +107,7 @@ class FakeOpenAI(FakeServer[Call]):
     def routes(self, app: web.Application) -> None:
         app.router.add_post(CHAT, self._completions)
         app.router.add_post(EMBEDDINGS, self._embeddings)
+        app.router.add_post(MODERATIONS, self._moderations)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -133,6 +149,28 @@ class FakeOpenAI(FakeServer[Call]):
         tokens = sum(len(t.split()) for t in texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+    async def _moderations(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record(request, body)
+        fault = self.moderation_faults.popleft() if self.moderation_faults else None
+        if fault == "500":
+            return _error(500, "server_error", "The server had an error")
+        if fault == "404":
+            return _error(404, "not_found", "Unknown request URL: POST /v1/moderations")
+        if fault == "hang":
+            await self._stopping.wait()
+            return _error(500, "server_error", "stopped")
+        if fault == "malformed":
+            return web.Response(status=200, body=b"this is not json", content_type="application/json")
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        results = []
+        for text in texts:
+            flagged = bool(set(re.findall(r"[\w-]+", str(text).lower())) & self.flagged_words)
+            categories = {name: flagged and name == "harassment" for name in CATEGORIES}
+            scores = {name: 0.9 if on else 0.01 for name, on in categories.items()}
+            results.append({"flagged": flagged, "categories": categories, "category_scores": scores})
+        return json_response({"id": "modr-fake", "model": body.get("model", "fake"), "results": results})
 
     async def _fault_response(self, fault: str | None) -> web.Response | None:
         """The error a scripted fault answers with, or None to answer normally."""

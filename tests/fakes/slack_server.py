@@ -71,6 +71,7 @@ class FakeSlack(FakeServer[Call]):
     # bot's state at the moment Slack hears the ack.
     on_socket_ack: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     _socket_out: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _envelopes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -149,9 +150,15 @@ class FakeSlack(FakeServer[Call]):
         )
         return envelope_id
 
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as when Slack's side goes away."""
+        for ws in list(self._sockets):
+            await ws.close()
+
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self._sockets.append(ws)
         await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}})
 
         async def pump() -> None:
@@ -169,6 +176,7 @@ class FakeSlack(FakeServer[Call]):
                     self.changed()
         finally:
             sender.cancel()
+            self._sockets.remove(ws)
         return ws
 
     def _auth_test(self, _: dict[str, Any]) -> web.Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import Trigger
 from bot.storage.store import (
@@ -14,6 +16,7 @@ from bot.storage.store import (
     MessageStatus,
     ModelStats,
     Role,
+    Spent,
     StoredMessage,
 )
 from tests.storage.conftest import Backend
@@ -147,6 +150,31 @@ async def test_mark_delivered_records_the_platform_id(store: ConversationStore) 
     assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, "1700000000.000100")
 
 
+async def test_pending_replies_counts_replies_the_platform_has_not_accepted(store: ConversationStore) -> None:
+    first, second = await inbound(store), await inbound(store, OTHER_THREAD)
+    assert await store.pending_replies() == 0
+    replies = [await answer(store, first), await answer(store, second)]
+    assert await store.pending_replies() == 2  # the questions themselves are not counted
+    await store.mark_delivered(replies[0], "1.1")
+    await store.set_status(replies[1], MessageStatus.FAILED, "channel_not_found")
+    assert await store.pending_replies() == 0
+
+
+async def test_ping_answers_while_open_and_raises_once_closed(store: ConversationStore) -> None:
+    await store.ping()
+    await store.close()
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own kind
+        await store.ping()
+
+
+async def test_probe_write_leaves_nothing_behind(store: ConversationStore) -> None:
+    await inbound(store)
+    before = await store.stats()
+    await store.probe_write()
+    await store.probe_write()  # again: nothing of the first one is left to collide with
+    assert await store.stats() == before
+
+
 async def test_set_status_changes_status_and_error(store: ConversationStore) -> None:
     msg = await inbound(store)
     await store.set_status(msg.id, MessageStatus.FAILED, "boom")
@@ -237,6 +265,26 @@ async def test_cost_since_adds_up_the_replies_from_then_on(store: ConversationSt
     await answer(store, msg, usage=Usage("gpt-y", 10, 2, 0.5))
     assert abs(await store.cost_since(start - timedelta(seconds=1)) - 0.75) < 1e-9
     assert await store.cost_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
+
+
+async def test_spent_since_adds_up_cost_and_tokens_overall_and_per_user(store: ConversationStore) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ada = await inbound(store, user="U1")
+    await answer(store, ada, usage=Usage("gpt-x", 100, 20, 0.25))
+    ada = await inbound(store, OTHER_THREAD, user="U1")
+    await answer(store, ada, usage=Usage("local", 40, 10, None))  # no price configured
+    bob = await inbound(store, user="U2")
+    await answer(store, bob, usage=Usage("gpt-x", 10, 2, 0.5))
+    elsewhere = await inbound(store, ThreadKey("discord", "G1", "C9", "9"), user="U1")
+    await answer(store, elsewhere, usage=Usage("gpt-x", 1, 1, 1.0))  # another platform's U1
+    everyone = await store.spent_since(start)
+    assert (round(everyone.cost_usd, 9), everyone.tokens) == (1.75, 184)
+    just_ada = await store.spent_since(start, ("slack", "U1"))
+    assert (round(just_ada.cost_usd, 9), just_ada.tokens) == (0.25, 170)
+    assert await store.spent_since(start, ("slack", "U3")) == Spent(0.0, 0)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert await store.spent_since(later) == Spent(0.0, 0)
+    assert await store.spent_since(later, ("slack", "U1")) == Spent(0.0, 0)
 
 
 async def test_stats_counts_conversations_messages_models_and_escalations(store: ConversationStore) -> None:
