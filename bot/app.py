@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from bot.analytics.learning import Learning
 from bot.conversation.manager import ConversationManager
 from bot.conversation.outbox import Outbox
 from bot.conversation.spending import unpriced_warning
@@ -20,6 +22,7 @@ from bot.llm.client import LLMClient
 from bot.llm.moderation import Moderator
 from bot.llm.tokens import load_counter
 from bot.ops.metrics import Metrics
+from bot.pii import Redactor, Scrub, keep
 from bot.service import SupportService
 from bot.settings import LoadedConfig
 from bot.storage.sqlite import SQLiteStore
@@ -39,6 +42,7 @@ class App:
     outbox: Outbox
     service: SupportService  # what adapters are given: the core's one API for them
     metrics: Metrics  # this app's Prometheus metrics, on a registry of its own
+    learning: Learning  # the learning loop: help entries from staff answers
 
 
 def build_llm(config: LoadedConfig, metrics: Metrics | None = None) -> LLMClient | None:
@@ -69,6 +73,13 @@ def build_moderator(config: LoadedConfig, llm: LLMClient | None) -> Moderator | 
     return Moderator(llm.openai, settings)
 
 
+def learned_folder(config: LoadedConfig) -> Path:
+    """Where approved learned entries are written as pages for the `learned` source: beside the
+    database, named after it."""
+    db = config.settings.database.path
+    return db.parent / f"{db.stem}-learned"
+
+
 @asynccontextmanager
 async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore]:
     store = SQLiteStore(config.settings.database.path)
@@ -90,7 +101,9 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         warning = unpriced_warning(settings) if llm is not None else None
         if warning is not None:
             log.warning("%s", warning)
-        handoff = Handoff(store, settings.escalation, llm)
+        privacy = settings.privacy
+        stored: Scrub = Redactor(privacy.phone_region) if privacy.applies_to("database") else keep
+        handoff = Handoff(store, settings.escalation, llm, counter=counter, stored_text=stored)
         escalations = Escalations(store, settings.escalation, handoff, metrics)
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
@@ -100,6 +113,8 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:
                 log.info("indexed the sample knowledge base: %s pages", report.added)
+        learning = Learning(store, kb, llm, learned_folder(config))
+        handoff.learning = learning
         manager = ConversationManager(
             store=store,
             llm=llm,
@@ -123,6 +138,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             privacy=settings.privacy,
             recover_minutes=settings.bot.recover_minutes,
             metrics=metrics,
+            learning=learning,
         )
         try:
             yield App(
@@ -136,6 +152,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 outbox=outbox,
                 service=service,
                 metrics=metrics,
+                learning=learning,
             )
         finally:
             await handoff.close()

@@ -35,6 +35,9 @@ class IncomingMessage:
     is_dm: bool
     received_at: datetime
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The writer's Discord roles (or the Slack staff group when they are in it), where the adapter
+    # knows them; None: not looked up. Staff writing in a conversation they have are staff there.
+    roles: tuple[str, ...] | None = None
 
 
 class ReplyStatus(StrEnum):
@@ -80,3 +83,14 @@ class ReplyDone:
 
 
 ReplyEvent = Accepted | TextDelta | ReplyDone
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTimings:
+    """How long one answer took to show, in seconds from the moment the adapter received the
+    message: the visible sign ("typing…", 👀), the first text on screen, the complete answer.
+    None where a moment didn't happen (no sign on the console, an answer posted whole)."""
+
+    sign_s: float | None = None
+    first_token_s: float | None = None
+    complete_s: float | None = None

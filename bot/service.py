@@ -12,11 +12,12 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.conversation.manager import ConversationManager, Named
 from bot.conversation.manager import Received as Received  # adapters hold it between the two steps
 from bot.conversation.outbox import Outbox
-from bot.events import IncomingMessage, ReplyDone, ReplyEvent, ThreadKey
+from bot.events import AnswerTimings, IncomingMessage, ReplyDone, ReplyEvent, ThreadKey
 from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
@@ -27,11 +28,19 @@ from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
-from bot.storage.store import ConversationStore
+from bot.storage.store import ConversationStore, LearnedStatus
+
+if TYPE_CHECKING:
+    from bot.analytics.learning import Learning
 
 log = logging.getLogger(__name__)
 
 THANKS = "Thanks for the feedback!"
+SOLVED = "Glad that solved it! Thanks for letting us know."
+LEARNED_SAVED = "Saved: the bot will answer this question from it (cited as answered by our team)."
+LEARNED_DISCARDED = "Discarded."
+LEARNED_DECIDED = "That entry was saved or discarded already."
+NOT_STAFF_LEARNED = "Only support staff can save or discard help entries."
 OFFER_AFTER_DOWNVOTE = "Sorry that didn't help. Would you like a person from our team to take over?"
 NO_CONVERSATION = (
     "I don't have a conversation with you in this channel yet. Mention me with your question first,"
@@ -110,10 +119,12 @@ class SupportService:
         privacy: PrivacySettings | None = None,
         recover_minutes: int = 0,
         metrics: Metrics | None = None,
+        learning: Learning | None = None,
     ) -> None:
         self._metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         self._recover_minutes = recover_minutes
+        self._learning = learning
         stored_redacted = privacy is not None and privacy.applies_to("database")
         self._stored_text: Scrub = Redactor(privacy.phone_region) if stored_redacted and privacy else keep
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
@@ -138,7 +149,7 @@ class SupportService:
 
     # -- messages --------------------------------------------------------------------------------
 
-    async def receive(self, msg: IncomingMessage) -> Received | None:
+    async def receive(self, msg: IncomingMessage, *, named: Named | None = None) -> Received | None:
         """Store a message: await it BEFORE telling the platform it arrived (the ack), then `answer`.
         None: a duplicate delivery, nothing to answer. Text that can't be stored as it came (a lone
         surrogate) is repaired first, never dropped; personal data is redacted when so configured."""
@@ -147,7 +158,23 @@ class SupportService:
             msg = replace(msg, text=self._stored_text(msg.text))
         self._metrics.received.labels(msg.key.platform).inc()
         with handling(msg.key.platform, msg.message_id):
+            if self._escalations.is_staff(msg.user_id, msg.roles or ()) and await self._staff_spoke(
+                msg, named
+            ):
+                return None
             return await self._manager.receive(msg)
+
+    async def _staff_spoke(self, msg: IncomingMessage, named: Named | None) -> bool:
+        """Staff writing in a conversation they have (a channel thread they were linked to) speak to
+        the user: kept in the transcript as staff (Role.STAFF), never answered (True). Elsewhere
+        they are asked and answered like anyone (False). Their name is part of what is stored, so
+        it is looked up (`named`) first: rare, and cached by the platform."""
+        conv = await self._store.find_conversation(msg.key)
+        if conv is None or await self._store.current_escalation(conv.id) is None:
+            return False
+        name = msg.user_name or (await named() if named is not None else "") or msg.user_id
+        await self._handoff.staff_spoke(conv.id, msg.user_id, name, msg.text, msg.message_id)
+        return True
 
     async def answer(
         self, received: Received, *, named: Named | None = None
@@ -177,8 +204,13 @@ class SupportService:
         them into the answer instead of posting a second one."""
         await self._outbox.shown(received.stored.id, platform_ids)
 
-    async def delivered(self, reply_id: int, platform_message_id: str | None) -> None:
+    async def delivered(
+        self, reply_id: int, platform_message_id: str | None, timings: AnswerTimings | None = None
+    ) -> None:
+        """The platform accepted a reply; `timings` say how long it took to show (analytics)."""
         await self._outbox.delivered(reply_id, platform_message_id)
+        if timings is not None:
+            await self._store.record_answer_facts(reply_id, timings=timings)
 
     async def delivery_failed(self, reply_id: int, error: str) -> None:
         """The platform refused the reply: the outbox tries again with backoff, then gives up."""
@@ -323,7 +355,7 @@ class SupportService:
         allowed = self._escalations.is_staff(person.user_id, person.roles)
         name = person.name or person.user_id
         outcome = await self._handoff.staff_wrote(
-            platform, staff.channel, thread, name, repair(text), allowed=allowed
+            platform, staff.channel, thread, name, repair(text), allowed=allowed, staff_id=person.user_id
         )
         if outcome is not Relay.REFUSED or (thread, person.user_id) in self._refused:
             return None
@@ -347,6 +379,46 @@ class SupportService:
             return Feedback(NOT_ASKER, False)
         await self._store.record_feedback(reply_id, person.user_id, 1 if helpful else -1)
         return Feedback(THANKS, False) if helpful else Feedback(OFFER_AFTER_DOWNVOTE, True)
+
+    async def solved(self, reply_id: int, person: Person, place: Place | None = None) -> str:
+        """ "That solved it" under an answer: a confirmed resolution, counted only from the person it
+        answered and only where the answer is (as 👍/👎)."""
+        found = await self._store.asker_of(reply_id)
+        if found is None:
+            return GONE
+        conv, asker = found
+        if not _clicked_in(conv.key, place):
+            return NOT_HERE
+        if person.user_id != asker:
+            return NOT_ASKER
+        await self._store.record_solved(reply_id, person.user_id)
+        return SOLVED
+
+    async def learned_draft(self, entry_id: int, person: Person) -> tuple[str | None, str]:
+        """Edit under a proposed help entry (staff only): (its answer to edit, "") or (None, why not)."""
+        person = person.repaired()
+        if not self._escalations.is_staff(person.user_id, person.roles):
+            return None, NOT_STAFF_LEARNED
+        proposed = await self._store.learned_entries(LearnedStatus.PROPOSED)
+        entry = next((e for e in proposed if e.id == entry_id), None)
+        return (entry.answer, "") if entry is not None else (None, LEARNED_DECIDED)
+
+    async def learned_action(
+        self, entry_id: int, action: str, person: Person, *, answer: str | None = None
+    ) -> str:
+        """Save or Discard under a proposed help entry (`action` "save" | "discard"; a save may
+        carry the answer as staff edited it); staff only."""
+        person = person.repaired()
+        if not self._escalations.is_staff(person.user_id, person.roles):
+            return NOT_STAFF_LEARNED
+        if self._learning is None:
+            return GONE
+        if action == "save":
+            edited = repair(answer).strip() if answer is not None else None
+            saved = await self._learning.approve(entry_id, person.user_id, answer=edited or None)
+            return LEARNED_SAVED if saved is not None else LEARNED_DECIDED
+        discarded = await self._learning.discard(entry_id, person.user_id)
+        return LEARNED_DISCARDED if discarded is not None else LEARNED_DECIDED
 
     async def rate(self, escalation_id: int, score: int, person: Person, place: Place | None = None) -> str:
         """The user's 1–5 rating after a resolved escalation: only from someone who wrote in the

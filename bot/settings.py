@@ -123,6 +123,12 @@ class DatabaseSettings(_Section):
     retention_days: int = Field(0, ge=0)  # delete conversations inactive this long; 0 = keep them
 
 
+class AnalyticsSettings(_Section):
+    # A conversation with no user message for this long after its last answer (no 👎, no
+    # escalation) counts as resolved, "assumed"; 0 = as soon as the answer is in.
+    assume_resolved_hours: float = Field(24.0, ge=0)
+
+
 class ServerSettings(_Section):
     """The ops HTTP server of `supportbot run`: /healthz, /readyz and /metrics (bot/ops/)."""
 
@@ -222,6 +228,7 @@ class Settings(BaseSettings):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from bot.events import IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.handoff.states import Trigger
+from bot.reply.timing import AnswerClock
 from bot.service import Person, SupportService
 
 QUIT_WORDS = frozenset({"/quit", "/exit"})
@@ -83,6 +84,7 @@ class ConsoleAdapter:
         )
         if self._interactive:
             await self._write(f"{self._bot_name}> ")
+        clock = AnswerClock(msg.received_at)  # no sign on a terminal
         streamed = False
         async with aclosing(self._service.handle(msg)) as events:
             async for event in events:
@@ -91,6 +93,7 @@ class ConsoleAdapter:
                         event = TextDelta(event.text.lstrip())
                     streamed = True
                     await self._write(event.text)
+                    clock.first_token()
                 elif isinstance(event, ReplyDone):
                     if streamed and event.status == "answered":
                         await self._write("\n")
@@ -99,5 +102,6 @@ class ConsoleAdapter:
                         await self._write(("\n" if streamed else "") + event.text + "\n")
                     if self._interactive:
                         await self._write("\n")
+                    clock.complete()
                     if event.reply_id is not None:
-                        await self._service.delivered(event.reply_id, None)
+                        await self._service.delivered(event.reply_id, None, clock.timings())

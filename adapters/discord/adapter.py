@@ -21,6 +21,7 @@ import yarl
 from adapters.discord.cards import RateButton, StaffButton
 from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
 from adapters.discord.handoff import DiscordHandoff
+from adapters.discord.learned import LearnedButton
 from adapters.discord.problems import PORTAL, gateway_problem, send_problem
 from adapters.discord.routing import (
     Destination,
@@ -33,6 +34,7 @@ from adapters.discord.stream import DiscordSurface, Handle
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
 from bot.reply.stream import ReplyStream
+from bot.reply.timing import AnswerClock
 from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
@@ -100,7 +102,7 @@ class DiscordAdapter:
             on_message=self._on_message,
             guild_ready_timeout=self._guild_ready_timeout,
         )
-        client.add_dynamic_items(StaffButton, RateButton)
+        client.add_dynamic_items(StaffButton, RateButton, LearnedButton)
 
         async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
             self._spawn_backfill()
@@ -362,7 +364,8 @@ class DiscordAdapter:
             return await where.open(client, thread_name)
 
         opening = asyncio.create_task(open_when_accepted())
-        typing = asyncio.create_task(_keep_typing(opening, self._typing_refresh))
+        clock = AnswerClock(incoming.received_at)
+        typing = asyncio.create_task(_keep_typing(opening, self._typing_refresh, clock.sign))
         surface = DiscordSurface(
             lambda: asyncio.shield(opening),
             edit_interval_s=self._settings.edit_interval_s,
@@ -384,12 +387,13 @@ class DiscordAdapter:
                         text += event.text
                         await stream.update(text.lstrip())
                         if stream.visible:
+                            clock.first_token()
                             typing.cancel()
                     elif isinstance(event, ReplyDone):
                         typing.cancel()
                         surface.view = reply_view(event.reply_id, event.status)
                         # Still inside the stream, so the thread's next answer waits for this one.
-                        await self._deliver(stream, event, incoming, decorate=surface.view is not None)
+                        await self._deliver(stream, event, incoming, clock, decorate=surface.view is not None)
         finally:
             typing.cancel()
             if not opening.done():
@@ -402,11 +406,13 @@ class DiscordAdapter:
         stream: ReplyStream[Handle],
         done: ReplyDone,
         incoming: IncomingMessage,
+        clock: AnswerClock,
         *,
         decorate: bool,
     ) -> None:
         try:
             *_, last = await stream.finish(done.text, decorate=decorate)
+            clock.complete()
         except SEND_ERRORS as exc:
             problem = send_problem(exc)
             log.error(
@@ -419,16 +425,19 @@ class DiscordAdapter:
                 await self._service.delivery_failed(done.reply_id, problem)
             return
         if done.reply_id is not None:
-            await self._service.delivered(done.reply_id, str(last.id))
+            await self._service.delivered(done.reply_id, str(last.id), clock.timings())
 
 
-async def _keep_typing(opening: asyncio.Task[discord.abc.Messageable], refresh_s: float) -> None:
+async def _keep_typing(
+    opening: asyncio.Task[discord.abc.Messageable], refresh_s: float, shown: Callable[[], None]
+) -> None:
     """Show "typing…" where the answer will appear until it is visible (cancelled then), renewed
-    every `refresh_s` however long the model takes, its retries included."""
+    every `refresh_s` however long the model takes, its retries included; `shown()` once it is up."""
     try:
         channel = await asyncio.shield(opening)
         while True:
             await channel.typing()
+            shown()
             await asyncio.sleep(refresh_s)
     except SEND_ERRORS as exc:
         log.debug("Discord: typing indicator failed: %s", exc)

@@ -29,11 +29,12 @@ PLATFORM = "discord"
 BUTTONS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
     "up": (None, "👍", discord.ButtonStyle.secondary),
     "down": (None, "👎", discord.ButtonStyle.secondary),
+    "solved": ("That solved it", None, discord.ButtonStyle.success),  # a confirmed resolution
     "human": ("Talk to a human", None, discord.ButtonStyle.primary),
     "feedback": ("Talk to a human", None, discord.ButtonStyle.primary),  # offered after a 👎
 }
 BUTTONS_BY_STATUS: dict[ReplyStatus, tuple[str, ...]] = {
-    ReplyStatus.ANSWERED: ("up", "down", "human"),
+    ReplyStatus.ANSWERED: ("up", "down", "solved", "human"),
     ReplyStatus.FAILED: ("human",),
     ReplyStatus.REFUSED: ("human",),
     ReplyStatus.ESCALATED: (),
@@ -46,7 +47,7 @@ UNREADABLE = "Sorry, I couldn't read that command. /help lists what I can do."
 
 class ReplyButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=rf"supportbot:(?P<action>up|down|human|feedback):(?P<reply>{ID_PATTERN})",
+    template=rf"supportbot:(?P<action>up|down|solved|human|feedback):(?P<reply>{ID_PATTERN})",
 ):
     """A button under an answer; its custom_id names the action and the stored reply it is about."""
 
@@ -116,8 +117,27 @@ class Interactions:
 
         await self._respond(interaction, work())
 
+    async def learned(
+        self, interaction: Interaction, action: str, entry_id: int, answer: str | None = None
+    ) -> None:
+        """Save (with the answer as edited, from the Edit modal) or Discard under a proposed help
+        entry; the core refuses anyone who isn't staff."""
+        said = self._service.learned_action(entry_id, action, _person(interaction), answer=answer)
+        await self._respond(interaction, said)
+
+    async def learned_draft(self, interaction: Interaction, entry_id: int) -> str | None:
+        """The answer of a proposed entry for the Edit modal; None (and the presser told why) when
+        they aren't staff or it was decided already."""
+        draft, why = await self._service.learned_draft(entry_id, _person(interaction))
+        if draft is None:
+            await self._respond(interaction, _said(why))
+        return draft
+
     async def button(self, interaction: Interaction, action: str, reply_id: int) -> None:
         person = _person(interaction)
+        if action == "solved":
+            await self._respond(interaction, self._service.solved(reply_id, person, _place(interaction)))
+            return
         if action not in ("up", "down"):
             trigger = Trigger.FEEDBACK if action == "feedback" else Trigger.BUTTON
             handed = self._service.escalate_reply(reply_id, person, trigger, _place(interaction))
@@ -162,6 +182,10 @@ class Interactions:
             return UNREADABLE
 
         await self._respond(interaction, say())
+
+
+async def _said(text: str) -> Said:
+    return text
 
 
 def _with(view: discord.ui.View | None) -> dict[str, Any]:

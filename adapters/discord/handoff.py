@@ -15,10 +15,11 @@ import discord
 
 from adapters.discord.cards import card_embed, card_view, cut, rating_view
 from adapters.discord.client import PLATFORM, SupportClient, reply_view
+from adapters.discord.learned import post_proposal
 from adapters.discord.routing import with_attachments
 from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface, Handle
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.ports import Delivery, StaffCard
+from bot.handoff.ports import Delivery, LearnedProposal, StaffCard
 from bot.reply.split import split_message
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
@@ -93,6 +94,9 @@ class DiscordHandoff:
         target = self._client.get_partial_messageable(int(thread))
         for part in split_message(text, MESSAGE_LIMIT):
             await target.send(part)
+
+    async def post_learned_proposal(self, channel: str, thread: str, proposal: LearnedProposal) -> None:
+        await post_proposal(self._client.get_partial_messageable(int(thread)), proposal)
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         view = rating_view(rate_escalation) if rate_escalation is not None else None

@@ -62,6 +62,7 @@ class Destination:
 
 
 def incoming_message(message: discord.Message, key: ThreadKey, text: str, *, is_dm: bool) -> IncomingMessage:
+    author = message.author
     return IncomingMessage(
         key=key,
         message_id=str(message.id),
@@ -71,6 +72,7 @@ def incoming_message(message: discord.Message, key: ThreadKey, text: str, *, is_
         is_dm=is_dm,
         received_at=datetime.now(UTC),
         raw={"jump_url": message.jump_url, "channel_id": str(message.channel.id)},
+        roles=tuple(str(r.id) for r in author.roles) if isinstance(author, discord.Member) else None,
     )
 
 

@@ -46,6 +46,7 @@ from adapters.slack.reply import ReplyWriter, Sign, Writing
 from adapters.slack.staff import StaffGroup
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta
 from bot.platforms import AdapterStartError, OpsEndpoint, OpsPage
+from bot.reply.timing import AnswerClock
 from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
@@ -117,6 +118,7 @@ class SlackAdapter:
         self._writer: ReplyWriter | None = None
         self._names: NameCache | None = None
         self._handoff: SlackHandoff | None = None
+        self._staff: StaffGroup | None = None
 
     async def start(self) -> None:
         """Check the token with auth.test, then serve; AdapterStartError names what to fix."""
@@ -138,6 +140,7 @@ class SlackAdapter:
         self._bot_user_id = auth.get("user_id")
         self._names = NameCache(client)
         staff = StaffGroup(client, config.settings.escalation.staff_group_id)
+        self._staff = staff
         self._handoff = SlackHandoff(
             service=self._service, config=config, client=client, names=self._names, staff=staff
         )
@@ -323,9 +326,15 @@ class SlackAdapter:
             is_dm=where.is_dm,
             received_at=arrived,
             raw=event,
+            roles=await self._staff.roles_of(where.user) if self._staff is not None else None,
         )
+        names = self._names
+
+        async def named() -> str:
+            return await names.get(where.user)
+
         try:
-            received = await self._service.receive(msg)
+            received = await self._service.receive(msg, named=named)
         except Exception:
             # Not stored (the database failed): Slack gets an error and redelivers, so that
             # redelivery must not be taken for one already seen.
@@ -348,30 +357,42 @@ class SlackAdapter:
             return await names.get(where.user)
 
         writing = writer.begin(where, on_posted=shown)
+        clock = AnswerClock(received.msg.received_at)
         signing: asyncio.Task[Sign] | None = None
         done: ReplyDone | None = None
         try:
             async with aclosing(self._service.answer(received, named=named)) as events:
                 async for event in events:
                     if isinstance(event, Accepted):
-                        signing = asyncio.create_task(writer.sign(where))
+                        signing = asyncio.create_task(_timed(writer.sign(where), clock))
                     elif isinstance(event, TextDelta):
                         await writing.add(event.text)
+                        if writing.shown:
+                            clock.first_token()
                     elif isinstance(event, ReplyDone):
                         done = event
             if done is not None:
-                await self._deliver(writing, done)
+                await self._deliver(writing, done, clock)
         finally:
             if signing is not None:
                 await writer.unsign(where, await signing, replied=done is not None)
 
-    async def _deliver(self, writing: Writing, done: ReplyDone) -> None:
+    async def _deliver(self, writing: Writing, done: ReplyDone, clock: AnswerClock) -> None:
         try:
             ts = await writing.finish(done)
+            clock.complete()
         except SlackApiError as exc:
             log.error("%s", describe(exc.response.api_url.rsplit("/", 1)[-1], exc))
             if done.reply_id is not None:
                 await self._service.delivery_failed(done.reply_id, error_code(exc))
             return
         if done.reply_id is not None:
-            await self._service.delivered(done.reply_id, ts)
+            await self._service.delivered(done.reply_id, ts, clock.timings())
+
+
+async def _timed(signing: Coroutine[Any, Any, Sign], clock: AnswerClock) -> Sign:
+    """Put the sign up and note when it showed (analytics: time to the first visible sign)."""
+    sign = await signing
+    if sign is not Sign.NONE:
+        clock.sign()
+    return sign

@@ -1,4 +1,5 @@
-"""Block Kit for answers: the text, a "Talk to a human" button, 👍/👎 feedback, and their values."""
+"""Block Kit for answers: the text, "Talk to a human" and "That solved it" buttons, 👍/👎 feedback,
+and their values."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.ids import parse_id
 from bot.reply.split import split_message
 
 HUMAN_ACTION = "supportbot_human"
+SOLVED_ACTION = "supportbot_solved"  # "That solved it": a confirmed resolution (bot/analytics)
 FEEDBACK_ACTION = "supportbot_feedback"  # the feedback_buttons element (one element, two values)
 FEEDBACK_UP_ACTION = "supportbot_feedback_up"  # classic buttons, where feedback_buttons is unsupported
 FEEDBACK_DOWN_ACTION = "supportbot_feedback_down"
@@ -72,8 +74,10 @@ def reply_actions(done: ReplyDone, *, native_feedback: bool) -> list[Block] | No
 
 
 def answer_actions(reply_id: int, *, feedback: bool, native_feedback: bool) -> list[Block]:
-    """The buttons under an answer: always a human, feedback only on real answers."""
+    """The buttons under an answer: always a human; "That solved it" and feedback only on real answers."""
     buttons: list[Block] = [human_button(reply_id)]
+    if feedback:
+        buttons.append(button("That solved it", SOLVED_ACTION, encode("solved", reply_id)))
     if feedback and not native_feedback:
         buttons.append(button("👍", FEEDBACK_UP_ACTION, encode("up", reply_id)))
         buttons.append(button("👎", FEEDBACK_DOWN_ACTION, encode("down", reply_id)))

@@ -23,6 +23,7 @@ from adapters.slack.blocks import (
     ESCALATE_SHORTCUT,
     FEEDBACK_ACTION,
     HUMAN_ACTION,
+    SOLVED_ACTION,
     Block,
     decode,
     offer_human_blocks,
@@ -112,6 +113,7 @@ class SlackEntryPoints:
         bolt.shortcut(ESCALATE_SHORTCUT)(self.on_shortcut)
         bolt.action(HUMAN_ACTION)(self.on_human_button)
         bolt.action(re.compile(f"^{FEEDBACK_ACTION}"))(self.on_feedback)
+        bolt.action(SOLVED_ACTION)(self.on_solved)
 
     async def _person(self, user: str, *, staff: bool = False) -> Person:
         """The person who acted; with `staff`, the roles that make them staff (the user group)."""
@@ -188,6 +190,17 @@ class SlackEntryPoints:
             await work
         else:
             self._spawn(work)
+
+    async def on_solved(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """ "That solved it" under an answer: the core counts it from the person it answered."""
+        await ack()
+        value = decode(str(action.get("value", "")))
+        if value is None or value.kind != "solved":
+            return
+        user = str(body["user"]["id"])
+        text = await self._service.solved(value.reply_id, Person(user), clicked_place(body))
+        channel, thread_ts = where_clicked(body)
+        await self._ephemeral(channel, user, text, thread_ts)
 
     async def _ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None, blocks: list[Block] | None = None

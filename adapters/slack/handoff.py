@@ -27,13 +27,15 @@ from adapters.slack.cards import (
     rating_blocks,
 )
 from adapters.slack.entry import clicked_place, when, where_clicked
+from adapters.slack.learned import ACTIONS as LEARNED_ACTIONS
+from adapters.slack.learned import EDIT_VIEW, LEARNED_EDIT_ACTION, edit_view, proposal_blocks, submitted
 from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
 from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.ports import Delivery, StaffCard
+from bot.handoff.ports import Delivery, LearnedProposal, StaffCard
 from bot.ids import parse_id
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
@@ -67,6 +69,10 @@ class SlackHandoff:
         bolt.action(CLAIM_ACTION)(self.on_staff_button)
         bolt.action(RESOLVE_ACTION)(self.on_staff_button)
         bolt.action(re.compile(f"^{RATE_ACTION}_[1-5]$"))(self.on_rate)
+        for action_id in LEARNED_ACTIONS:
+            bolt.action(action_id)(self.on_learned_button)
+        bolt.action(LEARNED_EDIT_ACTION)(self.on_learned_edit)
+        bolt.view(EDIT_VIEW)(self.on_learned_edited)
 
     # -- PlatformPort ------------------------------------------------------------------------------
 
@@ -98,6 +104,11 @@ class SlackHandoff:
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None:
         await self._client.chat_postMessage(channel=channel, thread_ts=thread, text=escape(text))
+
+    async def post_learned_proposal(self, channel: str, thread: str, proposal: LearnedProposal) -> None:
+        await self._client.chat_postMessage(
+            channel=channel, thread_ts=thread, text=escape(proposal.text), blocks=proposal_blocks(proposal)
+        )
 
     async def send_answer(self, key: ThreadKey, done: ReplyDone, delivery: Delivery | None = None) -> str:
         s = self._slack
@@ -146,6 +157,53 @@ class SlackHandoff:
         text = await self._service.staff_action(escalation_id, verb, person)
         channel, thread_ts = where_clicked(body)
         await self._ephemeral(channel, user, text, thread_ts)
+
+    async def on_learned_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Save or Discard under a proposed help entry: staff only (the core checks)."""
+        await ack()
+        user = str(body["user"]["id"])
+        entry_id = parse_id(str(action.get("value", "")))
+        verb = LEARNED_ACTIONS.get(str(action.get("action_id", "")))
+        if entry_id is None or verb is None:
+            return
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        text = await self._service.learned_action(entry_id, verb, person)
+        channel, thread_ts = where_clicked(body)
+        await self._ephemeral(channel, user, text, thread_ts)
+
+    async def on_learned_edit(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Edit under a proposed help entry: a modal with its answer (staff only; others are told)."""
+        await ack()
+        user = str(body["user"]["id"])
+        entry_id = parse_id(str(action.get("value", "")))
+        trigger = body.get("trigger_id")
+        if entry_id is None or not isinstance(trigger, str):
+            return
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        draft, why = await self._service.learned_draft(entry_id, person)
+        channel, thread_ts = where_clicked(body)
+        if draft is None:
+            await self._ephemeral(channel, user, why, thread_ts)
+            return
+        try:
+            await self._client.views_open(
+                trigger_id=trigger, view=edit_view(entry_id, draft, channel, thread_ts)
+            )
+        except SlackApiError as exc:
+            log.error("%s", describe("views.open", exc))
+
+    async def on_learned_edited(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The edit modal submitted: save the entry with the answer as staff wrote it."""
+        await ack()
+        found = submitted(view)
+        if found is None:
+            return
+        entry_id, answer, channel, thread_ts = found
+        user = str(body["user"]["id"])
+        person = Person(user, await self._names.get(user), await self._staff.roles_of(user))
+        text = await self._service.learned_action(entry_id, "save", person, answer=answer)
+        if channel:
+            await self._ephemeral(channel, user, text, thread_ts)
 
     async def on_rate(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

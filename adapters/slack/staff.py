@@ -40,6 +40,9 @@ class StaffGroup:
                 resp = await self._client.usergroups_users_list(usergroup=self._group_id)
             except SlackApiError as exc:  # e.g. missing usergroups:read: fall back to listed ids
                 log.warning("%s", describe("usergroups.users.list", exc))
+                # Every message asks (staff speak as staff in their conversations): ask again only
+                # after the TTL, so a missing scope is one warning per TTL, not one per message.
+                self._members = (self._clock(), frozenset())
                 return ()
             self._members = (self._clock(), frozenset(str(u) for u in resp.get("users") or ()))
         return (self._group_id,) if user_id in self._members[1] else ()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.cli.learned import learned_commands
 from bot.cli.root import State, global_options
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ def kb_commands(execute: Execute) -> click.Group:
 
         return execute(state, KBEval(file, details=details, with_llm=with_llm))
 
+    kb.add_command(learned_commands())  # `kb learned …`: the learning loop (bot/cli/learned.py)
     return kb
 
 

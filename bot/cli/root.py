@@ -100,7 +100,7 @@ def global_options(command: F) -> F:
 
 def build() -> click.Group:
     """The `supportbot` group with every command (each module loads its own parts when run)."""
-    from bot.cli import chat, check, inspect, kb, privacy, serve
+    from bot.cli import chat, check, inspect, kb, privacy, report, serve
 
     @click.group(context_settings=CONTEXT)
     @click.version_option(package_name="supportbot", prog_name="supportbot", message="%(prog)s %(version)s")
@@ -110,7 +110,7 @@ def build() -> click.Group:
 
     for command in (
         chat.chat, serve.run, serve.invite_url, inspect.history, inspect.stats, inspect.escalations,
-        check.check, privacy.forget, kb.kb_commands(kb.run_in_app),
+        check.check, privacy.forget, kb.kb_commands(kb.run_in_app), report.report,
     ):  # fmt: skip
         supportbot.add_command(command)
     return supportbot

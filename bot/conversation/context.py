@@ -59,6 +59,13 @@ async def retrieve(
     return found
 
 
+def spoken(turn: StoredMessage) -> str:
+    """A turn's text as the model reads it: what staff wrote during a handoff says who wrote it."""
+    if turn.role is Role.STAFF:
+        return f"[{turn.user_name or 'A person'} from our support team wrote:] {turn.text}"
+    return turn.text
+
+
 def fit_history(newest_first: list[StoredMessage], budget: int) -> list[StoredMessage]:
     """The newest turns that fit in `budget` tokens, oldest first; older turns are dropped."""
     kept: list[StoredMessage] = []

@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import date
 
 from bot.kb import Hit
 
@@ -73,7 +74,21 @@ def reference_block(hits: Sequence[Hit], max_chars: int) -> str:
     return "\n".join(parts)
 
 
+# Help entries staff taught the bot (bot/analytics/learning.py): cited with when they were given.
+LEARNED_SOURCE = "learned"
+_LEARNED_PAGE = re.compile(r"^entry-\d+-(\d{4}-\d{2}-\d{2})\.md$")
+
+
+def learned_page_name(entry_id: int, day: date) -> str:
+    """The page file of an approved learned entry; the citation reads its date from the name."""
+    return f"entry-{entry_id}-{day.isoformat()}.md"
+
+
 def _link(hit: Hit) -> str:
+    if hit.source_name == LEARNED_SOURCE:
+        match = _LEARNED_PAGE.match(hit.source)
+        if match is not None:
+            return f"answered by our team on {match.group(1)}"
     return hit.url or hit.source
 
 

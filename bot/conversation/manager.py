@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.conversation.context import SystemPrompt, fit_history, retrieve
+from bot.analytics.grounding import grounding_of
+from bot.conversation.context import SystemPrompt, fit_history, retrieve, spoken
 from bot.conversation.fallback import (
     APOLOGIES,
     EMPTY_MESSAGE,
@@ -56,7 +57,7 @@ from bot.logs import in_conversation
 from bot.ops.metrics import Metrics
 from bot.pii import Redactor, keep
 from bot.settings import Settings
-from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
+from bot.storage.store import ConversationStore, Grounding, MessageStatus, Role, StoredMessage
 
 if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this module
     from openai.types.chat import ChatCompletionMessageParam
@@ -289,7 +290,7 @@ class ConversationManager:
             )
             return
         history = fit_history(recent, budget - inbound.tokens)
-        turns = [(turn.role is Role.USER, self._to_model(turn.text)) for turn in history]
+        turns = [(turn.role is Role.USER, self._to_model(spoken(turn))) for turn in history]
         question = self._to_model(inbound.text)
         messages = request_messages(self._system.today()[0], turns, material, question)
         prompt_tokens = self._prompt_room() - budget + inbound.tokens + sum(t.tokens for t in history)
@@ -409,6 +410,7 @@ class ConversationManager:
         reply_id = await self._store.record_reply(
             inbound, Role.ASSISTANT, answer, self._counter.count(answer), cost, settles=MessageStatus.ANSWERED
         )
+        await self._store.record_answer_facts(reply_id, grounding=grounding_of(found, answer))
         yield ReplyDone(answer, ReplyStatus.ANSWERED, reply_id, cost)
 
     @staticmethod
@@ -464,13 +466,18 @@ class ConversationManager:
                 passage = await self._kb.passage(found.hits[0], PASSAGE_CHARS)
         hits = None if found is None else ([] if found.abstain else found.hits)
         text = without_model(msg.key.platform, reason, apology, hits, passage)
+        grounding = Grounding.NO_MODEL if passage is not None else Grounding.NOTHING_FOUND
         if reason == NO_LLM and found is not None:
             # The designed no-LLM mode: the message got the best answer this setup can give.
             reply_id = await self._store.record_reply(
                 inbound, Role.NOTICE, text, 0, None, settles=MessageStatus.ANSWERED
             )
+            await self._store.record_answer_facts(reply_id, grounding=grounding)
             return ReplyDone(text, ReplyStatus.ANSWERED, reply_id)
-        return await self._notice(inbound, text, ReplyStatus.FAILED, reason)
+        done = await self._notice(inbound, text, ReplyStatus.FAILED, reason)
+        if done.reply_id is not None:
+            await self._store.record_answer_facts(done.reply_id, grounding=grounding)
+        return done
 
     async def _notice(self, inbound: StoredMessage, text: str, status: ReplyStatus, error: str) -> ReplyDone:
         """Record a non-answer (apology or refusal) and mark the inbound message failed."""

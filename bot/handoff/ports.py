@@ -53,6 +53,25 @@ class Delivery:
     note: Callable[[list[str]], Awaitable[None]] | None = None  # record the ids as messages are posted
 
 
+@dataclass(frozen=True, slots=True)
+class LearnedProposal:
+    """A help entry drafted from a staff answer, posted under its card with Save, Edit and Discard."""
+
+    entry_id: int
+    question: str
+    answer: str
+    drafted_by: str  # "model" | "exchange"
+
+    @property
+    def text(self) -> str:
+        how = "drafted by the model from" if self.drafted_by == "model" else "taken from"
+        return (
+            f"Save this as a help entry? ({how} this conversation; the bot will answer and cite it)\n"
+            f"Q: {self.question}\nA: {self.answer}\n"
+            f"(or `supportbot kb learned approve {self.entry_id} [--answer TEXT]`)"
+        )
+
+
 class PlatformPort(Protocol):
     """What the handoff needs from a platform adapter."""
 
@@ -73,6 +92,10 @@ class PlatformPort(Protocol):
         ...
 
     async def post_staff_note(self, channel: str, thread: str, text: str) -> None: ...
+
+    async def post_learned_proposal(self, channel: str, thread: str, proposal: LearnedProposal) -> None:
+        """Post a proposed help entry under a card with Save and Discard buttons (staff only)."""
+        ...
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:
         """Post into the user's conversation; with `rate_escalation`, add 1–5 rating buttons."""

@@ -12,18 +12,29 @@ import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.conversation.locks import KeyedLocks
 from bot.events import ThreadKey
 from bot.handoff.escalation import Outcome
 from bot.handoff.hours import escalation_notice, in_business_hours
-from bot.handoff.ports import PlatformPort, StaffCard
+from bot.handoff.ports import LearnedProposal, PlatformPort, StaffCard
 from bot.handoff.reminders import Reminders
 from bot.handoff.summary import summarise
 from bot.llm.client import LLMClient
+from bot.pii import Scrub, keep
 from bot.settings import EscalationSettings
-from bot.storage.store import ConversationStore
+from bot.storage.store import ConversationStore, EscalationRecord, LearnedEntry
+
+if TYPE_CHECKING:
+    from bot.llm.tokens import TokenCounter
+
+
+class Proposer(Protocol):
+    """Drafts a help entry from a resolved escalation (bot/analytics/learning.py)."""
+
+    async def propose(self, record: EscalationRecord) -> LearnedEntry | None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +56,15 @@ class Handoff:
         settings: EscalationSettings,
         llm: LLMClient | None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        counter: TokenCounter | None = None,
+        learning: Proposer | None = None,
+        stored_text: Scrub = keep,
     ) -> None:
         self._store = store
+        self._counter = counter
+        self._stored_text = stored_text  # privacy.redact = "all": what staff wrote is stored redacted
+        self.learning = learning  # set by the composition root: proposes help entries on resolve
         self._settings = settings
         self._llm = llm
         self._now = now
@@ -109,6 +127,7 @@ class Handoff:
                 " you got from our team? (optional)",
                 rate_escalation=outcome.record.id,
             )
+            await self._propose(outcome.record)
 
         self._spawn(tell(), f"resolve notes for escalation {outcome.record.id}")
 
@@ -130,7 +149,15 @@ class Handoff:
                 await port.post_staff_note(record.staff_channel, record.staff_thread, line)
 
     async def staff_wrote(
-        self, platform: str, channel: str, thread: str, staff_name: str, text: str, *, allowed: bool
+        self,
+        platform: str,
+        channel: str,
+        thread: str,
+        staff_name: str,
+        text: str,
+        *,
+        allowed: bool,
+        staff_id: str = "",
     ) -> Relay:
         """A message in a staff thread: relayed to the user's DM when its writer is `allowed` (staff)."""
         found = await self._store.escalation_by_staff_thread(platform, channel, thread)
@@ -140,7 +167,19 @@ class Handoff:
             log.info("escalation %s: a message from someone who isn't staff was not relayed", found[0].id)
             return Relay.REFUSED
         await self._to_user(found[1], f"{staff_name} (support): {text}")
+        await self.staff_spoke(found[0].conversation_id, staff_id, staff_name, text)
         return Relay.RELAYED
+
+    async def staff_spoke(
+        self, conversation_id: int, staff_id: str, staff_name: str, text: str, message_id: str | None = None
+    ) -> None:
+        """Keep what staff told the user in the transcript (Role.STAFF): the report, the learning
+        loop and the bot's context after the handoff read it there."""
+        text = self._stored_text(text)
+        tokens = self._counter.count(text) if self._counter is not None else len(text) // 2 + 1
+        await self._store.record_staff_message(
+            conversation_id, staff_id, staff_name, text, tokens=tokens, platform_message_id=message_id
+        )
 
     async def rate(self, escalation_id: int, score: int) -> str:
         if not 1 <= score <= 5:
@@ -195,6 +234,20 @@ class Handoff:
             if relay:
                 for line in early:
                     await port.post_staff_note(staff.channel, thread, line)
+
+    async def _propose(self, resolved: EscalationRecord) -> None:
+        """Offer staff a help entry made of their answer, under the card (the learning loop)."""
+        if self.learning is None:
+            return
+        entry = await self.learning.propose(resolved)
+        found = await self._store.escalation(resolved.id) if entry is not None else None
+        if entry is None or found is None:
+            return
+        r = found[0]
+        port = self._ports.get(r.staff_platform or "")
+        if port is not None and r.staff_channel and r.staff_thread:
+            proposal = LearnedProposal(entry.id, entry.question, entry.answer, entry.drafted_by)
+            await port.post_learned_proposal(r.staff_channel, r.staff_thread, proposal)
 
     async def _note(self, outcome: Outcome, text: str) -> None:
         record = await self._store.escalation(outcome.record.id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from bot.events import IncomingMessage, ThreadKey, Usage
+from bot.events import AnswerTimings, IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import ConversationState as ConversationState  # re-exported for callers
 from bot.handoff.states import EscalationState, Trigger
 
@@ -31,6 +31,22 @@ class Role(StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
     NOTICE = "notice"  # a bot message that is not part of the dialogue (apologies, refusals)
+    STAFF = "staff"  # a person from the support team, written while they had the conversation
+
+
+class Grounding(StrEnum):
+    """What an answer stood on (bot/analytics reports the rates)."""
+
+    CITED = "cited"  # the model cited passages from the help center
+    CITED_NONE = "cited_none"  # the model had passages but cited none of them
+    NOTHING_FOUND = "nothing_found"  # the knowledge base had nothing relevant (or there is none)
+    NO_MODEL = "no_model"  # no model answered: the best passages, or an apology with them
+
+
+class LearnedStatus(StrEnum):
+    PROPOSED = "proposed"  # drafted from a staff answer, waiting for staff
+    APPROVED = "approved"  # saved: indexed as the knowledge-base source `learned`
+    DISCARDED = "discarded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,49 @@ class Removed:
     conversations: int
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One stored message as analytics reads it, with what was recorded about it."""
+
+    id: int
+    role: Role
+    text: str
+    user_id: str
+    status: MessageStatus
+    created_at: datetime
+    reply_to: int | None = None  # the user message a bot reply answers
+    cost_usd: float | None = None
+    grounding: Grounding | None = None
+    timings: AnswerTimings | None = None
+    feedback: int = 0  # the sum of 👍 (+1) and 👎 (-1) on this reply
+    solved: bool = False  # someone pressed "That solved it" under this reply
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A conversation with everything that happened in it, for the outcome rules and the report."""
+
+    conversation: Conversation
+    turns: tuple[Turn, ...]  # oldest first
+    escalations: tuple[EscalationRecord, ...]  # oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedEntry:
+    """A help entry drafted from a staff answer (the learning loop, bot/analytics/learning.py)."""
+
+    id: int
+    escalation_id: int
+    conversation_id: int
+    question: str
+    answer: str
+    drafted_by: str  # "model" | "exchange" (the raw question and staff answer)
+    status: LearnedStatus
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
 class ConversationStore(Protocol):
     """Everything the core keeps: conversations, their messages, usage and delivery state."""
 
@@ -142,7 +201,9 @@ class ConversationStore(Protocol):
         ...
 
     async def history(self, conversation_id: int, before_id: int, limit: int) -> list[StoredMessage]:
-        """Dialogue turns answering or preceding message `before_id`, newest first, at most `limit`."""
+        """Dialogue turns answering or preceding message `before_id`, newest first, at most `limit`:
+        answered user messages, the bot's replies, and a handoff's part (user messages left to
+        staff and staff messages, Role.STAFF), so after a resolve the bot knows what was said."""
         ...
 
     async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None: ...
@@ -302,4 +363,52 @@ class ConversationStore(Protocol):
 
     async def took_part(self, conversation_id: int, user_id: str) -> bool:
         """True when `user_id` wrote in the conversation (a shared thread's participants)."""
+        ...
+
+    # -- analytics and the learning loop (bot/analytics/) ------------------------------------------
+
+    async def record_staff_message(
+        self,
+        conversation_id: int,
+        user_id: str,
+        user_name: str,
+        text: str,
+        *,
+        tokens: int,
+        platform_message_id: str | None = None,
+    ) -> int | None:
+        """Store what a person from the team wrote to the user (Role.STAFF, delivered); returns its
+        id, or None if (platform, platform_message_id) was stored before (a redelivery)."""
+        ...
+
+    async def record_answer_facts(
+        self, reply_id: int, *, grounding: Grounding | None = None, timings: AnswerTimings | None = None
+    ) -> None:
+        """Note what a reply stood on and how long it took to show; a value left None keeps what
+        was recorded before."""
+        ...
+
+    async def record_solved(self, reply_id: int, user_id: str) -> None:
+        """ "That solved it" pressed under a reply (once per person; pressing again changes nothing)."""
+        ...
+
+    async def activity(self, since: datetime, until: datetime) -> list[Activity]:
+        """Conversations started in [since, until), oldest first, with all their turns and escalations."""
+        ...
+
+    async def propose_learned(
+        self, escalation_id: int, conversation_id: int, question: str, answer: str, drafted_by: str
+    ) -> LearnedEntry | None:
+        """Store a proposed help entry; None when this escalation already has one."""
+        ...
+
+    async def learned_entries(self, status: LearnedStatus | None = None) -> list[LearnedEntry]:
+        """Help entries (all, or those in `status`), by id."""
+        ...
+
+    async def decide_learned(
+        self, entry_id: int, status: LearnedStatus, by: str, *, answer: str | None = None
+    ) -> LearnedEntry | None:
+        """Approve or discard a proposed entry (with `answer`, its text replaced); None when there is
+        no such entry or it was decided already."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.slack.blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION
+from adapters.slack.blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION, SOLVED_ACTION
 from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
@@ -29,7 +29,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_once_on_start(
     # Delivered like a live answer: Markdown turned into mrkdwn, with the answer's buttons.
     assert [(p["channel"], p["text"]) for p in posts] == [(DM, "Open *Billing* → _Invoices_.")]
     actions = [e["action_id"] for b in posts[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert actions == [HUMAN_ACTION, FEEDBACK_UP_ACTION, FEEDBACK_DOWN_ACTION]
+    assert actions == [HUMAN_ACTION, SOLVED_ACTION, FEEDBACK_UP_ACTION, FEEDBACK_DOWN_ACTION]
     conv = await bot.app.store.find_conversation(key)
     assert conv is not None
     inbound, reply = await bot.app.store.messages(conv.id, 5)

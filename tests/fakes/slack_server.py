@@ -246,6 +246,11 @@ class FakeSlack(FakeServer[Call]):
     def _chat_postEphemeral(self, params: dict[str, Any]) -> web.Response:
         return _ok(message_ts=self._next_ts())
 
+    def _views_open(self, params: dict[str, Any]) -> web.Response:
+        view = params.get("view")
+        opened: dict[str, Any] = json.loads(view) if isinstance(view, str) else dict(view or {})
+        return _ok(view=opened | {"id": "V0VIEW"})
+
     def _reactions_add(self, params: dict[str, Any]) -> web.Response:
         key = (str(params["channel"]), str(params["timestamp"]), str(params["name"]))
         if key in self.reactions:

@@ -78,10 +78,11 @@ class SQLiteMessages(SQLiteConnection):
         rows = await self.db.execute_fetchall(
             f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE conversation_id = ? AND id != ?"
-            " AND ((role = 'user' AND id < ? AND status = 'answered')"
+            " AND ((role = 'user' AND id < ? AND status IN ('answered', 'handed_over'))"
+            "   OR (role = 'staff' AND id < ?)"
             "   OR (role = 'assistant' AND reply_to < ?))"
             " ORDER BY id DESC LIMIT ?",
-            (conversation_id, before_id, before_id, before_id, limit),
+            (conversation_id, before_id, before_id, before_id, before_id, limit),
         )
         return [message(r) for r in rows]
 

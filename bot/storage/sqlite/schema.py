@@ -110,6 +110,44 @@ STORE = MigrationSet(
         Migration(
             6,
             (
+                # Analytics (bot/analytics/): what each answer stood on and how long it took to show.
+                """CREATE TABLE answer_facts (
+                    message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+                    grounding TEXT,
+                    sign_s REAL,
+                    first_token_s REAL,
+                    complete_s REAL
+                )""",
+                # "That solved it" under a reply.
+                """CREATE TABLE solved (
+                    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (message_id, user_id)
+                )""",
+                # Staff messages (role 'staff') are stored once per platform message, like user ones.
+                """CREATE UNIQUE INDEX messages_staff_once ON messages (platform, platform_message_id)
+                    WHERE role = 'staff' AND platform_message_id IS NOT NULL""",
+                # The learning loop: help entries drafted from staff answers. They outlive the
+                # conversation they came from (retention), so the ids are plain numbers, not keys.
+                """CREATE TABLE learned_entries (
+                    id INTEGER PRIMARY KEY,
+                    escalation_id INTEGER NOT NULL UNIQUE,
+                    conversation_id INTEGER NOT NULL,
+                    question TEXT NOT NULL,
+                    answer TEXT NOT NULL,
+                    drafted_by TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'proposed',
+                    created_at TEXT NOT NULL,
+                    decided_at TEXT,
+                    decided_by TEXT
+                )""",
+                "CREATE INDEX conversations_by_created ON conversations (created_at)",
+            ),
+        ),
+        Migration(
+            7,
+            (
                 # The outbox: the platform messages showing an answer so far (on the user message),
                 # and a reply's failed delivery attempts and when to try again.
                 "ALTER TABLE messages ADD COLUMN shown_as TEXT",

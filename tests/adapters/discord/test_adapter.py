@@ -380,7 +380,9 @@ async def test_answer_buttons_store_feedback_and_escalate_even_after_a_restart(
     async with serving(config):
         [answer] = await ask_dm(fake, "is this helpful?", 1)
     ids = custom_ids(answer)
-    assert [i.rsplit(":", 1)[0] for i in ids] == ["supportbot:up", "supportbot:down", "supportbot:human"]
+    assert [i.rsplit(":", 1)[0] for i in ids] == [
+        "supportbot:up", "supportbot:down", "supportbot:solved", "supportbot:human",
+    ]  # fmt: skip
     reply_id = int(ids[0].rsplit(":", 1)[1])
 
     async with serving(config) as app:  # a new process: no view kept in memory
@@ -390,10 +392,20 @@ async def test_answer_buttons_store_feedback_and_escalate_even_after_a_restart(
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[0], user_id=900))
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[1], user_id=900))
         await fake.wait_for(lambda: len(fake.replies) == 3, what="feedback acknowledgements")
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[2], user_id=902))
+        await fake.wait_for(lambda: len(fake.replies) == 4, what="the refused That solved it")
         await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[2], user_id=900))
-        await fake.wait_for(lambda: len(fake.replies) == 4, what="the escalation response")
+        await fake.wait_for(lambda: len(fake.replies) == 5, what="the answers to That solved it")
+        assert [r["content"] for r in fake.replies[3:5]] == [
+            "Only the person I was answering can rate this.",
+            "Glad that solved it! Thanks for letting us know.",
+        ]
+        await fake.dispatch("INTERACTION_CREATE", fake.click(answer, ids[3], user_id=900))
+        await fake.wait_for(lambda: len(fake.replies) == 6, what="the escalation response")
         assert all(r["flags"] & 64 for r in fake.replies)
-        assert "person" in fake.replies[3]["content"]
+        assert "person" in fake.replies[5]["content"]
+        solved = await app.store.db.execute_fetchall("SELECT message_id, user_id FROM solved")
+        assert [tuple(r) for r in solved] == [(reply_id, "900")]
         rows = await app.store.db.execute_fetchall(
             "SELECT message_id, user_id, value FROM feedback ORDER BY user_id"
         )
@@ -533,6 +545,7 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
         assert [i.rsplit(":", 1)[0] for i in custom_ids(answer)] == [
             "supportbot:up",
             "supportbot:down",
+            "supportbot:solved",
             "supportbot:human",
         ]
         conv = await app.store.find_conversation(dm_key())

@@ -95,6 +95,12 @@ async def stored_card(app: App) -> EscalationRecord:
     return await until(find, "the card's thread stored")
 
 
+def _modals(fake: FakeDiscord) -> list[dict[str, Any]]:
+    """The modals the bot opened (interaction callbacks of type 9)."""
+    calls = fake.find("POST", r"/interactions/\d+/[^/]+/callback")
+    return [c.body["data"] for c in calls if c.body["type"] == 9]
+
+
 async def dm_texts(fake: FakeDiscord, count: int) -> list[str]:
     await fake.wait_for(lambda: len(fake.sent_to(DM)) >= count, what=f"{count} messages in the DM")
     return [m["content"] for m in fake.sent_to(DM)]
@@ -229,12 +235,39 @@ async def test_a_discord_dm_is_relayed_through_a_staff_channel_on_discord(
     assert (await replies(fake, 4))[-1].startswith("Resolved")
     assert (await dm_texts(fake, 4))[3].startswith(RATED)
     await rate(fake, run.app, record, 3)
+    await fake.wait_for(lambda: len(fake.sent_to(thread)) == 4, what="the proposed help entry")
     notes = [m["content"] for m in fake.sent_to(thread)]
-    assert notes == [
+    assert notes[:3] == [
         "Ada: it says password expired",
         "Claimed by Sam.",
         "Resolved by Sam; the bot answers again.",
     ]
+    # Staff answered during the handoff: their answer is offered as a help entry (the learning loop).
+    assert notes[3].startswith("Save this as a help entry?") and "Q: I can't log in" in notes[3]
+    proposal = fake.sent_to(thread)[3]
+    [entry] = await run.app.store.learned_entries()
+    save = f"supportbot:learned:save:{entry.id}"
+    edit = f"supportbot:learned:edit:{entry.id}"
+    assert custom_ids(proposal) == [save, edit, f"supportbot:learned:discard:{entry.id}"]
+    assert entry.answer.startswith("Reset it here")  # the relayed staff answer, kept in the transcript
+    before = len(fake.replies)
+    await fake.dispatch("INTERACTION_CREATE", fake.click(proposal, save, **grace))
+    assert (await replies(fake, before + 1))[-1] == "Only support staff can save or discard help entries."
+    # Edit: a modal with the draft; what staff submit there is saved.
+    await fake.dispatch("INTERACTION_CREATE", fake.click(proposal, edit, **staff))
+    await fake.wait_for(lambda: _modals(fake), what="the edit modal")
+    [modal] = _modals(fake)
+    [[field]] = [row["components"] for row in modal["components"]]
+    assert (modal["custom_id"], field["value"]) == (f"supportbot:learned:editing:{entry.id}", entry.answer)
+    edited = "Reset your password from Settings, then Security."
+    inputs = [{"type": 1, "components": [{"type": 4, "custom_id": "answer", "value": edited}]}]
+    submit = {"custom_id": modal["custom_id"], "components": inputs}
+    await fake.dispatch("INTERACTION_CREATE", fake.interaction(5, submit, channel_id=thread, **staff))
+    assert (await replies(fake, before + 2))[-1].startswith("Saved: the bot will answer this question")
+    [saved] = await run.app.store.learned_entries()
+    assert (saved.status, saved.decided_by, saved.answer) == ("approved", str(STAFF_MEMBER), edited)
+    await fake.dispatch("INTERACTION_CREATE", fake.click(proposal, save, **staff))
+    assert (await replies(fake, before + 3))[-1] == "That entry was saved or discarded already."
     assert len([r for r in fake_openai.requests if r.get("stream")]) == 1  # the bot answered nothing
 
 

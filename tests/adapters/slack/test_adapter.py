@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.slack.adapter import SlackAdapter
-from adapters.slack.blocks import HUMAN_ACTION
+from adapters.slack.blocks import HUMAN_ACTION, SOLVED_ACTION
 from adapters.slack.mrkdwn import to_mrkdwn
 from bot.app import running_app
 from bot.events import ThreadKey
@@ -70,7 +70,7 @@ async def test_mention_is_answered_in_its_thread_with_history(
     )
     [first] = await wait_answers(bot.slack, CHANNEL, "100.1", 1)
     assert first.text == "Echo (2 messages): how do I reset my password"
-    assert set(button_values(first)) == {HUMAN_ACTION, "up", "down"}
+    assert set(button_values(first)) == {HUMAN_ACTION, "up", "down", SOLVED_ACTION}
     # The first visible sign came before the answer: the assistant status, here.
     methods = [c.method for c in bot.slack.calls]
     assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
@@ -279,6 +279,7 @@ async def test_without_streaming_status_or_feedback_blocks_it_falls_back_once(
         assert answer.text == f"Echo (2 messages): question {n}"
         assert set(button_values(answer)) == {
             HUMAN_ACTION,
+            SOLVED_ACTION,
             "supportbot_feedback_up",
             "supportbot_feedback_down",
         }
