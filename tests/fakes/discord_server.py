@@ -10,11 +10,16 @@ Users' messages can be written into a channel's history without a gateway event 
 as when the bot is offline; GET /channels/{id}/messages reads them (`after`, `before`, `limit`) with
 the bot's own. A message sent with a `nonce` and `enforce_nonce` whose nonce the bot used before in
 that channel returns the earlier message, as Discord does for a few minutes.
+`user_writes` is a user writing while the bot may be connected: into the history, and dispatched to
+the connected clients (none: only the history has it). With `realtime_ids` new ids are snowflakes
+of the current time, as Discord's are, so a client can tell a message's age from its id. Every bot
+message posted, edited or deleted and every thread started is noted in the journal.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -28,6 +33,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes.base import FakeServer, json_response
 
 API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1_420_070_400_000  # snowflakes count milliseconds from 2015-01-01
 NOW = "2025-01-01T00:00:00.000000+00:00"
 
 Payload = dict[str, Any]
@@ -80,6 +86,7 @@ class FakeDiscord(FakeServer[Call]):
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
     channels: dict[int, Payload] = field(default_factory=dict)
     history: dict[int, list[Payload]] = field(default_factory=dict)  # channel → users' messages
+    realtime_ids: bool = False  # new ids are snowflakes of the current time
     _faults: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
     _sockets: list[tuple[web.WebSocketResponse, itertools.count[int]]] = field(default_factory=list)
@@ -104,6 +111,8 @@ class FakeDiscord(FakeServer[Call]):
         return base64.b64encode(str(self.bot_id).encode()).decode().rstrip("=") + ".GfAkE0.not-a-real-token"
 
     def next_id(self) -> int:
+        if self.realtime_ids:  # time in the top bits, the counter's low 22 bits keep ids unique
+            return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) & 0x3FFFFF)
         return next(self._ids)
 
     # -- server ------------------------------------------------------------------------------------
@@ -164,10 +173,21 @@ class FakeDiscord(FakeServer[Call]):
         for ws, _ in list(self._sockets):
             await ws.close(code=code, message=reason.encode())
 
-    async def dispatch(self, event: str, data: Payload) -> None:
-        """Send a DISPATCH event to every connected (identified) client."""
+    async def dispatch(self, event: str, data: Payload) -> int:
+        """Send a DISPATCH event to every connected (identified) client; how many it reached."""
+        sent = 0
         for ws, seq in list(self._sockets):
-            await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(seq), "d": data}))
+            with contextlib.suppress(ConnectionError, RuntimeError):  # a client that just went away
+                await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(seq), "d": data}))
+                sent += 1
+        return sent
+
+    async def user_writes(self, data: Payload) -> int:
+        """A user's message (a `dm_message` or `guild_message` payload): into the channel's history
+        (`wrote_while_away`) and dispatched as MESSAGE_CREATE; how many clients it reached (0: the bot
+        is offline, and only the history has it)."""
+        self.wrote_while_away(data)
+        return await self.dispatch("MESSAGE_CREATE", data)
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         if self.gateway_down:
@@ -547,6 +567,7 @@ class FakeDiscord(FakeServer[Call]):
         if body.get("nonce") is not None:
             message["nonce"] = body["nonce"]
         self.messages[int(message["id"])] = message
+        self._noted("post", message)
         return json_response(message)
 
     def bot_posted(self, channel_id: int, content: str, *, nonce: str | None = None) -> Payload:
@@ -556,6 +577,17 @@ class FakeDiscord(FakeServer[Call]):
             message["nonce"] = nonce
         self.messages[int(message["id"])] = message
         return message
+
+    def _noted(self, op: str, message: Payload) -> None:
+        """A bot message as it now is, in the journal (buttons: it has components, a final version)."""
+        self.note(
+            "message",
+            op=op,
+            channel_id=message["channel_id"],
+            id=message["id"],
+            text=message.get("content") or "",
+            buttons=bool(message.get("components")),
+        )
 
     def wrote_while_away(self, message: Payload) -> Payload:
         """Put a user's message (a `dm_message` or `guild_message`) into its channel's history without
@@ -595,10 +627,13 @@ class FakeDiscord(FakeServer[Call]):
         if "components" in body:
             message["components"] = body["components"]
         message["edited_timestamp"] = NOW
+        self._noted("edit", message)
         return json_response(message)
 
     async def _delete_message(self, body: Any, channel_id: str, message_id: str) -> web.Response:
-        self.messages.pop(int(message_id), None)
+        gone = self.messages.pop(int(message_id), None)
+        if gone is not None:
+            self._noted("delete", gone)
         return web.Response(status=204)
 
     def uncached_thread(self, name: str = "an older thread", owner_id: int = 901) -> int:
@@ -638,6 +673,7 @@ class FakeDiscord(FakeServer[Call]):
         archive = body.get("auto_archive_duration", 1440)
         thread = self._thread(message_id, channel_id, body["name"], self.bot_id, archive)
         self.channels[int(message_id)] = thread
+        self.note("thread", id=message_id, parent_id=channel_id)
         await self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
         return json_response(thread, status=201)
 

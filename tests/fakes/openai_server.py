@@ -2,7 +2,8 @@
 
 Streams SSE chunks with a usage chunk like the real API; faults can be queued (429 with
 Retry-After, 500, 401, context-length 400, a hang past the client's timeout, a malformed body, a
-stream cut or stalled after its first chunk).
+stream cut or stalled after its first chunk), or drawn at random: `fault_rate` of the requests with
+nothing queued get one of `random_faults` (a soak's steady share of failures).
 The default answer echoes the last user message and counts the messages it was sent.
 `/v1/embeddings` returns deterministic vectors: a normalised hashed bag of words, after mapping
 words through `embedding_aliases` (so a test can make "block" mean "mute"); its requests are
@@ -63,6 +64,8 @@ class FakeOpenAI(FakeServer[Call]):
     chunk_words: int = 3  # words per streamed chunk
     faults: deque[str] = field(default_factory=deque)
     retry_after: str = "0"
+    fault_rate: float = 0.0  # share of chat requests (with no fault queued) given a random fault
+    random_faults: tuple[str, ...] = ("429", "500", "503", "hang", "malformed", "cut")
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     embedding_dims: int = 64
     embedding_aliases: dict[str, str] = field(default_factory=dict)
@@ -101,7 +104,7 @@ class FakeOpenAI(FakeServer[Call]):
         self.moderation_faults.extend([fault] * times)
 
     def fail_next(self, fault: str, times: int = 1) -> None:
-        """Queue `times` faults: 429, 500, 401, context, hang, malformed, cut, stall."""
+        """Queue `times` faults: 429, 500, 503, 401, context, hang, malformed, cut, stall."""
         self.faults.extend([fault] * times)
 
     def routes(self, app: web.Application) -> None:
@@ -150,6 +153,11 @@ class FakeOpenAI(FakeServer[Call]):
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
 
+    def _random_fault(self) -> str | None:
+        if self.fault_rate > 0 and self.rng.random() < self.fault_rate:
+            return self.rng.choice(self.random_faults)
+        return None
+
     async def _moderations(self, request: web.Request) -> web.Response:
         body = await request.json()
         self._record(request, body)
@@ -177,6 +185,7 @@ class FakeOpenAI(FakeServer[Call]):
         errors = {
             "429": (429, "rate_limit_exceeded", "Rate limit reached"),
             "500": (500, "server_error", "The server had an error"),
+            "503": (503, "service_unavailable", "The server is overloaded"),
             "401": (401, "invalid_api_key", "Incorrect API key provided"),
             "context": (400, "context_length_exceeded", "This model's maximum context length is 8192"),
         }
@@ -194,7 +203,8 @@ class FakeOpenAI(FakeServer[Call]):
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self._record(request, body)
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.faults.popleft() if self.faults else self._random_fault()
+        self.note("chat", fault=fault)
         if fault == "echo-key":  # a proxy that repeats the caller's key in its error, as some do
             key = request.headers.get("Authorization", "").removeprefix("Bearer ")
             return _error(

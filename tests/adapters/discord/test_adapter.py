@@ -535,10 +535,10 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
     make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    earlier = datetime.now(UTC)
     async with serving(make_config()) as app:
-        await left_unanswered(app.store, dm_key(), "m-1", "where are my invoices?", earlier)
-        assert await answer_unanswered(app, earlier + timedelta(seconds=1)) == 1
+        # The store stamps a message when it writes it, so "before this run started" is after that.
+        await left_unanswered(app.store, dm_key(), "m-1", "where are my invoices?", datetime.now(UTC))
+        assert await answer_unanswered(app, datetime.now(UTC) + timedelta(milliseconds=1)) == 1
         [answer] = fake.sent_to(DM)
         assert answer["content"] == "Echo (2 messages): where are my invoices?"
         assert answer["flags"] & 4  # no link previews, like a live answer

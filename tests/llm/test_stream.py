@@ -1,0 +1,110 @@
+"""The LLM client reads the model's stream itself (the SDK's raw streaming response, one json.loads a
+chunk): text, tool calls and usage as the API sends them, however the bytes are cut, and an error
+sent inside the stream. A small OpenAI-compatible server writes the exact bytes each test needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
+from bot.settings import LLMSettings
+
+
+def event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+
+
+def chunk(delta: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
+
+
+TOOL = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "escalate", "arguments": '{"re'}}
+STREAM = b"".join(
+    [
+        b": keep-alive comment\r\n\r\n",
+        event(chunk({"role": "assistant", "content": "Open Settings"})),
+        event(chunk({"content": ", then Security."})),
+        event(chunk({"tool_calls": [TOOL]})),
+        event(chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ason": "asked"}'}}]})),
+        event(
+            {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "m",
+                "choices": [],
+                "usage": {"prompt_tokens": 31, "completion_tokens": 7, "total_tokens": 38},
+            }
+        ),
+        b"data: [DONE]\r\n\r\n",
+        event(chunk({"content": "after the end: never shown"})),
+    ]
+)
+
+
+async def serve(body: bytes, piece: int) -> AsyncIterator[str]:
+    """Serve `body` as an SSE stream for every chat completion, written `piece` bytes at a time."""
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(0, len(body), piece):
+            await resp.write(body[i : i + piece])
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def read(body: bytes, piece: int) -> tuple[list[object], LLMError | None]:
+    got: list[object] = []
+    async for url in serve(body, piece):
+        client = LLMClient(openai.AsyncOpenAI(api_key="sk-test", base_url=url, max_retries=0), LLMSettings())
+        try:
+            async for item in client.stream([{"role": "user", "content": "how do I reset my password?"}]):
+                got.append(item)
+        except LLMError as exc:
+            return got, exc
+        finally:
+            await client.close()
+    return got, None
+
+
+@pytest.mark.parametrize("piece", [len(STREAM), 1, 7])
+async def test_text_tool_calls_and_usage_come_through_however_the_bytes_are_cut(piece: int) -> None:
+    got, error = await read(STREAM, piece)
+    assert error is None
+    assert got == [
+        "Open Settings",
+        ", then Security.",
+        ToolCall("escalate", '{"reason": "asked"}'),
+        CompletionUsage(model="gpt-4o-mini", prompt_tokens=31, completion_tokens=7),
+    ]
+
+
+async def test_an_error_sent_inside_the_stream_is_an_llm_error_after_the_text_before_it() -> None:
+    body = event(chunk({"content": "Open"})) + event({"error": {"message": "overloaded", "type": "server"}})
+    got, error = await read(body, 5)
+    assert got == ["Open"]
+    assert error is not None and error.kind is LLMErrorKind.SERVER and "overloaded" in error.detail
+
+
+async def test_a_chunk_that_is_not_json_is_an_unreadable_response() -> None:
+    got, error = await read(event(chunk({"content": "Open"})) + b"data: {not json\n\n", 3)
+    assert got == ["Open"]
+    assert error is not None and error.kind is LLMErrorKind.SERVER and "unreadable" in error.detail
