@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.analytics.learning import Learning
 from bot.conversation.manager import ConversationManager
+from bot.conversation.outbox import Outbox
 from bot.conversation.spending import unpriced_warning
 from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
@@ -41,6 +42,7 @@ class App:
     escalations: Escalations
     handoff: Handoff
     kb: KnowledgeBase | None
+    outbox: Outbox
     service: SupportService  # what adapters are given: the core's one API for them
     metrics: Metrics  # this app's Prometheus metrics, on a registry of its own
     learning: Learning  # the learning loop: help entries from staff answers
@@ -151,13 +153,16 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             moderator=build_moderator(config, llm),
             metrics=metrics,
         )
+        outbox = Outbox(store, handoff.port)
         service = SupportService(
             store=store,
             manager=manager,
+            outbox=outbox,
             escalations=escalations,
             handoff=handoff,
             settings=settings.escalation,
             privacy=settings.privacy,
+            recover_minutes=settings.bot.recover_minutes,
             metrics=metrics,
             learning=learning,
         )
@@ -170,6 +175,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
                 escalations=escalations,
                 handoff=handoff,
                 kb=kb,
+                outbox=outbox,
                 service=service,
                 metrics=metrics,
                 learning=learning,

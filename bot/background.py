@@ -1,9 +1,13 @@
 """The background jobs of `supportbot run` that one instance does at a time: the recovery sweep,
-escalation reminders and retention.
+the outbox (pending and failed replies, bot/conversation/outbox.py), escalation reminders and
+retention.
 
 Every instance asks the store for the leadership (`ConversationStore.leadership`; with SQLite the
 one process always has it, with Postgres an advisory lock); the holder runs the jobs until it stops,
-the others ask again every `retry_s`, so when the leader dies another takes over. The sweep runs
+the others ask again every `retry_s`, so when the leader dies another takes over. Only the leader
+sweeps the outbox, so two instances never deliver the same pending reply; another instance's failed
+live delivery is left to it by `retry_later`, and a reply another instance has just written is left
+to that instance's live delivery (the outbox's YOUNG_S). The sweep runs
 every `sweep_s`: on Postgres it also answers what a dead instance stored but never answered.
 """
 
@@ -45,9 +49,13 @@ async def _lead(app: App, began: datetime, stop: asyncio.Event, sweep_s: float) 
     """Run every job until `stop`; the sweep (answers in flight) is cancelled then, the others finish."""
     sweep = asyncio.create_task(_sweep(app, began, stop, sweep_s))
     days = app.config.settings.database.retention_days
+    minutes = app.config.settings.bot.recover_minutes
     try:
         await asyncio.gather(
-            app.handoff.reminders.run(stop), run_retention(app.store, days, stop), stop.wait()
+            app.handoff.reminders.run(stop),
+            run_retention(app.store, days, stop),
+            app.outbox.run(stop, minutes),
+            stop.wait(),
         )
     finally:
         sweep.cancel()
@@ -63,7 +71,7 @@ async def run_background(
         try:
             async with app.store.leadership(JOBS) as leading:
                 if leading:
-                    log.info("this instance runs the background jobs (sweep, reminders, retention)")
+                    log.info("this instance runs the background jobs (sweep, outbox, reminders, retention)")
                     await _lead(app, began, stop, sweep_s)
                     return
         except Exception:  # the database is away: try again, the platforms keep being served

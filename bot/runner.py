@@ -84,7 +84,7 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 started.append(adapter)
                 ops.started(adapter)
                 log.info("%s adapter running", adapter.platform)
-            # The sweep, reminders and retention: on one instance at a time (bot/background.py).
+            # The sweep, outbox, reminders and retention: on one instance at a time (bot/background.py).
             background = asyncio.create_task(run_background(app, began, stop))
             await stop.wait()
             await asyncio.gather(background, return_exceptions=True)

@@ -11,14 +11,18 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.conversation.manager import ConversationManager
-from bot.events import AnswerTimings, IncomingMessage, ReplyEvent, ThreadKey
+from bot.conversation.manager import ConversationManager, Named
+from bot.conversation.manager import Received as Received  # adapters hold it between the two steps
+from bot.conversation.outbox import Outbox
+from bot.events import AnswerTimings, IncomingMessage, ReplyDone, ReplyEvent, ThreadKey
 from bot.handoff.escalation import EscalationError, Escalations
 from bot.handoff.ports import PlatformPort
 from bot.handoff.staff import Handoff, Relay
 from bot.handoff.states import Trigger
+from bot.logs import handling
 from bot.ops.metrics import Metrics
 from bot.ops.observe import observed
 from bot.pii import Redactor, Scrub, keep
@@ -108,21 +112,25 @@ class SupportService:
         *,
         store: ConversationStore,
         manager: ConversationManager,
+        outbox: Outbox,
         escalations: Escalations,
         handoff: Handoff,
         settings: EscalationSettings,
         privacy: PrivacySettings | None = None,
+        recover_minutes: int = 0,
         metrics: Metrics | None = None,
         learning: Learning | None = None,
     ) -> None:
         self._metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
+        self._recover_minutes = recover_minutes
         self._learning = learning
         stored_redacted = privacy is not None and privacy.applies_to("database")
         self._stored_text: Scrub = Redactor(privacy.phone_region) if stored_redacted and privacy else keep
         self._refused: set[tuple[str, str]] = set()  # (card thread, person) told they aren't staff
         self._store = store
         self._manager = manager
+        self._outbox = outbox
         self._escalations = escalations
         self._handoff = handoff
 
@@ -141,39 +149,82 @@ class SupportService:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
-        """Answer one message (see ConversationManager.handle); consume with contextlib.aclosing().
-        Text that can't be stored as it came (a lone surrogate) is repaired first, never dropped."""
+    async def receive(self, msg: IncomingMessage, *, named: Named | None = None) -> Received | None:
+        """Store a message: await it BEFORE telling the platform it arrived (the ack), then `answer`.
+        None: a duplicate delivery, nothing to answer. Text that can't be stored as it came (a lone
+        surrogate) is repaired first, never dropped; personal data is redacted when so configured."""
         msg = repaired(msg)
         if self._stored_text is not keep:  # privacy.redact = "all": personal data is never stored
             msg = replace(msg, text=self._stored_text(msg.text))
-        if self._escalations.is_staff(msg.user_id, msg.roles or ()):
-            return observed(self._metrics, msg, self._from_staff(msg))
-        return observed(self._metrics, msg, self._manager.handle(msg))
+        self._metrics.received.labels(msg.key.platform).inc()
+        with handling(msg.key.platform, msg.message_id):
+            if self._escalations.is_staff(msg.user_id, msg.roles or ()) and await self._staff_spoke(
+                msg, named
+            ):
+                return None
+            return await self._manager.receive(msg)
 
-    async def _from_staff(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+    async def _staff_spoke(self, msg: IncomingMessage, named: Named | None) -> bool:
         """Staff writing in a conversation they have (a channel thread they were linked to) speak to
-        the user: kept in the transcript as staff (Role.STAFF), never answered. Elsewhere they are
-        asked and answered like anyone."""
+        the user: kept in the transcript as staff (Role.STAFF), never answered (True). Elsewhere
+        they are asked and answered like anyone (False). Their name is part of what is stored, so
+        it is looked up (`named`) first: rare, and cached by the platform."""
         conv = await self._store.find_conversation(msg.key)
-        if conv is not None and await self._store.current_escalation(conv.id) is not None:
-            name = msg.user_name or msg.user_id
-            await self._handoff.staff_spoke(conv.id, msg.user_id, name, msg.text, msg.message_id)
+        if conv is None or await self._store.current_escalation(conv.id) is None:
+            return False
+        name = msg.user_name or (await named() if named is not None else "") or msg.user_id
+        await self._handoff.staff_spoke(conv.id, msg.user_id, name, msg.text, msg.message_id)
+        return True
+
+    async def answer(
+        self, received: Received, *, named: Named | None = None
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """The answer to a received message (see ConversationManager.answer); consume it with
+        contextlib.aclosing(). `named`: the sender's name lookup, run once it is the thread's turn.
+        Call `shown` as each message of the answer is posted, and `delivered` or `delivery_failed`
+        at the end."""
+        answering = self._manager.answer(received, named)
+        async with aclosing(observed(self._metrics, received.msg, received.at, answering)) as events:
+            async for event in events:
+                if isinstance(event, ReplyDone) and event.reply_id is not None:
+                    self._outbox.live(event.reply_id)
+                yield event
+
+    async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """`receive` and `answer` in one, for an adapter with no platform to acknowledge (the console)."""
+        received = await self.receive(msg)
+        if received is None:
             return
-        async with aclosing(self._manager.handle(msg)) as events:
+        async with aclosing(self.answer(received)) as events:
             async for event in events:
                 yield event
+
+    async def shown(self, received: Received, platform_ids: list[str]) -> None:
+        """The platform messages showing the answer so far: recorded at once, so a restart edits
+        them into the answer instead of posting a second one."""
+        await self._outbox.shown(received.stored.id, platform_ids)
 
     async def delivered(
         self, reply_id: int, platform_message_id: str | None, timings: AnswerTimings | None = None
     ) -> None:
         """The platform accepted a reply; `timings` say how long it took to show (analytics)."""
-        await self._manager.mark_delivered(reply_id, platform_message_id)
+        await self._outbox.delivered(reply_id, platform_message_id)
         if timings is not None:
             await self._store.record_answer_facts(reply_id, timings=timings)
 
     async def delivery_failed(self, reply_id: int, error: str) -> None:
-        await self._manager.mark_delivery_failed(reply_id, error)
+        """The platform refused the reply: the outbox tries again with backoff, then gives up."""
+        await self._outbox.failed(reply_id, error)
+
+    async def to_backfill(self, platform: str) -> list[tuple[ThreadKey, str]]:
+        """Where to read what arrived while the bot was away: `platform`'s conversations active in the
+        last bot.recover_minutes, each with the platform id of its latest stored user message (read
+        the messages after it; `receive` drops the ones already stored)."""
+        if self._recover_minutes <= 0:
+            return []
+        since = datetime.now(UTC) - timedelta(minutes=self._recover_minutes)
+        found = await self._store.recent_conversations(platform, since)
+        return [(conv.key, latest) for conv, latest in found if latest is not None]
 
     async def takes_part(self, key: ThreadKey) -> bool:
         """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
@@ -93,6 +93,16 @@ async def delivered_replies(app: App, key: ThreadKey, count: int = 1) -> list[St
         return found if sum(m.status is MessageStatus.DELIVERED for m in found) >= count else None
 
     return await until(replies, f"{count} replies stored as delivered")
+
+
+async def retry_now(app: App) -> int:
+    """Make every pending reply's next attempt due at once and run the outbox's sweep; how many were
+    delivered. (The backoff itself is minutes long: a test skips the wait, not the attempt.)"""
+    store = app.store
+    assert isinstance(store, SQLiteStore), "retry_now reaches into the SQLite file"
+    async with store.write_lock:
+        await store.db.execute("UPDATE messages SET retry_at = NULL WHERE status = 'pending'")
+    return await app.outbox.sweep(datetime.now(UTC) - timedelta(hours=1))
 
 
 @asynccontextmanager

@@ -30,12 +30,12 @@ from adapters.discord.routing import (
     with_attachments,
     without_mention,
 )
-from adapters.discord.stream import DiscordSurface
+from adapters.discord.stream import DiscordSurface, Handle
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
 from bot.reply.stream import ReplyStream
 from bot.reply.timing import AnswerClock
-from bot.service import SupportService
+from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for g
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
 
 
 class DiscordAdapter:
@@ -78,6 +79,7 @@ class DiscordAdapter:
         self._handoff: DiscordHandoff | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -101,6 +103,11 @@ class DiscordAdapter:
             guild_ready_timeout=self._guild_ready_timeout,
         )
         client.add_dynamic_items(StaffButton, RateButton, LearnedButton)
+
+        async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
+            self._spawn_backfill()
+
+        client.event(on_ready)
         self._client = client
         self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
         try:
@@ -131,6 +138,8 @@ class DiscordAdapter:
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
         self._closing = True
+        for task in self._backfills:
+            task.cancel()  # a message it did not reach is read again by the next start
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
         await self._service.close()  # cards and notes still being posted need the client
@@ -229,6 +238,41 @@ class DiscordAdapter:
                 with suppress(asyncio.CancelledError, Exception):
                     await self._gateway
 
+    # -- backfill ----------------------------------------------------------------------------------
+
+    def _spawn_backfill(self) -> None:
+        task = asyncio.create_task(self._backfill(), name="discord-backfill")
+        self._backfills.add(task)
+        task.add_done_callback(self._backfills.discard)
+
+    async def _backfill(self) -> None:
+        """Answer what was written while the bot was away (the gateway replays nothing to a new
+        session): in each DM and thread with a conversation active in the last bot.recover_minutes,
+        the messages after the latest one stored go through the live path, so each is answered once."""
+        found = await self._service.to_backfill(PLATFORM)
+        read = await asyncio.gather(*(self._read_since(key, last) for key, last in found))
+        if sum(read):
+            log.warning("Discord: read %d message(s) written while the bot was away", sum(read))
+
+    async def _read_since(self, key: ThreadKey, last: str) -> int:
+        """Feed one conversation's messages after `last` to the live path, oldest first."""
+        client = self._client
+        if client is None or not (key.thread.isdigit() and last.isdigit()):
+            return 0
+        try:
+            channel = client.get_channel(int(key.thread)) or await client.fetch_channel(int(key.thread))
+            if not isinstance(channel, discord.DMChannel | discord.Thread):
+                return 0  # e.g. an answer given inline (mention_mode = "reply"): no channel of its own
+            read = 0
+            after = discord.Object(int(last))
+            async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
+                read += not message.author.bot
+                await self._on_message(message)
+            return read
+        except SEND_ERRORS as exc:
+            log.info("Discord: could not read conversation %s after a reconnect: %s", key.thread, exc)
+            return 0
+
     # -- messages ----------------------------------------------------------------------------------
 
     async def _on_message(self, message: discord.Message) -> None:
@@ -241,8 +285,12 @@ class DiscordAdapter:
             if self._handoff is not None and await self._handoff.staff_message(message):
                 return  # staff under a handoff card: relayed, never answered by the bot
             routed = await self._route(self._client, message)
-            if routed is not None:
-                await self._answer(self._client, *routed)
+            if routed is None:
+                return
+            # Stored first: before the thread, the typing sign, anything that can fail or wait.
+            received = await self._service.receive(routed[0])
+            if received is not None:  # else a duplicate (a replayed gateway event, or backfilled)
+                await self._answer(self._client, received, *routed[1:])
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -304,10 +352,12 @@ class DiscordAdapter:
         return await self._service.takes_part(key)
 
     async def _answer(
-        self, client: SupportClient, incoming: IncomingMessage, where: Destination, thread_name: str
+        self, client: SupportClient, received: Received, where: Destination, thread_name: str
     ) -> None:
-        """Stream the manager's reply into Discord; mark it delivered or failed."""
-        accepted = asyncio.Event()  # set when the manager will reply: not a duplicate, no person on it
+        """Stream the core's reply to a stored message into Discord; mark it delivered or failed.
+        Each part's id is recorded as soon as it is posted, so a restart finishes the answer."""
+        incoming = received.msg
+        accepted = asyncio.Event()  # set when the core will reply: nobody from staff on it
 
         async def open_when_accepted() -> discord.abc.Messageable:
             await accepted.wait()
@@ -320,11 +370,16 @@ class DiscordAdapter:
             lambda: asyncio.shield(opening),
             edit_interval_s=self._settings.edit_interval_s,
             reference=where.take_reference,
+            nonce=incoming.message_id,
         )
-        stream: ReplyStream[discord.Message] = ReplyStream(surface)
+
+        async def shown(messages: list[Handle]) -> None:
+            await self._service.shown(received, [str(m.id) for m in messages])
+
+        stream: ReplyStream[Handle] = ReplyStream(surface, on_posted=shown)
         text = ""
         try:
-            async with aclosing(self._service.handle(incoming)) as events:
+            async with aclosing(self._service.answer(received)) as events:
                 async for event in events:
                     if isinstance(event, Accepted):
                         accepted.set()
@@ -348,7 +403,7 @@ class DiscordAdapter:
 
     async def _deliver(
         self,
-        stream: ReplyStream[discord.Message],
+        stream: ReplyStream[Handle],
         done: ReplyDone,
         incoming: IncomingMessage,
         clock: AnswerClock,

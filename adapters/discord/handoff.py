@@ -17,9 +17,9 @@ from adapters.discord.cards import card_embed, card_view, cut, rating_view
 from adapters.discord.client import PLATFORM, SupportClient, reply_view
 from adapters.discord.learned import post_proposal
 from adapters.discord.routing import with_attachments
-from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface
+from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface, Handle
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.ports import LearnedProposal, StaffCard
+from bot.handoff.ports import Delivery, LearnedProposal, StaffCard
 from bot.reply.split import split_message
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
@@ -102,12 +102,14 @@ class DiscordHandoff:
         view = rating_view(rate_escalation) if rate_escalation is not None else None
         await self._post(key, text, view)
 
-    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
-        return await self._post(key, done.text, reply_view(done.reply_id, done.status))
+    async def send_answer(self, key: ThreadKey, done: ReplyDone, delivery: Delivery | None = None) -> str:
+        return await self._post(key, done.text, reply_view(done.reply_id, done.status), delivery)
 
-    async def _post(self, key: ThreadKey, text: str, view: discord.ui.View | None) -> str:
+    async def _post(
+        self, key: ThreadKey, text: str, view: discord.ui.View | None, delivery: Delivery | None = None
+    ) -> str:
         try:
-            return await self._send(int(key.thread), text, view)
+            return await self._send(int(key.thread), text, view, delivery=delivery)
         except discord.NotFound as exc:
             if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
                 raise
@@ -115,7 +117,7 @@ class DiscordHandoff:
             reference = discord.MessageReference(
                 message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
             )
-            return await self._send(int(key.channel), text, view, reference)
+            return await self._send(int(key.channel), text, view, reference, delivery)
 
     async def _send(
         self,
@@ -123,22 +125,31 @@ class DiscordHandoff:
         text: str,
         view: discord.ui.View | None,
         reference: discord.MessageReference | None = None,
+        delivery: Delivery | None = None,
     ) -> str:
         """Post `text` into a user's conversation through the reply pipeline, like a live answer
         (split at Discord's limit, no link previews, buttons under the last piece); returns the last
-        message's id."""
-        references = [reference]
+        message's id. With `delivery`, the parts already shown are edited (see DiscordSurface)."""
+        target = self._client.get_partial_messageable(channel_id)
+        shown: list[Handle] = [target.get_partial_message(int(i)) for i in delivery.shown] if delivery else []
+        references = [] if shown else [reference]
 
         async def channel() -> discord.abc.Messageable:
-            return self._client.get_partial_messageable(channel_id)
+            return target
+
+        async def noted(messages: list[Handle]) -> None:
+            if delivery is not None and delivery.note is not None:
+                await delivery.note([str(m.id) for m in messages])
 
         surface = DiscordSurface(
             channel,
             edit_interval_s=0.0,
             reference=lambda: references.pop() if references else None,
             view=view,
+            nonce=delivery.question_id if delivery else None,
+            posted=len(shown),
         )
-        *_, last = await ReplyStream(surface).finish(text)
+        *_, last = await ReplyStream(surface, shown=shown, on_posted=noted).finish(text)
         return str(last.id)
 
     async def _staff_channel(self, channel: str) -> discord.TextChannel:

@@ -1,7 +1,10 @@
 """The Slack adapter: slack-bolt's AsyncApp over Socket Mode or the HTTP Events API, into the manager.
 
-Events are acked by Bolt at once; answering runs in tasks this adapter tracks (and drains on close).
-A retry or duplicate delivery of a message is dropped here (recently seen) and by the manager (stored).
+Bolt runs the listeners before it acks (`process_before_response`, over HTTP and Socket Mode alike),
+and a listener does only what must come first: decide whether to answer and store the message. So
+Slack hears the 200 only once the message is in the database; the name lookup, the sign and the
+answer run after, in tasks this adapter tracks (and drains on close). A retry or duplicate delivery
+of a message is dropped here (recently seen) and by the store (stored).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from adapters.slack.staff import StaffGroup
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta
 from bot.platforms import AdapterStartError, OpsEndpoint, OpsPage
 from bot.reply.timing import AnswerClock
-from bot.service import SupportService
+from bot.service import Received, SupportService
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,7 @@ class SlackAdapter:
         self._bolt: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._bot_user_id: str | None = None
         self._writer: ReplyWriter | None = None
@@ -149,10 +152,11 @@ class SlackAdapter:
             signing_secret=secret.get_secret_value() if secret else "",
             logger=_bolt_logger(),
             request_verification_enabled=False,  # HTTP: the front door verifies the raw body first
+            process_before_response=True,  # the ack waits for the listener: stored before Slack hears it
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)
-        SlackEntryPoints(self._service, client, self._names, staff).register(bolt)
+        SlackEntryPoints(self._service, client, self._names, staff, spawn=self._spawn).register(bolt)
         self._handoff.register(bolt)
         self._bolt = bolt
         if self._mode == "http":
@@ -237,24 +241,25 @@ class SlackAdapter:
             ) from None
         self._socket = handler
 
-    # Bolt listeners: events are acked before these run; the answer itself runs in a tracked task.
+    # Bolt listeners: Slack is acked when they return, so they store the message and leave the rest
+    # (name, sign, answer) to a tracked task.
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if _usable(event):
-            self._spawn(self._mentioned(origin(event, team_of(body), mention=True), event))
+            await self._mentioned(origin(event, team_of(body), mention=True), event)
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if not _usable(event):
             return
         kind = event.get("channel_type")
         if kind == "im":
-            self._spawn(self._answer(origin(event, team_of(body), mention=False), event))
+            await self._answer(origin(event, team_of(body), mention=False), event)
         elif kind in ("channel", "group") and event.get("thread_ts"):
             where = origin(event, team_of(body), mention=False)
             if self._service.in_staff_channel(PLATFORM, where.channel):
-                self._spawn(self._in_staff_channel(where, event))
+                await self._in_staff_channel(where, event)
             elif self._follows(event):
-                self._spawn(self._follow(where, event))
+                await self._follow(where, event)
 
     def _follows(self, event: dict[str, Any]) -> bool:
         """A thread message to answer without a mention (one with a mention comes as app_mention too)."""
@@ -262,12 +267,12 @@ class SlackAdapter:
             str(event.get("text", "")), self._bot_user_id
         )
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("Slack answer failed", exc_info=task.exception())
@@ -293,7 +298,7 @@ class SlackAdapter:
                 await self._follow(where, event)
             return
         if self._first_time(where.message_id):
-            await self._handoff.staff_wrote(where.thread_ts, where.user, self._text(event))
+            self._spawn(self._handoff.staff_wrote(where.thread_ts, where.user, self._text(event)))
 
     def _text(self, event: dict[str, Any]) -> str:
         """What the person wrote, readable on any platform, with links to attached files."""
@@ -305,7 +310,9 @@ class SlackAdapter:
             await self._answer(where, event)
 
     async def _answer(self, where: Origin, event: dict[str, Any]) -> None:
-        received = datetime.now(UTC)
+        """Store the message (before the ack: only the store's write and a cached name), then answer
+        it in a task."""
+        arrived = datetime.now(UTC)
         if not self._first_time(where.message_id):
             log.info("Slack redelivered message %s; ignored", where.message_id)
             return
@@ -314,26 +321,47 @@ class SlackAdapter:
             key=where.key,
             message_id=where.message_id,
             user_id=where.user,
-            user_name=await self._names.get(where.user),
+            user_name=self._names.cached(where.user) or "",
             text=self._text(event),
             is_dm=where.is_dm,
-            received_at=received,
+            received_at=arrived,
             raw=event,
             roles=await self._staff.roles_of(where.user) if self._staff is not None else None,
         )
-        await self._reply(msg, where)
+        names = self._names
 
-    async def _reply(self, msg: IncomingMessage, where: Origin) -> None:
+        async def named() -> str:
+            return await names.get(where.user)
+
+        try:
+            received = await self._service.receive(msg, named=named)
+        except Exception:
+            # Not stored (the database failed): Slack gets an error and redelivers, so that
+            # redelivery must not be taken for one already seen.
+            self._seen.pop(where.message_id, None)
+            raise
+        if received is not None:
+            self._spawn(self._reply(received, where))
+
+    async def _reply(self, received: Received, where: Origin) -> None:
         """Stream the core's reply into the thread; the sign goes up once the core accepts the message
-        (not a duplicate, nobody from staff on it) and comes down when the answer is there."""
-        assert self._writer is not None
-        writer = self._writer
-        writing = writer.begin(where)
-        clock = AnswerClock(msg.received_at)
+        (nobody from staff on it) and comes down when the answer is there. Each message of the
+        answer is recorded as soon as it is posted, so a restart finishes it rather than repeating it."""
+        assert self._writer is not None and self._names is not None
+        writer, names = self._writer, self._names
+
+        async def shown(ts: list[str]) -> None:
+            await self._service.shown(received, ts)
+
+        async def named() -> str:
+            return await names.get(where.user)
+
+        writing = writer.begin(where, on_posted=shown)
+        clock = AnswerClock(received.msg.received_at)
         signing: asyncio.Task[Sign] | None = None
         done: ReplyDone | None = None
         try:
-            async with aclosing(self._service.handle(msg)) as events:
+            async with aclosing(self._service.answer(received, named=named)) as events:
                 async for event in events:
                     if isinstance(event, Accepted):
                         signing = asyncio.create_task(_timed(writer.sign(where), clock))

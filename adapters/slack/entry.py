@@ -1,14 +1,16 @@
 """Slack's ways to reach a person: /escalate, /resolve, the message shortcut, the buttons and 👍/👎.
 
-Each translates its payload into a ThreadKey and calls the core's escalation or feedback; the
-person who acted is answered within Slack's 3 seconds (the slash command's ack, or an ephemeral).
+Each translates its payload into a ThreadKey and calls the core's escalation or feedback before it
+acks (Bolt acks when the listener returns: `process_before_response`), so what the press changed is
+stored when Slack hears of it; the person who acted is answered in the slash command's ack, or by an
+ephemeral message posted after the ack.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -96,11 +98,14 @@ class SlackEntryPoints:
         client: AsyncWebClient,
         names: NameCache | None = None,
         staff: StaffGroup | None = None,
+        *,
+        spawn: Callable[[Coroutine[Any, Any, Any]], None] | None = None,
     ) -> None:
         self._service = service
         self._client = client
         self._names = names
         self._staff = staff
+        self._spawn = spawn  # runs work after the ack (the adapter tracks it); None: await it
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command(ESCALATE_COMMAND)(self.on_escalate)
@@ -137,42 +142,54 @@ class SlackEntryPoints:
 
     async def on_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any], body: dict[str, Any]) -> None:
         """The message shortcut "Escalate to a human": works inside threads, unlike slash commands."""
-        await ack()
         message = shortcut.get("message") or {}
         channel, user = str((shortcut.get("channel") or {}).get("id", "")), str(shortcut["user"]["id"])
         thread_ts = message.get("thread_ts")
         if not channel or not isinstance(message.get("ts"), str) or not isinstance(thread_ts, str | None):
+            await ack()
             return
         is_dm = is_dm_channel(channel)
         key = thread_key(team_of(body), channel, message["ts"], thread_ts, is_dm)
         reason = clean_text(str(message.get("text", "")), None)[:REASON_CHARS] or "Escalate to a human"
         text = await self._service.escalate(key, Person(user), reason, Trigger.SHORTCUT)
-        await self._ephemeral(channel, user, text, thread_ts or (None if is_dm else message["ts"]))
+        await ack()
+        await self._after_ack(
+            self._ephemeral(channel, user, text, thread_ts or (None if is_dm else message["ts"]))
+        )
 
     async def on_human_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
         value = decode(str(action.get("value", "")))
         user = str(body["user"]["id"])
         channel, thread_ts = where_clicked(body)
         if value is None:
+            await ack()
             return
         trigger = Trigger.FEEDBACK if value.kind == "feedback" else Trigger.BUTTON
         text = await self._service.escalate_reply(value.reply_id, Person(user), trigger, clicked_place(body))
-        await self._ephemeral(channel, user, text, thread_ts)
+        await ack()
+        await self._after_ack(self._ephemeral(channel, user, text, thread_ts))
 
     async def on_feedback(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """👍/👎 from the feedback_buttons element or the classic buttons; a 👎 offers a person."""
-        await ack()
         value = decode(str(action.get("value", "")))
         if value is None or value.kind not in ("up", "down"):
+            await ack()
             return
         user = str(body["user"]["id"])
         said = await self._service.feedback(
             value.reply_id, Person(user), helpful=value.kind == "up", place=clicked_place(body)
         )
+        await ack()
         channel, thread_ts = where_clicked(body)
         blocks = offer_human_blocks(said.text, value.reply_id) if said.offer_human else None
-        await self._ephemeral(channel, user, said.text, thread_ts, blocks)
+        await self._after_ack(self._ephemeral(channel, user, said.text, thread_ts, blocks))
+
+    async def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
+        """Slack answers the request only once the listener returns: slow work goes after it."""
+        if self._spawn is None:
+            await work
+        else:
+            self._spawn(work)
 
     async def on_solved(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """ "That solved it" under an answer: the core counts it from the person it answered."""

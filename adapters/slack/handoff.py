@@ -6,6 +6,7 @@ thread reach `Handoff.staff_wrote` (relayed when the user is in a DM); the bot n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -34,7 +35,7 @@ from adapters.slack.payloads import PLATFORM, is_dm_channel
 from adapters.slack.staff import StaffGroup
 from adapters.slack.stream import EditSurface, Target
 from bot.events import ReplyDone, ThreadKey
-from bot.handoff.ports import LearnedProposal, StaffCard
+from bot.handoff.ports import Delivery, LearnedProposal, StaffCard
 from bot.ids import parse_id
 from bot.reply.stream import ReplyStream
 from bot.service import Person, SupportService
@@ -109,7 +110,7 @@ class SlackHandoff:
             channel=channel, thread_ts=thread, text=escape(proposal.text), blocks=proposal_blocks(proposal)
         )
 
-    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
+    async def send_answer(self, key: ThreadKey, done: ReplyDone, delivery: Delivery | None = None) -> str:
         s = self._slack
         thread = None if key.thread == key.channel else key.thread  # None: the top level of a DM
         surface = EditSurface(
@@ -119,7 +120,12 @@ class SlackHandoff:
             0.0,
             actions=reply_actions(done, native_feedback=False) or [],
         )
-        posted = await ReplyStream(surface).finish(done.text)
+        shown = list(delivery.shown) if delivery is not None else []
+        if shown:  # a chat stream the stop left open is closed before it is edited into the answer
+            with contextlib.suppress(SlackApiError):  # not a stream, or one already stopped
+                await self._client.chat_stopStream(channel=key.channel, ts=shown[-1])
+        note = delivery.note if delivery is not None else None
+        posted = await ReplyStream(surface, shown=shown, on_posted=note).finish(done.text)
         return posted[0]
 
     async def send_to_user(self, key: ThreadKey, text: str, *, rate_escalation: int | None = None) -> None:

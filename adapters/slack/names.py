@@ -32,6 +32,11 @@ class NameCache:
         self._clock = clock
         self._names: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
+    def cached(self, user_id: str) -> str | None:
+        """The name if it is known and fresh, without asking Slack (for storing before the ack)."""
+        hit = self._names.get(user_id)
+        return hit[1] if hit is not None and self._clock() - hit[0] < self._ttl_s else None
+
     async def get(self, user_id: str) -> str:
         """The user's display name (else real name, else handle); the id itself if Slack won't say."""
         hit = self._names.get(user_id)

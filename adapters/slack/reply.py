@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from slack_sdk.errors import SlackApiError
@@ -30,6 +31,7 @@ REACTION = "eyes"
 # so a slow answer renews it; at most a few times, so a status never taken back still ends.
 STATUS_RENEW_S = 60.0
 STATUS_RENEWALS = 10
+Posted = Callable[[list[str]], Awaitable[None]]  # hears the ts of an answer's messages so far
 
 
 class Sign(StrEnum):
@@ -118,8 +120,9 @@ class ReplyWriter:
         self._native_ok[where.team] = False
         log.info("Slack chat streaming refused (%s); answering with edits in team %s", code, where.team)
 
-    def begin(self, where: Origin) -> Writing:
-        writing = Writing(self, where)
+    def begin(self, where: Origin, on_posted: Posted | None = None) -> Writing:
+        """An answer about to be written; `on_posted` hears the ts of its messages as each is posted."""
+        writing = Writing(self, where, on_posted)
         self._answers[where.ts] = writing
         return writing
 
@@ -127,7 +130,7 @@ class ReplyWriter:
 class Writing:
     """One answer in progress through the core's reply pipeline: add deltas, then finish."""
 
-    def __init__(self, writer: ReplyWriter, where: Origin) -> None:
+    def __init__(self, writer: ReplyWriter, where: Origin, on_posted: Posted | None = None) -> None:
         self._writer = writer
         target = Target(where.channel, where.thread_ts, where.team, where.user)
         s = writer.settings
@@ -141,9 +144,10 @@ class Writing:
                 native,
                 fallback=self._surfaces[1],
                 on_fallback=lambda code: writer.native_refused(where, code),
+                on_posted=on_posted,
             )
         else:
-            self._stream = ReplyStream(self._surfaces[0])
+            self._stream = ReplyStream(self._surfaces[0], on_posted=on_posted)
         self._text = ""
         self.renewing: asyncio.Task[None] | None = None  # the assistant status kept up meanwhile
 

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.api import error_code
 from adapters.slack.blocks import Block, text_blocks
 from adapters.slack.mrkdwn import defuse, to_mrkdwn
-from bot.reply.stream import TooLong, Unavailable
+from bot.reply.stream import Gone, TooLong, Unavailable
 
 TYPING = " …"  # shown after interim text so a pause does not look like the end
 
@@ -33,7 +33,11 @@ class Target:
 
 
 def _too_long(exc: SlackApiError) -> Exception:
-    return TooLong("Slack said msg_too_long") if error_code(exc) == "msg_too_long" else exc
+    """The pipeline's own error for what it handles (too long, deleted), else Slack's."""
+    code = error_code(exc)
+    if code == "msg_too_long":
+        return TooLong("Slack said msg_too_long")
+    return Gone(code) if code == "message_not_found" else exc
 
 
 @dataclass

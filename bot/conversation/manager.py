@@ -2,17 +2,18 @@
 
 One lock per ThreadKey keeps a thread's messages answered in arrival order, each seeing the
 exchanges before it. Every inbound message ends answered or failed; failures become a short apology.
-The path of one message reads top to bottom in `handle` and `_answer`; the texts are in fallback.py,
-what the model reads in context.py, what it costs in spending.py.
+The path of one message reads top to bottom in `receive`, `answer` and `_answer`; the texts are in
+fallback.py, what the model reads in context.py, what it costs in spending.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -64,6 +65,17 @@ if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this modu
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Named = Callable[[], Awaitable[str]]  # looks up the sender's display name
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message stored (not a duplicate) and waiting for its answer."""
+
+    msg: IncomingMessage
+    stored: StoredMessage
+    # When it was stored, on time.monotonic() (the platform's timestamp may come from another clock).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -147,17 +159,29 @@ class ConversationManager:
         privacy = settings.privacy
         self._to_model = Redactor(privacy.phone_region) if privacy.applies_to("llm") else keep
 
-    async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
-        """Answer one message. Yields nothing for a duplicate delivery or a conversation a person has;
-        else Accepted first and ReplyDone last.
+    async def receive(self, msg: IncomingMessage) -> Received | None:
+        """Store one message, before the platform is told it arrived; None for a duplicate delivery.
 
-        Consume it with contextlib.aclosing(): the thread's lock is held until the stream ends.
+        Only the store's write happens here (no name lookup, no model): the adapter awaits it before
+        its ack, then answers with `answer`.
         """
         stored = await self._store.record_inbound(msg, self._counter.count(msg.text))
         if stored is None:
             log.info("duplicate delivery of %s message %s dropped", msg.key.platform, msg.message_id)
             self._metrics.duplicates.labels(msg.key.platform).inc()
-            return
+            return None
+        return Received(msg, stored)
+
+    async def answer(
+        self, received: Received, named: Named | None = None
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """Answer a received message. Yields nothing for a conversation a person has; else Accepted
+        first and ReplyDone last. `named` looks up the sender's name (stored with it) once the
+        thread's turn has come.
+
+        Consume it with contextlib.aclosing(): the thread's lock is held until the stream ends.
+        """
+        msg, stored = received.msg, received.stored
         in_conversation(stored.conversation_id)  # named on the log lines from here on
         # What the store said of the conversation holds unless we wait for the lock (then an
         # earlier message may have handed it over meanwhile): ask again only in that case.
@@ -166,14 +190,40 @@ class ConversationManager:
             if stored.handed_over or (
                 waited and await self._store.current_escalation(stored.conversation_id) is not None
             ):
-                await self._leave_to_staff(msg, stored)
+                await self._leave_to_staff(await self._named(msg, stored, named), stored)
                 return
             yield Accepted()
+            msg = await self._named(msg, stored, named)
             if self._escalations.wants_human(stored.text):
                 yield await self._escalate_on_keyword(msg, stored)
                 return
             async for event in self._answer(msg, stored):
                 yield event
+
+    async def handle(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """`receive` and `answer` in one (the console, which has no platform to acknowledge)."""
+        received = await self.receive(msg)
+        if received is None:
+            return
+        async with aclosing(self.answer(received)) as events:
+            async for event in events:
+                yield event
+
+    async def _named(
+        self, msg: IncomingMessage, stored: StoredMessage, named: Named | None
+    ) -> IncomingMessage:
+        """The message with its sender's name looked up (and stored), when there is a lookup."""
+        if named is None:
+            return msg
+        try:
+            name = await named()
+        except Exception as exc:  # a name is a courtesy: the message is answered without one
+            log.info("looking up the name of %s failed: %s", msg.user_id, exc)
+            return msg
+        if not name or name == msg.user_name:
+            return msg
+        await self._store.set_user_name(stored.id, name)
+        return replace(msg, user_name=name)
 
     async def recover(self, inbound: StoredMessage, key: ThreadKey) -> ReplyDone | None:
         """Answer a message stored before a stop but never answered; None if it no longer needs one.
@@ -201,10 +251,6 @@ class ConversationManager:
 
     async def mark_delivered(self, reply_id: int, platform_message_id: str | None) -> None:
         await self._store.mark_delivered(reply_id, platform_message_id)
-
-    async def mark_delivery_failed(self, reply_id: int, error: str) -> None:
-        log.warning("reply %s was not delivered: %s", reply_id, error)
-        await self._store.set_status(reply_id, MessageStatus.FAILED, error)
 
     # -- the steps of one answer ------------------------------------------------------------------
 

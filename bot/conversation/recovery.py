@@ -1,7 +1,8 @@
 """Start-up sweep: answer messages that were stored but never answered because the bot stopped.
 
-The manager stores every message before answering it, so a crash or restart mid-answer leaves it
-'received'; platforms won't redeliver an event they saw acknowledged, so we answer it ourselves.
+The manager stores every message before the platform is acknowledged, so a crash or restart
+mid-answer leaves it 'received'; platforms won't redeliver an event they saw acknowledged, so we
+answer it ourselves, through the outbox (which edits a half-written answer into the whole one).
 """
 
 from __future__ import annotations
@@ -26,20 +27,13 @@ async def answer_unanswered(app: App, started: datetime) -> int:
     since = started - timedelta(minutes=minutes)
     answered = 0
     for inbound, key in await app.store.abandoned(since, started):  # no running process will answer
-        port = app.handoff.port(key.platform)
-        if port is None:
+        if app.handoff.port(key.platform) is None:
             continue  # e.g. a console conversation, or a platform not started this time
         done = await app.manager.recover(inbound, key)
         if done is None or done.reply_id is None:
             continue
-        try:
-            posted = await port.send_answer(key, done)  # formatted, with buttons, like a live answer
-        except Exception as exc:  # the platform refused: recorded, and the sweep goes on
-            log.warning("could not deliver the recovered answer to message %s: %s", inbound.id, exc)
-            await app.manager.mark_delivery_failed(done.reply_id, type(exc).__name__)
-            continue
-        await app.manager.mark_delivered(done.reply_id, posted)
-        answered += 1
+        # Formatted, with buttons, like a live answer; what the stop left half-written is replaced.
+        answered += await app.outbox.deliver(key, done, inbound)
     if answered:
         log.warning("answered %s message(s) left unanswered by the last stop", answered)
     return answered

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +42,15 @@ class StaffCard:
         if self.link:
             return f"{link('Open the conversation', self.link)} and reply there."
         return "No link to the conversation is available."
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What is known of an answer's earlier delivery, so delivering it again never posts it twice."""
+
+    question_id: str  # the platform id of the message it answers (Discord: each part's nonce base)
+    shown: tuple[str, ...] = ()  # platform ids of the messages already showing part of it, in order
+    note: Callable[[list[str]], Awaitable[None]] | None = None  # record the ids as messages are posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +101,9 @@ class PlatformPort(Protocol):
         """Post into the user's conversation; with `rate_escalation`, add 1–5 rating buttons."""
         ...
 
-    async def send_answer(self, key: ThreadKey, done: ReplyDone) -> str:
+    async def send_answer(self, key: ThreadKey, done: ReplyDone, delivery: Delivery | None = None) -> str:
         """Post a bot answer (Markdown) that was not streamed, formatted and with the buttons a live
-        answer gets; returns the message id a live answer would record."""
+        answer gets; returns the message id a live answer would record. With `delivery`, the messages
+        already shown are edited into the answer (surplus ones deleted) rather than posted again, and
+        each new message's id is noted as soon as it is posted."""
         ...

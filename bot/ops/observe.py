@@ -12,12 +12,11 @@ from bot.ops.metrics import Metrics
 
 
 async def observed(
-    metrics: Metrics, msg: IncomingMessage, events: AsyncGenerator[ReplyEvent, None]
+    metrics: Metrics, msg: IncomingMessage, began: float, events: AsyncGenerator[ReplyEvent, None]
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """`events` unchanged; counts the message and its reply, and names it in the log meanwhile."""
+    """`events` (the answer to `msg`, received at `began` on time.monotonic()) unchanged; counts its
+    reply, and names the message in the log meanwhile. (The message itself is counted on receipt.)"""
     platform = msg.key.platform
-    began = time.monotonic()  # the platform's own timestamp may come from a clock of its own
-    metrics.received.labels(platform).inc()
     with handling(platform, msg.message_id):
         async with aclosing(events) as stream:
             async for event in stream:

@@ -5,15 +5,20 @@ One engine for every platform and for live and recovered answers alike. A platfo
 limit and edit interval. A surface that finds a message too long raises `TooLong`; the engine then
 shrinks its limit and lays the answer out again, so the tail continues in new messages. A surface
 that can't be used at all raises `Unavailable` on its first post, and the engine continues on the
-fallback surface. Interim text is a courtesy: if showing it fails, streaming stops and the final
-text is still delivered by `finish`, whose errors are the caller's.
+fallback surface. A message deleted meanwhile (`Gone` from an edit) is posted anew. Interim text
+is a courtesy: if showing it fails, streaming stops and the final text is still delivered by
+`finish`, whose errors are the caller's.
+
+A stream can resume messages an earlier attempt posted (`shown`, e.g. before a crash): `finish`
+edits them into the answer and deletes any surplus, so no fragment stays and nothing is posted
+twice. `on_posted` hears the messages each time one is posted or deleted, to record their ids.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from bot.reply.split import split_message
@@ -26,6 +31,10 @@ MIN_LIMIT = 300  # a platform that keeps saying "too long" is never split finer 
 
 class TooLong(Exception):
     """The platform refused a message as too long (Slack's msg_too_long)."""
+
+
+class Gone(Exception):
+    """The message to edit no longer exists (someone deleted it); the engine posts it anew."""
 
 
 class Unavailable(Exception):
@@ -63,6 +72,8 @@ class ReplyStream(Generic[H]):
         fallback: Surface[H] | None = None,
         on_fallback: Callable[[str], None] = lambda reason: None,
         clock: Callable[[], float] = time.monotonic,
+        shown: Sequence[H] = (),
+        on_posted: Callable[[list[H]], Awaitable[None]] | None = None,
     ) -> None:
         self._surface = surface
         self._fallback = fallback
@@ -70,10 +81,11 @@ class ReplyStream(Generic[H]):
         self._interim_ok = True
         self._clock = clock
         self._limit = surface.limit
-        self.messages: list[H] = []
-        self._shown: list[str] = []
-        self._changed_at: list[float] = []
+        self.messages: list[H] = list(shown)
+        self._shown: list[str | None] = [None] * len(self.messages)  # None: unknown, always edited
+        self._changed_at: list[float] = [float("-inf")] * len(self.messages)
         self._decorate = True
+        self._on_posted = on_posted
 
     @property
     def visible(self) -> bool:
@@ -155,18 +167,28 @@ class ReplyStream(Generic[H]):
                 await self._post(piece, final=last)
             elif piece != self._shown[i] or (last and self._decorate):
                 await self._edit(i, piece, final=last)
+        surplus = len(self.messages) > len(pieces)
         while len(self.messages) > len(pieces):  # the final text is shorter than what was streamed
             await self._surface.delete(self.messages.pop())
             self._shown.pop()
             self._changed_at.pop()
+        if surplus and self._on_posted is not None:
+            await self._on_posted(list(self.messages))
 
     async def _post(self, text: str, *, final: bool) -> None:
         handle = await self._surface.post(text, final=final)
         self.messages.append(handle)
         self._shown.append(text)
         self._changed_at.append(self._clock())
+        if self._on_posted is not None:
+            await self._on_posted(list(self.messages))
 
     async def _edit(self, i: int, text: str, *, final: bool) -> None:
-        self.messages[i] = await self._surface.edit(self.messages[i], text, final=final)
+        try:
+            self.messages[i] = await self._surface.edit(self.messages[i], text, final=final)
+        except Gone:  # e.g. a part shown before a restart, deleted since: this part is posted again
+            self.messages[i] = await self._surface.post(text, final=final)
+            if self._on_posted is not None:
+                await self._on_posted(list(self.messages))
         self._shown[i] = text
         self._changed_at[i] = self._clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +65,18 @@ class StoredMessage:
     error: str | None = None
     # From record_inbound only: staff had the conversation when the message was stored.
     handed_over: bool = False
+    # Inbound only: the platform ids of the messages showing its answer so far (see note_shown).
+    shown_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A reply the outbox still has to deliver: the reply, the message it answers, where it goes."""
+
+    reply: StoredMessage
+    inbound: StoredMessage  # its `shown_as`: what is already on the platform of this answer
+    key: ThreadKey
+    attempts: int  # delivery attempts that failed so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +230,30 @@ class ConversationStore(Protocol):
 
     async def mark_delivered(self, message_id: int, platform_message_id: str | None) -> None: ...
 
+    async def set_user_name(self, message_id: int, user_name: str) -> None:
+        """Fill in the sender's name of a stored user message (stored first, the name looked up after)."""
+        ...
+
+    async def note_shown(self, inbound_id: int, platform_ids: Sequence[str]) -> None:
+        """Record the platform messages that show the answer to user message `inbound_id` so far, in
+        order, replacing what was recorded (read back as its `shown_as`; an empty list clears it).
+        Written as soon as a message is posted, so a delivery after a crash edits them instead of
+        posting a second answer. Ids are platform ids without whitespace."""
+        ...
+
+    async def undelivered(self, since: datetime, due: datetime) -> list[Outgoing]:
+        """Replies (rows written by record_reply) still pending, i.e. neither mark_delivered nor set to
+        FAILED, created at or after `since`, whose next attempt is due: never retried, or with the
+        `retry_at` of the last retry_later at or before `due`. Oldest first, each with the user
+        message it answers (with its `shown_as`) and its conversation's key."""
+        ...
+
+    async def retry_later(self, reply_id: int, error: str, retry_at: datetime) -> None:
+        """One delivery attempt of a pending reply failed: add one to its Outgoing.attempts, store
+        `error` as the reply's error, and leave it pending but not due before `retry_at`. No effect
+        on a reply that is not pending."""
+        ...
+
     async def find_conversation(self, key: ThreadKey) -> Conversation | None: ...
 
     async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
@@ -254,6 +291,13 @@ class ConversationStore(Protocol):
         ...
 
     async def ensure_conversation(self, key: ThreadKey) -> Conversation: ...
+
+    async def recent_conversations(
+        self, platform: str, since: datetime
+    ) -> list[tuple[Conversation, str | None]]:
+        """Conversations of `platform` with a message stored at or after `since` (their `updated_at`),
+        each with the platform id of its latest stored user message (None if it has none)."""
+        ...
 
     async def conversation_of_message(self, message_id: int) -> Conversation | None: ...
 

@@ -1,7 +1,8 @@
 """A small fake of Discord's REST API and gateway on 127.0.0.1, for driving the real discord.py client.
 
 The gateway says HELLO, answers IDENTIFY with READY and one GUILD_CREATE (a text channel, a staff role,
-the bot's own role), ACKs heartbeats and dispatches events on demand. REST endpoints the client uses are
+the bot's own role), RESUME with RESUMED (or INVALID_SESSION when not `resumable`), ACKs heartbeats
+and dispatches events on demand. REST endpoints the client uses are
 served and every call is recorded; faults (429 with Via and retry_after, 403, 500) can be queued.
 A channel can be left out of the client's cache (`uncached_thread`): the client then only learns of it
 from the REST API, as when a thread was created while the bot was offline.
@@ -79,6 +80,8 @@ class FakeDiscord(FakeServer[Call]):
     reject_message_content: bool = False  # close with 4014 when the intent is asked for
     gateway_down: bool = False  # refuse new gateway connections (503), as in an outage
     identifies: list[Payload] = field(default_factory=list)
+    resumable: bool = True  # a RESUME continues the session (else INVALID_SESSION: a new one)
+    resumes: int = 0  # RESUMEs received
     messages: dict[int, Payload] = field(default_factory=dict)  # posted by the bot, as last edited
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
     channels: dict[int, Payload] = field(default_factory=dict)
@@ -202,6 +205,8 @@ class FakeDiscord(FakeServer[Call]):
                     await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
                 elif frame["op"] == 2:
                     await self._identify(ws, seq, frame["d"])
+                elif frame["op"] == 6:
+                    await self._resume(ws, seq)
         finally:
             self._sockets[:] = [(w, s) for w, s in self._sockets if w is not ws]
             self.changed()
@@ -225,6 +230,17 @@ class FakeDiscord(FakeServer[Call]):
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(seq), "d": ready}))
         await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(seq), "d": self._guild()}))
+        self._sockets.append((ws, seq))
+        self.changed()
+
+    async def _resume(self, ws: web.WebSocketResponse, seq: itertools.count[int]) -> None:
+        """A RESUME: RESUMED (the session goes on) while `resumable`, else INVALID_SESSION (d=false),
+        after which the client must IDENTIFY for a new session."""
+        self.resumes += 1
+        if not self.resumable:
+            await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
+            return
+        await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(seq), "d": {}}))
         self._sockets.append((ws, seq))
         self.changed()
 
@@ -553,6 +569,14 @@ class FakeDiscord(FakeServer[Call]):
         self.messages[int(message["id"])] = message
         self._noted("post", message)
         return json_response(message)
+
+    def bot_posted(self, channel_id: int, content: str, *, nonce: str | None = None) -> Payload:
+        """A message of the bot's already in a channel (e.g. the part of an answer a killed run posted)."""
+        message = self._message(str(channel_id), {"content": content})
+        if nonce is not None:
+            message["nonce"] = nonce
+        self.messages[int(message["id"])] = message
+        return message
 
     def _noted(self, op: str, message: Payload) -> None:
         """A bot message as it now is, in the journal (buttons: it has components, a final version)."""

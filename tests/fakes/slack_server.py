@@ -19,6 +19,7 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -68,6 +69,9 @@ class FakeSlack(FakeServer[Call]):
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what the bot acked over Socket Mode
+    # Awaited with each Socket Mode ack as it arrives, before it is recorded: a test looks at the
+    # bot's state at the moment Slack hears the ack.
+    on_socket_ack: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     _socket_out: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _envelopes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -167,7 +171,10 @@ class FakeSlack(FakeServer[Call]):
         try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
-                    self.socket_acks.append(json.loads(msg.data))
+                    ack = json.loads(msg.data)
+                    if self.on_socket_ack is not None:
+                        await self.on_socket_ack(ack)
+                    self.socket_acks.append(ack)
                     self.changed()
         finally:
             sender.cancel()

@@ -1,9 +1,8 @@
 """The soak benchmark, small: both platforms, `supportbot run` as a real process, LLM faults, retries,
 duplicate deliveries and one kill -9 with a restart on the same database (bench/soak, bench/README.md).
 
-What the bot guarantees today is asserted; what issue 11 brings (nothing lost: store before ack,
-the outbox and Discord backfill; no half-written answer left: the outbox) is a strict xfail, to be
-switched on when those land: it fails today because the bot loses messages and leaves fragments.
+Asserted: nothing lost (store before ack, the outbox and Discord backfill) and no half-written
+answer left (the outbox), as issue 11 asked, besides what the bot guaranteed before.
 """
 
 from __future__ import annotations
@@ -75,20 +74,11 @@ def test_no_answer_lands_in_another_thread(soaked: dict[str, Figures], platform:
     assert soaked[platform].wrong_thread == 0, report(soaked[platform], explain=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11, deliverables 1 and 3: Slack acks before storing (a kill loses what was acked) and"
-    " Discord has no backfill (what users wrote while the bot was down is never answered)",
-)
 def test_no_message_is_lost(soaked: dict[str, Figures]) -> None:
     lost = {platform: figures.lost for platform, figures in soaked.items()}
     assert lost == {platform: 0 for platform in PLATFORMS}, lost
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11, deliverable 2 (the outbox): a kill mid-answer leaves the half-written answer visible",
-)
 def test_no_half_written_answer_is_left(soaked: dict[str, Figures]) -> None:
     fragments = {platform: figures.fragments for platform, figures in soaked.items()}
     assert fragments == {platform: 0 for platform in PLATFORMS}, fragments

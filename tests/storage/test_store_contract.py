@@ -542,3 +542,83 @@ async def test_a_reply_knows_whom_it_answered_and_who_took_part(store: Conversat
     assert await store.asker_of(question.id) is None  # a user message is not a reply
     assert await store.asker_of(reply + 1000) is None
     assert await store.took_part(found[0].id, "U1") and not await store.took_part(found[0].id, "U2")
+
+
+# ------------------------------------------------------------------ the outbox and backfill
+
+
+async def test_a_user_name_filled_in_after_the_message_was_stored(store: ConversationStore) -> None:
+    msg = await store.record_inbound(
+        IncomingMessage(KEY, f"m{next(_ids)}", "U1", "", "hi", False, datetime.now(UTC)), 2
+    )
+    assert msg is not None
+    await store.set_user_name(msg.id, "Ada")
+    (stored,) = await store.messages(msg.conversation_id, 10)
+    assert stored.user_name == "Ada"
+
+
+async def test_note_shown_replaces_the_platform_ids_showing_an_answer(store: ConversationStore) -> None:
+    msg = await inbound(store)
+    assert msg.shown_as == ()
+    await store.note_shown(msg.id, ["1.1"])
+    await store.note_shown(msg.id, ["1.1", "1.2"])
+    (stored,) = await store.messages(msg.conversation_id, 10)
+    assert stored.shown_as == ("1.1", "1.2")
+    start = stored.created_at - timedelta(seconds=1)
+    [(found, _)] = await store.unanswered_between(start, datetime.now(UTC) + timedelta(seconds=1))
+    assert found.shown_as == ("1.1", "1.2")
+    await store.note_shown(msg.id, [])
+    (stored,) = await store.messages(msg.conversation_id, 10)
+    assert stored.shown_as == ()
+
+
+async def test_undelivered_lists_pending_replies_that_are_due_with_what_is_shown(
+    store: ConversationStore,
+) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    delivered = await inbound(store, text="delivered")
+    await store.mark_delivered(await answer(store, delivered), "9.9")
+    failed = await inbound(store, text="failed")
+    await store.set_status(await answer(store, failed), MessageStatus.FAILED, "gone")
+    pending = await inbound(store, text="pending")
+    await store.note_shown(pending.id, ["1.1"])
+    pending_reply = await answer(store, pending, "the whole answer")
+    elsewhere = await inbound(store, OTHER_THREAD, text="pending elsewhere")
+    elsewhere_reply = await answer(store, elsewhere)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+
+    found = await store.undelivered(start, now)
+    assert [(o.reply.id, o.inbound.id, o.key, o.attempts) for o in found] == [
+        (pending_reply, pending.id, KEY, 0),
+        (elsewhere_reply, elsewhere.id, OTHER_THREAD, 0),
+    ]
+    assert (found[0].reply.text, found[0].inbound.shown_as) == ("the whole answer", ("1.1",))
+    assert await store.undelivered(now, now) == []  # created before `since`
+
+    await store.retry_later(pending_reply, "ratelimited", now + timedelta(minutes=1))
+    assert [o.reply.id for o in await store.undelivered(start, now)] == [elsewhere_reply]
+    [again] = [
+        o for o in await store.undelivered(start, now + timedelta(minutes=1)) if o.reply.id == pending_reply
+    ]
+    assert (again.attempts, again.reply.error, again.reply.status) == (
+        1,
+        "ratelimited",
+        MessageStatus.PENDING,
+    )
+    await store.mark_delivered(pending_reply, "1.1")
+    assert [o.reply.id for o in await store.undelivered(start, now + timedelta(hours=1))] == [elsewhere_reply]
+
+
+async def test_recent_conversations_have_their_latest_user_message_id(store: ConversationStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    first = await inbound(store, message_id="1001")
+    await answer(store, first)
+    await inbound(store, message_id="1002")
+    discord = ThreadKey("discord", "", "55", "55")
+    await inbound(store, discord, message_id="2001")
+    empty = await store.ensure_conversation(ThreadKey("slack", "T1", "C9", "9.9"))
+    found = {conv.key: latest for conv, latest in await store.recent_conversations("slack", before)}
+    assert found == {KEY: "1002", empty.key: None}
+    assert [latest for _, latest in await store.recent_conversations("discord", before)] == ["2001"]
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert await store.recent_conversations("slack", later) == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.events import ThreadKey
 from bot.storage.sqlite.connection import SQLiteConnection
-from bot.storage.sqlite.rows import CONVERSATION_COLUMNS, conversation, now
+from bot.storage.sqlite.rows import CONVERSATION_COLUMNS, conversation, now, prefixed, stamp
 from bot.storage.store import Conversation
 
 
@@ -32,6 +34,18 @@ class SQLiteConversations(SQLiteConnection):
         conv = await self.find_conversation(key)
         assert conv is not None
         return conv
+
+    async def recent_conversations(
+        self, platform: str, since: datetime
+    ) -> list[tuple[Conversation, str | None]]:
+        rows = await self.db.execute_fetchall(
+            f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')}, (SELECT m.platform_message_id FROM messages m"
+            "   WHERE m.conversation_id = c.id AND m.role = 'user' AND m.platform_message_id IS NOT NULL"
+            "   ORDER BY m.id DESC LIMIT 1)"
+            " FROM conversations c WHERE c.platform = ? AND c.updated_at >= ? ORDER BY c.id",
+            (platform, stamp(since)),
+        )
+        return [(conversation(r[:-1]), r[-1]) for r in rows]
 
     async def conversation_of_message(self, message_id: int) -> Conversation | None:
         rows = list(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.events import IncomingMessage, ThreadKey, Usage
@@ -15,7 +16,7 @@ from bot.storage.sqlite.rows import (
     prefixed,
     stamp,
 )
-from bot.storage.store import ConversationState, MessageStatus, Role, StoredMessage
+from bot.storage.store import ConversationState, MessageStatus, Outgoing, Role, StoredMessage
 
 
 class SQLiteMessages(SQLiteConnection):
@@ -145,6 +146,42 @@ class SQLiteMessages(SQLiteConnection):
                 "UPDATE messages SET status = 'delivered', platform_message_id = ?,"
                 " updated_at = ? WHERE id = ?",
                 (platform_message_id, now(), message_id),
+            )
+
+    async def set_user_name(self, message_id: int, user_name: str) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE messages SET user_name = ? WHERE id = ? AND role = 'user'", (user_name, message_id)
+            )
+
+    async def note_shown(self, inbound_id: int, platform_ids: Sequence[str]) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE messages SET shown_as = ? WHERE id = ?", (" ".join(platform_ids) or None, inbound_id)
+            )
+
+    async def undelivered(self, since: datetime, due: datetime) -> list[Outgoing]:
+        rows = await self.db.execute_fetchall(
+            f"SELECT {prefixed(MESSAGE_COLUMNS, 'r')}, {prefixed(MESSAGE_COLUMNS, 'm')},"
+            f" {THREAD_KEY_COLUMNS}, r.attempts"
+            " FROM messages r JOIN messages m ON m.id = r.reply_to"
+            " JOIN conversations c ON c.id = r.conversation_id"
+            " WHERE r.status = 'pending' AND r.created_at >= ? AND (r.retry_at IS NULL OR r.retry_at <= ?)"
+            " ORDER BY r.id",
+            (stamp(since), stamp(due)),
+        )
+        n = MESSAGE_FIELDS
+        return [
+            Outgoing(message(r[:n]), message(r[n : 2 * n]), ThreadKey(*r[2 * n : 2 * n + 4]), int(r[-1]))
+            for r in rows
+        ]
+
+    async def retry_later(self, reply_id: int, error: str, retry_at: datetime) -> None:
+        async with self._write:
+            await self.db.execute(
+                "UPDATE messages SET attempts = attempts + 1, error = ?, retry_at = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (error, stamp(retry_at), now(), reply_id),
             )
 
     async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:

@@ -12,7 +12,7 @@ from bot.storage.store import Conversation, EscalationRecord, MessageStatus, Rol
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, text, user_id, user_name, status, tokens, created_at,"
-    " platform_message_id, error"
+    " platform_message_id, error, shown_as"
 )
 MESSAGE_FIELDS = len(MESSAGE_COLUMNS.split(","))
 
@@ -47,7 +47,7 @@ def _when(value: str | None) -> datetime | None:
 
 
 def message(row: Iterable[Any]) -> StoredMessage:
-    (id_, conv, role, text, user_id, user_name, status, tokens, created, pmid, error) = row
+    (id_, conv, role, text, user_id, user_name, status, tokens, created, pmid, error, shown) = row
     return StoredMessage(
         id=id_,
         conversation_id=conv,
@@ -60,6 +60,7 @@ def message(row: Iterable[Any]) -> StoredMessage:
         created_at=datetime.fromisoformat(created),
         platform_message_id=pmid,
         error=error,
+        shown_as=tuple(shown.split()) if shown else (),
     )
 
 

@@ -145,5 +145,16 @@ STORE = MigrationSet(
                 "CREATE INDEX conversations_by_created ON conversations (created_at)",
             ),
         ),
+        Migration(
+            7,
+            (
+                # The outbox: the platform messages showing an answer so far (on the user message),
+                # and a reply's failed delivery attempts and when to try again.
+                "ALTER TABLE messages ADD COLUMN shown_as TEXT",
+                "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE messages ADD COLUMN retry_at TEXT",
+                "CREATE INDEX messages_pending ON messages (created_at) WHERE status = 'pending'",
+            ),
+        ),
     ),
 )

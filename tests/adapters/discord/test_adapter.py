@@ -17,6 +17,7 @@ import pytest
 
 from adapters.discord.adapter import DiscordAdapter
 from bot.app import App, running_app
+from bot.conversation.outbox import MAX_ATTEMPTS
 from bot.conversation.recovery import answer_unanswered
 from bot.events import ThreadKey
 from bot.platforms import AdapterStartError
@@ -26,7 +27,7 @@ from tests.conftest import ConfigFactory
 from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import delivered_replies, left_unanswered, sqlite_db, until
+from tests.helpers import delivered_replies, left_unanswered, retry_now, sqlite_db, until
 
 DM = 7_000_000_000_000_000_001  # a DM channel id
 STAFF = 7_000_000_000_000_000_900
@@ -238,25 +239,41 @@ async def test_a_429_on_send_is_retried_by_discord_py(
         assert statuses == [MessageStatus.DELIVERED]
 
 
-async def test_a_send_that_keeps_failing_is_logged_and_marked_failed(
+async def test_a_send_that_keeps_failing_is_retried_then_marked_failed_in_one_line(
     make_config: ConfigFactory,
     fake_openai: FakeOpenAI,
     fake_discord: FakeDiscord,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = fake_discord
-    fake.fail_next("POST", rf"/channels/{DM}/messages", 403, times=10)
+    fake.fail_next("POST", rf"/channels/{DM}/messages", 403, times=20)
     async with serving(make_config()) as app:
         await fake.dispatch("MESSAGE_CREATE", fake.dm_message("anyone there?", channel_id=DM))
 
-        async def failed_replies() -> list[Any]:
+        async def replies(status: MessageStatus) -> list[Any]:
             conv = await app.store.find_conversation(dm_key())
             msgs = await app.store.messages(conv.id, 10) if conv else []
-            return [m for m in msgs if m.role is not Role.USER and m.status is MessageStatus.FAILED]
+            return [m for m in msgs if m.role is not Role.USER and m.status is status]
 
-        found = await until(failed_replies, "the reply marked failed")
-        assert found and "Send Messages" in (found[0].error or "")
-        assert "was not delivered" in caplog.text
+        [pending] = await until(lambda: replies(MessageStatus.PENDING), "the reply left pending")
+        await until(lambda: _has_error(app, pending.id), "the failed attempt counted")
+        for _ in range(MAX_ATTEMPTS - 1):  # the outbox's retries, without their waits
+            assert await retry_now(app) == 0
+        [failed] = await replies(MessageStatus.FAILED)
+        assert failed.id == pending.id and "Missing Permissions" in (failed.error or "")
+        assert [r.getMessage() for r in caplog.records if "attempts" in r.getMessage()] == [
+            f"reply {failed.id} (discord message {failed.id - 1}) was not delivered after {MAX_ATTEMPTS}"
+            f" attempts: {failed.error}"
+        ]
+        assert await retry_now(app) == 0  # failed for good: never tried again
+        posts = fake.find("POST", rf"/channels/{DM}/messages")
+        assert fake.sent_to(DM) == [] and len(posts) == 1 + MAX_ATTEMPTS  # the interim post, then each try
+
+
+async def _has_error(app: App, reply_id: int) -> bool:
+    conv = await app.store.find_conversation(dm_key())
+    msgs = await app.store.messages(conv.id, 10) if conv else []
+    return any(m.id == reply_id and m.error for m in msgs)
 
 
 async def test_a_thread_that_cannot_be_started_falls_back_to_a_reply(

@@ -17,7 +17,7 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from bot.app import running_app
 from bot.events import ThreadKey
 from bot.platforms import AdapterStartError
-from bot.storage.store import MessageStatus, Role
+from bot.storage.store import MessageStatus, Role, StoredMessage
 from tests.conftest import ConfigFactory
 from tests.conversation.test_grounding import KB_TOML, citing_reply, write_kb
 from tests.fakes.openai_server import FakeOpenAI
@@ -32,7 +32,7 @@ from tests.fakes.slack_server import (
     message,
     slash_command,
 )
-from tests.helpers import Bot, BotFactory, until
+from tests.helpers import Bot, BotFactory, retry_now, until
 
 CHANNEL, DM, USER = "C0SUPPORT", "D0ADA", "U0ADA"
 
@@ -298,7 +298,7 @@ async def test_rate_limits_are_retried(start_bot: BotFactory) -> None:
     await _assert_delivered(bot, ThreadKey("slack", TEAM, DM, DM))
 
 
-async def test_api_errors_are_logged_with_the_fix_and_mark_the_reply_failed(
+async def test_api_errors_are_logged_with_the_fix_and_the_reply_is_retried_by_the_outbox(
     start_bot: BotFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start_bot('[slack]\nstream = "edits"\n')
@@ -306,16 +306,30 @@ async def test_api_errors_are_logged_with_the_fix_and_mark_the_reply_failed(
     caplog.set_level(logging.WARNING)
     await bot.send.event(message("hello", channel=DM, ts="810.1", user=USER))
     key = ThreadKey("slack", TEAM, DM, DM)
-    await bot.slack.wait_for(lambda: "reply" in caplog.text and "not delivered" in caplog.text)
-    assert "add the bot scope 'chat:write'" in caplog.text
+    await bot.slack.wait_for(lambda: "add the bot scope 'chat:write'" in caplog.text)
     assert "xoxb-test-token" not in caplog.text
     conv = await bot.app.store.find_conversation(key)
     assert conv is not None
-    [reply] = [m for m in await bot.app.store.messages(conv.id, 10) if m.role is Role.ASSISTANT]
-    assert (reply.status, reply.error) == (MessageStatus.FAILED, "missing_scope")
+
+    async def replies() -> list[StoredMessage]:
+        found = await bot.app.store.messages(conv.id, 10)
+        return [m for m in found if m.role is Role.ASSISTANT and m.error]
+
+    [reply] = await until(replies, "the failed attempt recorded")
+    assert (reply.status, reply.error) == (MessageStatus.PENDING, "missing_scope")  # tried again later
+    assert answers(bot.slack, DM, None) == []
     # The process keeps running: the next message is answered.
     await bot.send.event(message("still there?", channel=DM, ts="810.2", user=USER))
     await wait_answers(bot.slack, DM, None, 1)
+    # Once Slack takes it, the outbox delivers the first answer, once.
+    assert await retry_now(bot.app) == 1
+    assert sorted(m.text for m in answers(bot.slack, DM, None)) == [
+        "Echo (2 messages): hello",
+        "Echo (4 messages): still there?",
+    ]
+    assert await retry_now(bot.app) == 0
+    reply = next(m for m in await bot.app.store.messages(conv.id, 10) if m.id == reply.id)
+    assert reply.status is MessageStatus.DELIVERED
 
 
 async def test_requests_without_a_valid_signature_get_401_and_no_answer(

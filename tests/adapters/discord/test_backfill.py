@@ -1,0 +1,92 @@
+"""Discord backfill: what users wrote while the bot was offline is read back on the next gateway
+session (channel history after the last stored message) and answered once, through the live path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.adapters.discord.test_adapter import DM, ask_dm, finished, serving
+from tests.conftest import ConfigFactory
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def answers(fake: FakeDiscord) -> list[str]:
+    return [m["content"] for m in fake.sent_to(DM) if m["components"]]
+
+
+async def test_dms_written_while_the_bot_was_down_are_answered_once_after_the_restart(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    config = make_config()
+    first = fake.dm_message("first question", channel_id=DM)
+    async with serving(config):
+        await fake.dispatch("MESSAGE_CREATE", first)
+        await fake.wait_for(lambda: finished(fake, DM, 1), what="the first answer")
+    # The bot is down: two DMs arrive, and no gateway will ever replay them.
+    away = [fake.wrote_while_away(fake.dm_message(f"while away {i}", channel_id=DM)) for i in (1, 2)]
+    async with serving(config):
+        await fake.wait_for(lambda: finished(fake, DM, 3), what="both DMs answered")
+        # A late gateway delivery of one of them (or a second session's backfill) answers nothing twice.
+        await fake.dispatch("MESSAGE_CREATE", away[0])
+        await ask_dm(fake, "and now?", 4)
+    texts = answers(fake)
+    assert texts[:3] == [
+        "Echo (2 messages): first question",
+        "Echo (4 messages): while away 1",
+        "Echo (6 messages): while away 2",
+    ]
+    assert len(texts) == 4 and texts[3].endswith("and now?")
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert asked == ["first question", "while away 1", "while away 2", "and now?"]
+    history = fake.find("GET", rf"/channels/{DM}/messages")
+    assert len(history) == 1 and history[0].query["after"] == first["id"]  # after the last one stored
+
+
+async def test_a_mention_in_the_bots_thread_while_it_was_down_is_answered_after_the_restart(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    config = make_config()
+    question = fake.guild_message("how do I export?")
+    thread = int(question["id"])  # the thread the answer starts shares the question's id
+    async with serving(config):
+        await fake.dispatch("MESSAGE_CREATE", question)
+        await fake.wait_for(lambda: finished(fake, thread, 1), what="the answer in its thread")
+    fake.wrote_while_away(fake.guild_message("and as CSV?", channel_id=thread))
+    fake.wrote_while_away(fake.guild_message("not for the bot", channel_id=thread, mention=False))
+    async with serving(config):
+        await fake.wait_for(lambda: finished(fake, thread, 2), what="the follow-up answered")
+        await fake.wait_for(lambda: len(fake_openai.requests) >= 2, what="the model asked")
+    answered = [m["content"] for m in fake.sent_to(thread) if m["components"]]
+    assert len(answered) == 2 and answered[1].endswith("and as CSV?")
+    assert [r["messages"][-1]["content"] for r in fake_openai.requests] == ["how do I export?", "and as CSV?"]
+
+
+async def test_a_resumed_session_reads_nothing_back_and_a_new_session_does(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    first = fake.dm_message("first question", channel_id=DM)
+    async with serving(make_config()):
+        await fake.dispatch("MESSAGE_CREATE", first)
+        await fake.wait_for(lambda: finished(fake, DM, 1), what="the first answer")
+        reads = len(fake.find("GET", rf"/channels/{DM}/messages"))
+        fake.wrote_while_away(fake.dm_message("while the connection was down", channel_id=DM))
+
+        # A RESUME: Discord replays what the session missed itself, so nothing is read back.
+        await fake.disconnect_all(4000, "Unknown error.")
+        await fake.wait_for(lambda: fake.resumes == 1, within=20, what="the RESUME")
+        await fake.wait_connected()
+        await asyncio.sleep(0.3)  # time for a read-back, if one were coming
+        assert len(fake.find("GET", rf"/channels/{DM}/messages")) == reads
+        assert answers(fake) == ["Echo (2 messages): first question"]
+
+        # A new session (the resume refused): nothing is replayed, so the bot reads back.
+        fake.resumable = False
+        identified = len(fake.identifies)
+        await fake.disconnect_all(4000, "Unknown error.")
+        await fake.wait_for(lambda: finished(fake, DM, 2), within=20, what="the missed DM answered")
+        assert len(fake.identifies) == identified + 1
+    assert answers(fake)[1] == "Echo (4 messages): while the connection was down"

@@ -1,0 +1,90 @@
+"""The outbox on start: a reply a stopped run left pending is delivered once, into the message that
+already shows part of it (Slack: edited by ts; Discord: the nonce finds a part whose id was never noted)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.app import running_app
+from bot.events import ThreadKey
+from bot.storage.store import MessageStatus, Role
+from tests.adapters.discord.test_adapter import DM as DISCORD_DM
+from tests.adapters.discord.test_adapter import serving
+from tests.conftest import ConfigFactory
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import TEAM, FakeSlack, Message
+from tests.helpers import BotFactory, left_unanswered
+
+SLACK_DM = "D0ADA"
+WHOLE = "Open **Billing**, then *Invoices*."
+
+
+def hour_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(hours=1)
+
+
+async def test_a_pending_reply_is_delivered_once_into_its_half_written_message(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    key = ThreadKey("slack", TEAM, SLACK_DM, SLACK_DM)
+    # What a run killed between storing the answer and delivering it leaves: the question, the part
+    # shown so far (its ts noted), the whole answer pending.
+    fake_slack.messages["1700000001.000100"] = Message(SLACK_DM, "1700000001.000100", "Open *Billing* …")
+    async with running_app(make_config()) as earlier:
+        inbound = await left_unanswered(earlier.store, key, "D0ADA:600.1", "invoices?", datetime.now(UTC))
+        await earlier.store.note_shown(inbound.id, ["1700000001.000100"])
+        reply_id = await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    bot = await start_bot()
+    assert await bot.app.outbox.sweep(hour_ago()) == 1
+    assert await bot.app.outbox.sweep(hour_ago()) == 0  # once
+    [answer] = fake_slack.thread(SLACK_DM, None)
+    assert (answer.ts, answer.text) == ("1700000001.000100", "Open *Billing*, then _Invoices_.")
+    assert answer.blocks  # with the buttons a live answer gets
+    assert fake_slack.called("chat.postMessage") == [] and fake_openai.requests == []  # not asked again
+    conv = await bot.app.store.find_conversation(key)
+    assert conv is not None
+    stored = next(m for m in await bot.app.store.messages(conv.id, 5) if m.id == reply_id)
+    assert (stored.status, stored.platform_message_id) == (MessageStatus.DELIVERED, "1700000001.000100")
+
+
+async def test_a_discord_part_posted_before_the_kill_but_never_noted_is_found_by_its_nonce(
+    make_config: ConfigFactory, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
+) -> None:
+    fake = fake_discord
+    key = ThreadKey("discord", "", str(DISCORD_DM), str(DISCORD_DM))
+    question_id = str(fake.next_id())
+    config = make_config()
+    async with running_app(config) as earlier:
+        inbound = await left_unanswered(earlier.store, key, question_id, "invoices?", datetime.now(UTC))
+        await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    # The kill came after Discord took the first part and before its id was noted.
+    fragment = fake.bot_posted(DISCORD_DM, "Open **Billing**", nonce=f"{question_id}.0")
+    async with serving(config) as app:
+        assert await app.outbox.sweep(hour_ago()) == 1
+    [answer] = fake.sent_to(DISCORD_DM)
+    assert answer["id"] == fragment["id"] and answer["content"] == WHOLE and answer["components"]
+
+
+async def test_a_half_written_message_deleted_meanwhile_is_posted_anew(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack
+) -> None:
+    key = ThreadKey("slack", TEAM, SLACK_DM, SLACK_DM)
+    async with running_app(make_config()) as earlier:
+        inbound = await left_unanswered(earlier.store, key, "D0ADA:610.1", "invoices?", datetime.now(UTC))
+        await earlier.store.note_shown(inbound.id, ["1700000009.000100"])  # since deleted by someone
+        await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    bot = await start_bot()
+    assert await bot.app.outbox.sweep(hour_ago()) == 1
+    [answer] = fake_slack.thread(SLACK_DM, None)
+    assert answer.text == "Open *Billing*, then _Invoices_." and answer.blocks
+    conv = await bot.app.store.find_conversation(key)
+    assert conv is not None
+    question = next(m for m in await bot.app.store.messages(conv.id, 5) if m.id == inbound.id)
+    assert question.shown_as == (answer.ts,)
