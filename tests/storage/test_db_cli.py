@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.events import IncomingMessage, ThreadKey, Usage
@@ -16,11 +16,14 @@ from tests.postgres import fresh_database
 
 KEY = ThreadKey("slack", "T1", "C1", "100.1")
 ESCALATED = ThreadKey("discord", "G1", "C2", "T2")
+PENDING = ThreadKey("slack", "T1", "C1", "200.1")
+RETRY_AT = datetime(2030, 1, 1, tzinfo=UTC)  # when the pending reply's next attempt is due
 
 
 async def _fill(path: Path) -> int:
-    """An SQLite database with an answered exchange (priced), feedback and a claimed escalation;
-    returns the reply's id."""
+    """An SQLite database with an answered exchange (priced), feedback, a claimed escalation and a
+    reply the outbox still has to deliver (partly shown, one failed attempt); returns the first
+    reply's id."""
     store = SQLiteStore(path)
     await store.open()
     try:
@@ -38,6 +41,15 @@ async def _fill(path: Path) -> int:
         await store.open_escalation(other.conversation_id, reason="wants a person", trigger=Trigger.KEYWORD,
                                     requested_by="9")  # fmt: skip
         await store.claim_escalation(other.conversation_id, "S1")
+        waiting = await store.record_inbound(
+            IncomingMessage(PENDING, "m4", "U1", "Ada", "and?", False, at), 1
+        )
+        assert waiting is not None
+        pending = await store.record_reply(
+            waiting, Role.ASSISTANT, "soon", 1, None, settles=MessageStatus.ANSWERED
+        )
+        await store.note_shown(waiting.id, ["201.1", "201.2"])
+        await store.retry_later(pending, "TimeoutError", RETRY_AT)
         return reply
     finally:
         await store.close()
@@ -49,7 +61,7 @@ async def test_db_copy_moves_every_conversation_into_postgres(tmp_path: Path) ->
     async with fresh_database() as url:
         code, out, err = await run_cli("db", "copy", "--to", url, env=env)
         assert code == 0, err
-        assert "2 conversations, 3 messages, 1 escalations, 1 feedback" in out
+        assert "3 conversations, 5 messages, 1 escalations, 1 feedback" in out
         store = PostgresStore(url)
         await store.open()
         try:
@@ -69,6 +81,17 @@ async def test_db_copy_moves_every_conversation_into_postgres(tmp_path: Path) ->
             assert key == ESCALATED and record.claimed_by == "S1"
             escalated = await store.find_conversation(ESCALATED)
             assert escalated is not None and escalated.state == ConversationState.HUMAN
+            # The outbox's state: what is shown of the pending reply, its attempts and next try.
+            long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+            assert await store.undelivered(long_ago, RETRY_AT - timedelta(seconds=1)) == []
+            [out] = await store.undelivered(long_ago, RETRY_AT)
+            assert (out.key, out.reply.text, out.reply.error, out.attempts) == (
+                PENDING,
+                "soon",
+                "TimeoutError",
+                1,
+            )
+            assert out.inbound.shown_as == ("201.1", "201.2")
             # New rows continue after the copied ids, and a copied message is still a duplicate.
             again = IncomingMessage(KEY, "m1", "U1", "Ada", "where?", False, datetime.now(UTC))
             assert await store.record_inbound(again, 2) is None
@@ -95,6 +118,8 @@ async def test_db_backup_writes_a_consistent_copy_and_points_postgres_at_pg_dump
             ("where?",),
             ("here",),
             ("help",),
+            ("and?",),
+            ("soon",),
         ]
     code, _, err = await run_cli("db", "backup", str(target), env=env)
     assert code == 1 and "already exists" in err

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.events import ThreadKey
 from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.postgres.rows import CONVERSATION_COLUMNS, conversation, key_parts, now
+from bot.storage.postgres.rows import CONVERSATION_COLUMNS, conversation, key_parts, now, prefixed
 from bot.storage.store import Conversation
 
 
@@ -29,6 +31,19 @@ class PostgresConversations(PostgresConnection):
         conv = await self.find_conversation(key)
         assert conv is not None
         return conv
+
+    async def recent_conversations(
+        self, platform: str, since: datetime
+    ) -> list[tuple[Conversation, str | None]]:
+        rows = await self.pool.fetch(
+            f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')}, (SELECT m.platform_message_id FROM messages m"
+            "   WHERE m.conversation_id = c.id AND m.role = 'user' AND m.platform_message_id IS NOT NULL"
+            "   ORDER BY m.id DESC LIMIT 1) AS latest"
+            " FROM conversations c WHERE c.platform = $1 AND c.updated_at >= $2 ORDER BY c.id",
+            platform,
+            since,
+        )
+        return [(conversation(r), r["latest"]) for r in rows]
 
     async def conversation_of_message(self, message_id: int) -> Conversation | None:
         row = await self.pool.fetchrow(

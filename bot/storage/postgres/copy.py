@@ -54,8 +54,9 @@ TABLES = (
     _Table(
         "messages",
         "id conversation_id platform platform_message_id role text user_id user_name status error"
-        " reply_to tokens model prompt_tokens completion_tokens cost_usd created_at updated_at",
-        times=frozenset({"created_at", "updated_at"}),
+        " reply_to tokens model prompt_tokens completion_tokens cost_usd created_at updated_at"
+        " shown_as attempts retry_at",
+        times=frozenset({"created_at", "updated_at", "retry_at"}),
     ),
     _Table(
         "escalations",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.events import IncomingMessage, ThreadKey, Usage
@@ -9,6 +10,7 @@ from bot.storage.postgres.connection import PostgresConnection
 from bot.storage.postgres.rows import (
     MESSAGE_COLUMNS,
     THREAD_KEY_COLUMNS,
+    aliased,
     key_parts,
     message,
     now,
@@ -16,7 +18,7 @@ from bot.storage.postgres.rows import (
     storable,
     thread_key,
 )
-from bot.storage.store import ConversationState, MessageStatus, Role, StoredMessage
+from bot.storage.store import ConversationState, MessageStatus, Outgoing, Role, StoredMessage
 
 
 class PostgresMessages(PostgresConnection):
@@ -142,6 +144,46 @@ class PostgresMessages(PostgresConnection):
             platform_message_id,
             now(),
             message_id,
+        )
+
+    async def set_user_name(self, message_id: int, user_name: str) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET user_name = $1 WHERE id = $2 AND role = 'user'",
+            storable(user_name),
+            message_id,
+        )
+
+    async def note_shown(self, inbound_id: int, platform_ids: Sequence[str]) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET shown_as = $1 WHERE id = $2",
+            storable(" ".join(platform_ids)) or None,
+            inbound_id,
+        )
+
+    async def undelivered(self, since: datetime, due: datetime) -> list[Outgoing]:
+        # A plain read: only the leader sweeps the outbox (bot/background.py), so no claim is taken.
+        rows = await self.pool.fetch(
+            f"SELECT {aliased(MESSAGE_COLUMNS, 'r', 'r_')}, {aliased(MESSAGE_COLUMNS, 'm', 'm_')},"
+            f" {THREAD_KEY_COLUMNS}, r.attempts AS r_attempts"
+            " FROM messages r JOIN messages m ON m.id = r.reply_to"
+            " JOIN conversations c ON c.id = r.conversation_id"
+            " WHERE r.status = 'pending' AND r.created_at >= $1"
+            " AND (r.retry_at IS NULL OR r.retry_at <= $2) ORDER BY r.id",
+            since,
+            due,
+        )
+        return [
+            Outgoing(message(r, "r_"), message(r, "m_"), thread_key(r), int(r["r_attempts"])) for r in rows
+        ]
+
+    async def retry_later(self, reply_id: int, error: str, retry_at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET attempts = attempts + 1, error = $1, retry_at = $2, updated_at = $3"
+            " WHERE id = $4 AND status = 'pending'",
+            storable(error),
+            retry_at,
+            now(),
+            reply_id,
         )
 
     async def messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:

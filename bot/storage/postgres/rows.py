@@ -12,7 +12,7 @@ from bot.storage.store import Conversation, EscalationRecord, MessageStatus, Rol
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, text, user_id, user_name, status, tokens, created_at,"
-    " platform_message_id, error"
+    " platform_message_id, error, shown_as"
 )
 ESCALATION_COLUMNS = (
     "id, conversation_id, state, reason, trigger, requested_by, requested_at, claimed_by,"
@@ -29,6 +29,11 @@ THREAD_KEY_COLUMNS = (
 def prefixed(columns: str, alias: str) -> str:
     """`columns` qualified by a table alias, for joins."""
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def aliased(columns: str, alias: str, prefix: str) -> str:
+    """`columns` of table alias `alias` renamed `prefix` + name, for a join reading one table twice."""
+    return ", ".join(f"{alias}.{c.strip()} AS {prefix}{c.strip()}" for c in columns.split(","))
 
 
 def now() -> datetime:
@@ -55,19 +60,22 @@ def thread_key(row: asyncpg.Record) -> ThreadKey:
     return ThreadKey(row["k_platform"], row["k_workspace"], row["k_channel"], row["k_thread"])
 
 
-def message(row: asyncpg.Record) -> StoredMessage:
+def message(row: asyncpg.Record, prefix: str = "") -> StoredMessage:
+    """A message row; `prefix`: its columns' names start with it (see `aliased`)."""
+    shown = row[prefix + "shown_as"]
     return StoredMessage(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        role=Role(row["role"]),
-        text=row["text"],
-        user_id=row["user_id"],
-        user_name=row["user_name"],
-        status=MessageStatus(row["status"]),
-        tokens=row["tokens"],
-        created_at=row["created_at"],
-        platform_message_id=row["platform_message_id"],
-        error=row["error"],
+        id=row[prefix + "id"],
+        conversation_id=row[prefix + "conversation_id"],
+        role=Role(row[prefix + "role"]),
+        text=row[prefix + "text"],
+        user_id=row[prefix + "user_id"],
+        user_name=row[prefix + "user_name"],
+        status=MessageStatus(row[prefix + "status"]),
+        tokens=row[prefix + "tokens"],
+        created_at=row[prefix + "created_at"],
+        platform_message_id=row[prefix + "platform_message_id"],
+        error=row[prefix + "error"],
+        shown_as=tuple(shown.split()) if shown else (),
     )
 
 

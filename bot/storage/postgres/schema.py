@@ -141,5 +141,16 @@ STORE = MigrationSet(
                 "CREATE INDEX conversations_by_created ON conversations (created_at)",
             ),
         ),
+        Migration(
+            5,
+            (
+                # The outbox, as SQLite's migration 7: the platform messages showing an answer so far
+                # (on the user message, space-separated ids), and a reply's failed delivery attempts
+                # and when to try again. Pending replies are found by messages_outbox (migration 3).
+                "ALTER TABLE messages ADD COLUMN shown_as TEXT",
+                "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE messages ADD COLUMN retry_at TIMESTAMPTZ",
+            ),
+        ),
     ),
 )
