@@ -84,14 +84,14 @@ async def test_db_copy_moves_every_conversation_into_postgres(tmp_path: Path) ->
             # The outbox's state: what is shown of the pending reply, its attempts and next try.
             long_ago = datetime(2000, 1, 1, tzinfo=UTC)
             assert await store.undelivered(long_ago, RETRY_AT - timedelta(seconds=1)) == []
-            [out] = await store.undelivered(long_ago, RETRY_AT)
-            assert (out.key, out.reply.text, out.reply.error, out.attempts) == (
+            [left] = await store.undelivered(long_ago, RETRY_AT)
+            assert (left.key, left.reply.text, left.reply.error, left.attempts) == (
                 PENDING,
                 "soon",
                 "TimeoutError",
                 1,
             )
-            assert out.inbound.shown_as == ("201.1", "201.2")
+            assert left.inbound.shown_as == ("201.1", "201.2")
             # New rows continue after the copied ids, and a copied message is still a duplicate.
             again = IncomingMessage(KEY, "m1", "U1", "Ada", "where?", False, datetime.now(UTC))
             assert await store.record_inbound(again, 2) is None
