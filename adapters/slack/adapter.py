@@ -186,6 +186,8 @@ class SlackAdapter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._service.close()  # cards and notes still being posted need the client
+        if self._staff is not None:
+            await self._staff.close()
 
     async def _serve_http(self, bolt: AsyncApp) -> None:
         secret = self._config.secrets.slack_signing_secret
@@ -326,7 +328,7 @@ class SlackAdapter:
             is_dm=where.is_dm,
             received_at=arrived,
             raw=event,
-            roles=await self._staff.roles_of(where.user) if self._staff is not None else None,
+            roles=await self._staff.roles_now(where.user) if self._staff is not None else None,
         )
         names = self._names
 
