@@ -33,7 +33,7 @@ from tests.fakes.slack_server import SIGNING_SECRET, FakeSlack, SlackSender, mes
 
 SUPPORTBOT = Path(sys.executable).parent / "supportbot"
 FINAL_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.stopStream"})
-SERVER = os.environ.get("SUPPORTBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 _ports = itertools.count(18_700)
 
 

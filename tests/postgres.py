@@ -1,8 +1,9 @@
 """A real Postgres for tests: a fresh database per test on the server at 127.0.0.1:5432, dropped after.
 
-`SUPPORTBOT_TEST_POSTGRES` names another server (a URL to a database the user may CREATE DATABASE
+`TEST_POSTGRES_URL` names another server (a URL to a database the user may CREATE DATABASE
 from). With no server reachable the test is skipped with one line; with `CI=true` it fails
-instead, since CI always starts one.
+instead, since CI always starts one. (Not a SUPPORTBOT_ name: the bot refuses any SUPPORTBOT_*
+variable that names no setting, and the tests start it with their own environment.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-SERVER_ENV = "SUPPORTBOT_TEST_POSTGRES"
+SERVER_ENV = "TEST_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
