@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -25,10 +26,12 @@ from bot.ops.metrics import Metrics
 from bot.pii import Redactor, Scrub, keep
 from bot.service import SupportService
 from bot.settings import LoadedConfig
-from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.store import ConversationStore
+
+if TYPE_CHECKING:
+    from bot.storage.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ def build_store(config: LoadedConfig) -> SQLiteStore | PostgresStore:
     """Postgres when database.url is set (instances may share it), else the SQLite file at database.path."""
     database = config.settings.database
     if database.postgres:
+        from bot.storage.postgres import PostgresStore  # asyncpg (~3 MB) only on Postgres
+
         return PostgresStore(database.url, database.pool_size, database.lock_pool_size)
     return SQLiteStore(database.path)
 
