@@ -15,8 +15,6 @@ import io
 from array import array
 from collections.abc import Iterable
 
-import regex
-
 MISSING = -1
 CACHED_PIECES = 4096  # pieces (mostly words) whose count is remembered: ~0.5 MB at most
 
@@ -72,6 +70,8 @@ class BPECounter:
     """Counts the tokens of a text as tiktoken's encode_ordinary would produce them."""
 
     def __init__(self, pattern: str, ranks: Ranks) -> None:
+        import regex  # the pattern needs \p{L}; ~1.5 MB, for the processes that count
+
         self._split = regex.compile(pattern).findall
         self._ranks = ranks
         self._known: dict[str, int] = {}  # piece → its token count; emptied when full
