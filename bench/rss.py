@@ -3,7 +3,9 @@
 A database is prepared with `stored` conversations (one answered exchange each, by executemany,
 as bench_core does), then the bot runs on it as its own process behind the Slack adapter, and
 `active` new conversations are answered end to end (signed events, 50 at once). Read from
-/proc/PID/status: VmRSS after start-up, VmHWM (the peak) after the traffic, and VmRSS then.
+/proc/PID/status: VmRSS after start-up, VmHWM (the peak) after the traffic, and VmRSS then; and
+from /proc/PID/smaps_rollup how much of it is the process's own memory (anonymous: Python objects,
+native tables, caches) rather than pages of mapped files (shared libraries' code).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Memory:
     started_mb: float  # VmRSS once serving
     peak_mb: float  # VmHWM after the traffic
     after_mb: float  # VmRSS after the traffic
+    anonymous_mb: float  # of which anonymous memory (smaps_rollup), the rest mapped files
 
 
 def status_mb(pid: int, field: str) -> float:
@@ -51,6 +54,14 @@ def status_mb(pid: int, field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise KeyError(field)
+
+
+def anonymous_mb(pid: int) -> float:
+    """The process's anonymous resident memory (kB in smaps_rollup) in MB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            return int(line.split()[1]) / 1024
+    raise KeyError("Anonymous")
 
 
 async def run(plan: Plan, say: Callable[[str], None]) -> Memory:
@@ -77,13 +88,17 @@ async def run(plan: Plan, say: Callable[[str], None]) -> Memory:
             )
             drive = e2e.slack_driver(send, board, itertools.count(1))
             await e2e.closed_loop(plan.concurrency, plan.active, functools.partial(drive, "M"))
-            memory = Memory(started, status_mb(pid, "VmHWM"), status_mb(pid, "VmRSS"))
-    say(f"  memory: RSS {memory.started_mb:.1f} MB at start, {memory.after_mb:.1f} MB after the traffic")
+            memory = Memory(started, status_mb(pid, "VmHWM"), status_mb(pid, "VmRSS"), anonymous_mb(pid))
+    say(
+        f"  memory: RSS {memory.started_mb:.1f} MB at start, {memory.after_mb:.1f} MB after the traffic"
+        f" ({memory.anonymous_mb:.1f} MB anonymous)"
+    )
     return memory
 
 
 def rows(memory: Memory, plan: Plan) -> list[Row]:
-    """The target (RSS once the conversations were answered) and, for information, start and peak."""
+    """The target (RSS once the conversations were answered) and, for information, start and peak
+    and the anonymous part."""
     where = f"memory, {plan.stored:,} stored + {plan.active:,} active"
     ok = memory.after_mb <= TARGET_MB
     target = f"<= {TARGET_MB:.0f} MB"
@@ -91,4 +106,5 @@ def rows(memory: Memory, plan: Plan) -> list[Row]:
     return [
         Row(f"{where}: RSS", f"{memory.after_mb:.1f} MB", "-", "-", target, ok, "-"),
         Row(f"{where}: RSS at start / peak", start_peak, "-", "-", "-", None, "-"),
+        Row(f"{where}: of the RSS, anonymous", f"{memory.anonymous_mb:.1f} MB", "-", "-", "-", None, "-"),
     ]
