@@ -93,7 +93,7 @@ class BotSettings(_Section):
 class LimitSettings(_Section):
     """What one user may ask of the bot; over a limit they get a polite notice and no model call."""
 
-    user_messages_per_minute: int = Field(20, ge=0)  # per user, in this process; 0 = no limit
+    user_messages_per_minute: int = Field(20, ge=0)  # per user, all instances together; 0 = no limit
     max_message_chars: int = Field(8000, ge=100)  # longer messages are refused with a request to shorten
     user_daily_usd: float = Field(0.0, ge=0)  # one user's model cost per UTC day; 0 = no cap
     daily_tokens: int = Field(2_000_000, ge=0)  # all answers' tokens per UTC day, for a model without a price

@@ -1,38 +1,30 @@
-"""Per-user limits checked before any model call: how many messages a minute, how long a message."""
+"""Per-user limits checked before any model call: how many messages a minute, counted in the store."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
+from datetime import timedelta
 
-WINDOW_S = 60.0
-PRUNE_AT = 10_000  # users tracked before idle ones are dropped
+from bot.storage.store import ConversationStore, StoredMessage
+
+WINDOW = timedelta(seconds=60)
 
 
 class UserRate:
-    """A sliding one-minute window of message times per user (per process; 0 = no limit)."""
+    """At most `per_minute` messages a user in any 60 s (0 = no limit), counted from the stored
+    messages, so every instance on one database shares the count. The message being checked is
+    already stored; the ones before it in the window are counted, except those refused as too
+    fast (a user who keeps sending is answered again once their counted messages age out)."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: ConversationStore, per_minute: int) -> None:
+        self._store = store
         self._per_minute = per_minute
-        self._clock = clock
-        self._seen: dict[tuple[str, str], deque[float]] = {}
 
-    def allow(self, platform: str, user_id: str) -> bool:
-        """Count this message; False when the user already sent `per_minute` in the last minute."""
+    async def allow(self, platform: str, message: StoredMessage) -> bool:
+        """False when the user already sent `per_minute` messages in the minute before `message`."""
         if self._per_minute <= 0:
             return True
-        now = self._clock()
-        times = self._seen.setdefault((platform, user_id), deque())
-        while times and now - times[0] >= WINDOW_S:
-            times.popleft()
-        if len(times) >= self._per_minute:
-            return False
-        times.append(now)
-        if len(self._seen) > PRUNE_AT:
-            self._prune(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, t in self._seen.items() if not t or now - t[-1] >= WINDOW_S]:
-            del self._seen[key]
+        # The window ends at the message's own stamp: the store's clock, on every instance.
+        sent = await self._store.sent_since(
+            platform, message.user_id, message.created_at - WINDOW, message.id
+        )
+        return sent < self._per_minute

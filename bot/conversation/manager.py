@@ -58,7 +58,7 @@ from bot.logs import in_conversation
 from bot.ops.metrics import Metrics
 from bot.pii import Redactor, keep
 from bot.settings import Settings
-from bot.storage.store import ConversationStore, Grounding, MessageStatus, Role, StoredMessage
+from bot.storage.store import TOO_FAST, ConversationStore, Grounding, MessageStatus, Role, StoredMessage
 
 if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this module
     from openai.types.chat import ChatCompletionMessageParam
@@ -155,7 +155,7 @@ class ConversationManager:
         self._system = SystemPrompt(system_prompt, settings, counter, today)
         self._spend = Spending(store, settings, today)
         self._locks = KeyedLocks(store.hold_thread)  # across processes too, where they share the store
-        self._rate = UserRate(settings.limits.user_messages_per_minute)
+        self._rate = UserRate(store, settings.limits.user_messages_per_minute)
         privacy = settings.privacy
         self._to_model = Redactor(privacy.phone_region) if privacy.applies_to("llm") else keep
 
@@ -271,7 +271,7 @@ class ConversationManager:
     async def _answer(self, msg: IncomingMessage, inbound: StoredMessage) -> AsyncIterator[ReplyEvent]:
         """Refuse an empty or oversized message, else ask the model with the help center's passages
         and the history that fits; without a model (or past the budget) answer from the passages."""
-        refused = self._refusal(msg, inbound)
+        refused = await self._refusal(msg, inbound)
         if refused is not None:
             yield await self._notice(inbound, refused[1], ReplyStatus.REFUSED, refused[0])
             return
@@ -344,7 +344,7 @@ class ConversationManager:
         finally:
             self._spend.settle(hold, price(reply.usage, self._settings.models))
 
-    def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
+    async def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
         """(reason, what to say) when the message is refused before any retrieval or model call."""
         limits = self._settings.limits
         if not inbound.text.strip():
@@ -352,10 +352,10 @@ class ConversationManager:
         if len(inbound.text) > limits.max_message_chars:
             return "too_long", too_many_chars(len(inbound.text), limits.max_message_chars)
         # The console is the operator's own terminal (and scripts pipe many questions into it).
-        if msg.key.platform != "console" and not self._rate.allow(msg.key.platform, msg.user_id):
+        if msg.key.platform != "console" and not await self._rate.allow(msg.key.platform, inbound):
             log.info("message %s refused: over limits.user_messages_per_minute", inbound.id)
             self._metrics.rate_limited.labels(msg.key.platform).inc()
-            return "rate_limited", too_fast(limits.user_messages_per_minute)
+            return TOO_FAST, too_fast(limits.user_messages_per_minute)
         return None
 
     def _material(self, found: SearchResult | None) -> str:

@@ -19,6 +19,9 @@ class StoreOpenError(Exception):
     that names the path, the cause and the setting to change."""
 
 
+TOO_FAST = "rate_limited"  # the error of a message refused by limits.user_messages_per_minute
+
+
 class MessageStatus(StrEnum):
     RECEIVED = "received"  # inbound, stored, not yet answered
     HANDED_OVER = "handed_over"  # inbound that arrived while a human has the conversation
@@ -212,6 +215,12 @@ class ConversationStore(Protocol):
         ...
 
     async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None: ...
+
+    async def sent_since(self, platform: str, user_id: str, since: datetime, before_id: int) -> int:
+        """How many messages the user sent since `since`, stored before message `before_id`, not
+        counting those refused as too fast (error TOO_FAST): the per-minute limit, counted in the
+        database so every instance on it shares one count."""
+        ...
 
     async def record_reply(
         self,

@@ -36,6 +36,25 @@ async def test_a_user_over_the_rate_limit_is_told_to_wait_and_costs_no_model_cal
             assert piped is not None and piped.status is ReplyStatus.ANSWERED
 
 
+async def test_two_instances_on_one_database_share_the_rate_limit(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI
+) -> None:
+    config = make_config("[limits]\nuser_messages_per_minute = 2\n")  # both on the same bot.db
+    async with running_app(config) as one, running_app(config) as two:
+        done = [
+            (await ask(app.manager, slack(f"question {n}", f"t{n}")))[1]
+            for n, app in enumerate([one, two, one, two])
+        ]
+        statuses = [d.status if d else None for d in done]
+        assert statuses == [
+            ReplyStatus.ANSWERED,
+            ReplyStatus.ANSWERED,
+            ReplyStatus.REFUSED,
+            ReplyStatus.REFUSED,
+        ]
+        assert len(fake_openai.requests) == 2
+
+
 async def test_an_overlong_message_is_refused_before_the_model(
     make_config: ConfigFactory, fake_openai: FakeOpenAI
 ) -> None:

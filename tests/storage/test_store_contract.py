@@ -10,6 +10,7 @@ import pytest
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import Trigger
 from bot.storage.store import (
+    TOO_FAST,
     ConversationState,
     ConversationStore,
     EscalationRecord,
@@ -285,6 +286,24 @@ async def test_spent_since_adds_up_cost_and_tokens_overall_and_per_user(store: C
     later = datetime.now(UTC) + timedelta(seconds=1)
     assert await store.spent_since(later) == Spent(0.0, 0)
     assert await store.spent_since(later, ("slack", "U1")) == Spent(0.0, 0)
+
+
+async def test_sent_since_counts_the_users_earlier_messages_but_not_those_refused_as_too_fast(
+    store: ConversationStore,
+) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    first = await inbound(store, user="U1")
+    second = await inbound(store, OTHER_THREAD, user="U1")  # another thread of theirs counts too
+    await inbound(store, user="U2")
+    await inbound(store, ThreadKey("discord", "G1", "C9", "9"), user="U1")  # another platform's U1
+    refused = await inbound(store, user="U1")
+    await store.set_status(refused.id, MessageStatus.FAILED, TOO_FAST)
+    latest = await inbound(store, user="U1")
+    assert await store.sent_since("slack", "U1", start, latest.id) == 2  # first and second
+    assert await store.sent_since("slack", "U1", start, second.id) == 1  # only those before it
+    assert await store.sent_since("slack", "U1", start, first.id) == 0
+    assert await store.sent_since("discord", "U1", start, latest.id + 1) == 1
+    assert await store.sent_since("slack", "U1", datetime.now(UTC) + timedelta(seconds=1), latest.id) == 0
 
 
 async def test_stats_counts_conversations_messages_models_and_escalations(store: ConversationStore) -> None:

@@ -18,7 +18,7 @@ from bot.storage.postgres.rows import (
     storable,
     thread_key,
 )
-from bot.storage.store import ConversationState, MessageStatus, Outgoing, Role, StoredMessage
+from bot.storage.store import TOO_FAST, ConversationState, MessageStatus, Outgoing, Role, StoredMessage
 
 
 class PostgresMessages(PostgresConnection):
@@ -86,6 +86,18 @@ class PostgresMessages(PostgresConnection):
             limit,
         )
         return [message(r) for r in rows]
+
+    async def sent_since(self, platform: str, user_id: str, since: datetime, before_id: int) -> int:
+        count = await self.pool.fetchval(  # messages_by_user, from the newest id down
+            "SELECT COUNT(*) FROM messages WHERE role = 'user' AND platform = $1 AND user_id = $2"
+            " AND id < $3 AND created_at >= $4 AND coalesce(error, '') != $5",
+            platform,
+            user_id,
+            before_id,
+            since,
+            TOO_FAST,
+        )
+        return int(count)
 
     async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None:
         await self.pool.execute(

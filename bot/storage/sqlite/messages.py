@@ -16,7 +16,7 @@ from bot.storage.sqlite.rows import (
     prefixed,
     stamp,
 )
-from bot.storage.store import ConversationState, MessageStatus, Outgoing, Role, StoredMessage
+from bot.storage.store import TOO_FAST, ConversationState, MessageStatus, Outgoing, Role, StoredMessage
 
 
 class SQLiteMessages(SQLiteConnection):
@@ -85,6 +85,16 @@ class SQLiteMessages(SQLiteConnection):
             (conversation_id, before_id, before_id, before_id, before_id, limit),
         )
         return [message(r) for r in rows]
+
+    async def sent_since(self, platform: str, user_id: str, since: datetime, before_id: int) -> int:
+        rows = list(
+            await self.db.execute_fetchall(  # messages_by_user, from the newest id down
+                "SELECT COUNT(*) FROM messages WHERE role = 'user' AND platform = ? AND user_id = ?"
+                " AND id < ? AND created_at >= ? AND coalesce(error, '') != ?",
+                (platform, user_id, before_id, stamp(since), TOO_FAST),
+            )
+        )
+        return int(rows[0][0])
 
     async def set_status(self, message_id: int, status: MessageStatus, error: str | None = None) -> None:
         async with self._write:
