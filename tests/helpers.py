@@ -26,6 +26,12 @@ _ids = itertools.count(1)
 T = TypeVar("T")
 
 
+def staff_channel_toml(platform: str = "slack", channel: str = "C0STAFF") -> str:
+    """Settings naming where staff cards go: with one, an escalation promises the user a person;
+    with none, the user is told plainly that nobody receives it."""
+    return f'[escalation.staff_channel]\nplatform = "{platform}"\nchannel = "{channel}"\n'
+
+
 def message(text: str, thread: str = "t1", message_id: str | None = None) -> IncomingMessage:
     return IncomingMessage(
         key=ThreadKey("console", "", "console", thread),

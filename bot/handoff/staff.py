@@ -118,10 +118,12 @@ class Handoff:
         """Post the staff card in the background; return what the user should be told now (with
         no staff channel to post to, plainly that nobody receives it: no promise of a reply)."""
         staff = self._settings.staff_channel
-        received = staff.platform and staff.channel and staff.platform in self._ports
-        # On the console (`supportbot chat`, often with no platform running) the promise would be
-        # false; operators take such escalations with `supportbot escalations claim`.
-        if not received and outcome.key.platform == "console":
+        configured = bool(staff.platform and staff.channel)
+        # With no staff channel at all nobody is told, on any platform. One configured but not run
+        # by this process is another instance's to post on, except from the console (`supportbot
+        # chat`, often with no platform running). Operators take such escalations with
+        # `supportbot escalations claim`.
+        if not configured or (staff.platform not in self._ports and outcome.key.platform == "console"):
             log.warning(
                 "escalation %s: no staff channel to notify (set escalation.staff_channel.platform"
                 " and .channel, and run that platform's adapter)",

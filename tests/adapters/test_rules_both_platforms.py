@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 import pytest
@@ -27,11 +27,11 @@ from tests.adapters.slack.test_adapter import button_values, wait_answers
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import TEAM, block_action, message
-from tests.helpers import Bot, BotFactory
+from tests.helpers import Bot, BotFactory, staff_channel_toml
 
 SLACK_STAFF = "U0STAFF"
 DISCORD_USER, DISCORD_STAFF = 900, 7_000_000_000_000_000_900
-STAFF_TOML = f'[escalation]\nstaff_user_ids = ["{SLACK_STAFF}", "{DISCORD_STAFF}"]\n'
+STAFF_TOML = f'[escalation]\nstaff_user_ids = ["{SLACK_STAFF}", "{DISCORD_STAFF}"]\n' + staff_channel_toml()
 
 
 class Driver(Protocol):
@@ -135,6 +135,21 @@ class DiscordDriver:
         return self._fake.replies[-1]
 
 
+@asynccontextmanager
+async def driving(
+    name: str, toml: str, start_bot: BotFactory, make_config: ConfigFactory, fake_discord: FakeDiscord
+) -> AsyncIterator[Driver]:
+    if name == "slack":
+        yield SlackDriver(await start_bot(toml))
+        return
+    async with AsyncExitStack() as stack:
+        app = await stack.enter_async_context(running_app(make_config(toml)))
+        adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
+        await adapter.start()
+        stack.push_async_callback(adapter.close)
+        yield DiscordDriver(app, fake_discord)
+
+
 @pytest.fixture(params=["slack", "discord"])
 async def platform(
     request: pytest.FixtureRequest,
@@ -143,15 +158,21 @@ async def platform(
     fake_discord: FakeDiscord,
 ) -> AsyncIterator[Driver]:
     """The same user, DM and staff on one platform, with the bot running there."""
-    if request.param == "slack":
-        yield SlackDriver(await start_bot(STAFF_TOML))
-        return
-    async with AsyncExitStack() as stack:
-        app = await stack.enter_async_context(running_app(make_config(STAFF_TOML)))
-        adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=0.05)
-        await adapter.start()
-        stack.push_async_callback(adapter.close)
-        yield DiscordDriver(app, fake_discord)
+    async with driving(request.param, STAFF_TOML, start_bot, make_config, fake_discord) as driver:
+        yield driver
+
+
+@pytest.fixture(params=["slack", "discord"])
+async def unstaffed(
+    request: pytest.FixtureRequest,
+    start_bot: BotFactory,
+    make_config: ConfigFactory,
+    fake_discord: FakeDiscord,
+) -> AsyncIterator[Driver]:
+    """The same, on a team that named staff but no staff channel for their cards."""
+    toml = STAFF_TOML.split("[escalation.staff_channel]")[0]
+    async with driving(request.param, toml, start_bot, make_config, fake_discord) as driver:
+        yield driver
 
 
 async def open_escalations(app: App) -> list[EscalationRecord]:
@@ -180,6 +201,16 @@ async def test_slash_escalate_in_a_dm_takes_that_dm_with_the_default_reason(plat
     assert "asked a person" in said and said.endswith("(Escalated: this DM.)")
     [record] = await open_escalations(platform.app)
     assert (record.trigger, record.reason) == ("command", "asked with /escalate")
+
+
+async def test_with_no_staff_channel_the_user_is_told_nobody_receives_it(unstaffed: Driver) -> None:
+    await unstaffed.ask("hello")
+    said = await unstaffed.command("escalate")
+    assert "asked a person" not in said
+    assert said.startswith("Nobody on the team is set up to receive requests for a person here")
+    assert "`supportbot escalations claim 1`" in said
+    [record] = await open_escalations(unstaffed.app)
+    assert record.state == "waiting"
 
 
 async def test_slash_resolve_is_for_staff_and_takes_the_one_open_escalation_there(platform: Driver) -> None:

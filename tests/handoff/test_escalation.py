@@ -16,9 +16,9 @@ from bot.settings import BusinessHours
 from bot.storage.store import MessageStatus
 from tests.conftest import ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
-from tests.helpers import ask, message, sqlite_db
+from tests.helpers import ask, message, sqlite_db, staff_channel_toml
 
-STAFF = '[escalation]\nstaff_user_ids = ["U_STAFF"]\nkeywords = ["talk to a human"]\n'
+STAFF = '[escalation]\nstaff_user_ids = ["U_STAFF"]\nkeywords = ["talk to a human"]\n' + staff_channel_toml()
 
 
 async def test_escalate_claim_resolve_and_the_bot_is_silent_in_between(
@@ -137,7 +137,7 @@ async def test_out_of_hours_the_user_is_told_when_to_expect_a_reply(
     make_config: ConfigFactory, fake_openai: FakeOpenAI
 ) -> None:
     never_open = '[escalation.hours]\ndays = []\nout_of_hours_response = "by Monday 10:00"\n'
-    async with running_app(make_config(never_open)) as app:
+    async with running_app(make_config(never_open + staff_channel_toml())) as app:
         outcome = await app.escalations.escalate(
             ThreadKey("slack", "T1", "D1", "D1"), user_id="u1", reason="", trigger=Trigger.COMMAND
         )

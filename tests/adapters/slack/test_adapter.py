@@ -32,7 +32,7 @@ from tests.fakes.slack_server import (
     message,
     slash_command,
 )
-from tests.helpers import Bot, BotFactory, retry_now, until
+from tests.helpers import Bot, BotFactory, retry_now, staff_channel_toml, until
 
 CHANNEL, DM, USER = "C0SUPPORT", "D0ADA", "U0ADA"
 
@@ -363,7 +363,7 @@ async def test_socket_mode_answers_and_acks_over_the_websocket(
     monkeypatch.setenv("SLACK_APP_TOKEN", fake_slack.app_token)
     monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
-    async with running_app(make_config()) as app:
+    async with running_app(make_config(staff_channel_toml())) as app:
         adapter = SlackAdapter(app.service, app.config, mode="socket")
         await adapter.start()
         try:

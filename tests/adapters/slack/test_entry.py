@@ -11,7 +11,7 @@ from bot.storage.store import EscalationRecord, MessageStatus
 from tests.adapters.slack.test_adapter import CHANNEL, DM, USER, answers, button_values, wait_answers
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, block_action, mention, message, message_shortcut
-from tests.helpers import Bot, BotFactory, until
+from tests.helpers import Bot, BotFactory, staff_channel_toml, until
 
 # The same fixtures as the conversation tests: the fake Slack and the adapter in HTTP mode.
 
@@ -32,7 +32,7 @@ def command_text(body: str) -> str:
 
 
 async def test_slash_escalate_in_a_channel_takes_the_users_latest_conversation(start_bot: BotFactory) -> None:
-    bot = await start_bot()
+    bot = await start_bot(staff_channel_toml())
     await bot.send.event(mention("first", channel=CHANNEL, ts="1000.1", user=USER))
     await bot.send.event(mention("second", channel=CHANNEL, ts="1001.1", user=USER))
     await wait_answers(bot.slack, CHANNEL, "1001.1", 1)
@@ -55,7 +55,7 @@ async def test_slash_escalate_in_a_channel_takes_the_users_latest_conversation(s
 
 
 async def test_slash_escalate_without_a_conversation_explains_what_to_do(start_bot: BotFactory) -> None:
-    bot = await start_bot()
+    bot = await start_bot(staff_channel_toml())
     status, body = await bot.send.command("/escalate", "help", channel=CHANNEL, user=USER)
     assert status == 200 and "Mention me" in command_text(body)
     _, in_dm = await bot.send.command("/escalate", "", channel=DM, user=USER)
@@ -85,7 +85,7 @@ async def test_escalated_thread_is_left_to_staff(start_bot: BotFactory, fake_ope
 
 
 async def test_talk_to_a_human_button_escalates_the_answers_conversation(start_bot: BotFactory) -> None:
-    bot = await start_bot()
+    bot = await start_bot(staff_channel_toml())
     await bot.send.event(mention("hello", channel=CHANNEL, ts="1200.1", user=USER))
     [answer] = await wait_answers(bot.slack, CHANNEL, "1200.1", 1)
     value = button_values(answer)[HUMAN_ACTION]

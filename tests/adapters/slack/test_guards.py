@@ -20,7 +20,7 @@ from tests.adapters.slack.test_handoff import (
 )
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, FakeSlack, mention, message
-from tests.helpers import Bot, BotFactory, until
+from tests.helpers import Bot, BotFactory, staff_channel_toml, until
 
 DM_KEY = ThreadKey("slack", TEAM, DM, DM)
 
@@ -76,7 +76,8 @@ async def test_a_message_queued_behind_an_escalating_one_is_left_to_staff(
     "hello?". The last was stored before the escalation existed and waited for the thread: once its
     turn comes the conversation is with staff, so the bot must not answer it."""
     fake_openai.latency_s = 0.5
-    bot = await start_bot('[escalation]\nkeywords = ["a human"]\n')
+    # Staff cards go to Discord, run by another instance: no card (and no summary asked of the LLM) here.
+    bot = await start_bot('[escalation]\nkeywords = ["a human"]\n' + staff_channel_toml("discord", "1"))
     await bot.send.event(message("where is my parcel", channel=DM, ts="710.1", user=USER))
     await fake_openai.wait_for(lambda: fake_openai.requests, what="the question at the model")
     await bot.send.event(message("a human please", channel=DM, ts="710.2", user=USER))
