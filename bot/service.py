@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -146,6 +146,11 @@ class SupportService:
     async def close(self) -> None:
         """Wait for handoff work still under way (cards, notes): adapters call it before disconnecting."""
         await self._handoff.close()
+
+    def exclusive(self, *names: str) -> AbstractAsyncContextManager[bool]:
+        """True inside while this process alone, of all on the database, holds every one of `names`
+        (e.g. the Discord shards it connects); False when another live process holds any."""
+        return self._store.leadership(*names)
 
     # -- messages --------------------------------------------------------------------------------
 

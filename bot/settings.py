@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.kb.settings import KBSettings
@@ -181,6 +189,29 @@ class DiscordSettings(_Section):
     message_content_intent: bool = False  # privileged: lets the bot read un-mentioned thread messages
     guild_ids: list[str] = Field(default_factory=list)  # allowed guilds ([] = any); commands sync here
     edit_interval_s: float = Field(1.0, ge=0.2)  # at most one edit per message per interval
+    # Sharding (Discord requires it from 2,500 servers): shard_count = 0 is one gateway connection;
+    # N splits the servers over N shards, of which this process runs shard_ids ([] = all). DMs
+    # arrive on shard 0 only, which one process on the database may run at a time.
+    shard_count: int = Field(0, ge=0, le=4096)
+    shard_ids: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shards_in_range(self) -> DiscordSettings:
+        if self.shard_ids and not self.shard_count:
+            raise ValueError("discord.shard_ids needs discord.shard_count (how many shards in all)")
+        outside = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if outside:
+            raise ValueError(
+                f"discord.shard_ids: {outside[0]} is not one of the {self.shard_count} shards"
+                f" (0 to {self.shard_count - 1})"
+            )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("discord.shard_ids lists a shard twice")
+        return self
+
+    def shards(self) -> list[int]:
+        """The shards this process runs ([] with no sharding: one connection, which gets everything)."""
+        return sorted(self.shard_ids) or list(range(self.shard_count))
 
 
 class StaffChannel(_Section):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import aclosing, suppress
+from contextlib import AsyncExitStack, aclosing, suppress
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,7 @@ import discord
 import yarl
 
 from adapters.discord.cards import RateButton, StaffButton
-from adapters.discord.client import PLATFORM, Interactions, SupportClient, reply_view
+from adapters.discord.client import PLATFORM, Interactions, ShardedSupportClient, SupportClient, reply_view
 from adapters.discord.handoff import DiscordHandoff
 from adapters.discord.learned import LearnedButton
 from adapters.discord.problems import PORTAL, gateway_problem, send_problem
@@ -30,6 +30,7 @@ from adapters.discord.routing import (
     with_attachments,
     without_mention,
 )
+from adapters.discord.shards import describe, shard_locks, shard_of
 from adapters.discord.stream import DiscordSurface, Handle
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
@@ -81,6 +82,7 @@ class DiscordAdapter:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._held = AsyncExitStack()  # this process's shards, in the shared database
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -96,22 +98,26 @@ class DiscordAdapter:
         intents.guild_messages = True
         intents.dm_messages = True
         intents.message_content = self._settings.message_content_intent
-        client = SupportClient(
-            intents=intents,
-            interactions=self._interactions,
-            on_message=self._on_message,
-            guild_ready_timeout=self._guild_ready_timeout,
-        )
+        client = self._new_client(intents)
         client.add_dynamic_items(StaffButton, RateButton, LearnedButton)
+        shards = self._settings.shards()
+        if shards:
 
-        async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
-            self._spawn_backfill()
+            async def on_shard_ready(shard_id: int) -> None:  # a new session of one shard, not a RESUME
+                self._spawn_backfill([shard_id])
 
-        client.event(on_ready)
+            client.event(on_shard_ready)
+        else:
+
+            async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
+                self._spawn_backfill([0])
+
+            client.event(on_ready)
         self._client = client
         self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
         try:
             await self._login(client, token.get_secret_value(), api_url)
+            await self._hold_shards(client)
             await self._sync_commands(client, guild_ids)
             await self._connect(client, gateway_url)
         except BaseException:
@@ -128,12 +134,44 @@ class DiscordAdapter:
             )
 
     async def connected(self) -> bool:
-        """The gateway said READY and its WebSocket is open (False while discord.py reconnects)."""
+        """The gateway said READY and its WebSockets (one per shard) are open (False while
+        discord.py reconnects)."""
         client, gateway = self._client, self._gateway
         if client is None or gateway is None or gateway.done() or client.is_closed() or not client.is_ready():
             return False
+        if isinstance(client, ShardedSupportClient):
+            shards = client.shards
+            return len(shards) == len(self._settings.shards()) and not any(
+                s.is_closed() for s in shards.values()
+            )
         ws = client.ws
         return ws is not None and ws.open
+
+    def _new_client(self, intents: discord.Intents) -> SupportClient:
+        options: dict[str, Any] = {
+            "intents": intents,
+            "interactions": self._interactions,
+            "on_message": self._on_message,
+            "guild_ready_timeout": self._guild_ready_timeout,
+        }
+        if not self._settings.shard_count:
+            return SupportClient(**options)
+        shards = self._settings.shards()
+        return ShardedSupportClient(**options, shard_count=self._settings.shard_count, shard_ids=shards)
+
+    async def _hold_shards(self, client: SupportClient) -> None:
+        """Take this process's shards in the shared database (a no-op on SQLite, one process a file),
+        or refuse to start: two processes on one shard would both receive its events."""
+        bot_id = client.user.id if client.user is not None else None
+        held = await self._held.enter_async_context(
+            self._service.exclusive(*shard_locks(self._settings, bot_id))
+        )
+        if not held:
+            raise AdapterStartError(
+                f"Discord: another instance on this database already runs {describe(self._settings)}"
+                " (or the DMs, which arrive on shard 0). Give each instance its own discord.shard_ids,"
+                " with the same discord.shard_count, and shard 0 to exactly one."
+            )
 
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
@@ -237,19 +275,26 @@ class DiscordAdapter:
                 self._gateway.cancel()
                 with suppress(asyncio.CancelledError, Exception):
                     await self._gateway
+        await self._held.aclose()  # disconnected: another instance may take the shards
 
     # -- backfill ----------------------------------------------------------------------------------
 
-    def _spawn_backfill(self) -> None:
-        task = asyncio.create_task(self._backfill(), name="discord-backfill")
+    def _spawn_backfill(self, shards: list[int]) -> None:
+        task = asyncio.create_task(self._backfill(shards), name="discord-backfill")
         self._backfills.add(task)
         task.add_done_callback(self._backfills.discard)
 
-    async def _backfill(self) -> None:
+    async def _backfill(self, shards: list[int]) -> None:
         """Answer what was written while the bot was away (the gateway replays nothing to a new
-        session): in each DM and thread with a conversation active in the last bot.recover_minutes,
-        the messages after the latest one stored go through the live path, so each is answered once."""
-        found = await self._service.to_backfill(PLATFORM)
+        session): in each DM and thread of these shards with a conversation active in the last
+        bot.recover_minutes, the messages after the latest one stored go through the live path, so
+        each is answered once."""
+        count = self._settings.shard_count
+        found = [
+            (key, last)
+            for key, last in await self._service.to_backfill(PLATFORM)
+            if shard_of(key, count) in shards
+        ]
         read = await asyncio.gather(*(self._read_since(key, last) for key, last in found))
         if sum(read):
             log.warning("Discord: read %d message(s) written while the bot was away", sum(read))

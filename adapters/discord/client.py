@@ -304,10 +304,12 @@ class SupportClient(discord.Client):
         interactions: Interactions,
         on_message: MessageHandler,
         guild_ready_timeout: float,
+        **shards: Any,
     ) -> None:
         super().__init__(
             intents=intents,
             guild_ready_timeout=guild_ready_timeout,
+            **shards,
             # Model output must never ping @everyone, roles or users; a reply may notify its author.
             allowed_mentions=discord.AllowedMentions(
                 everyone=False, users=False, roles=False, replied_user=True
@@ -328,3 +330,7 @@ class SupportClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self._handle_message(message)
+
+
+class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
+    """The same over the shards this process runs (`shard_count`, `shard_ids` keywords)."""

@@ -393,9 +393,10 @@ class ConversationStore(Protocol):
         no-op where one process has the store to itself (SQLite). The caller serialises its own."""
         ...
 
-    def leadership(self, job: str) -> AbstractAsyncContextManager[bool]:
-        """True inside when this process may run `job` (work one instance does at a time: the sweep,
-        reminders, retention) until the block ends; False when another live process has it."""
+    def leadership(self, *jobs: str) -> AbstractAsyncContextManager[bool]:
+        """True inside when this process may run `jobs` (work one instance does at a time: the sweep,
+        reminders, retention, a Discord shard) until the block ends; False, holding none of them,
+        when another live process has any."""
         ...
 
     # -- analytics and the learning loop (bot/analytics/) ------------------------------------------

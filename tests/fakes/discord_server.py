@@ -90,6 +90,8 @@ class FakeDiscord(FakeServer[Call]):
     _faults: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
     _sockets: list[tuple[web.WebSocketResponse, itertools.count[int]]] = field(default_factory=list)
+    _shards: dict[web.WebSocketResponse, tuple[int, int]] = field(default_factory=dict)  # [id, count]
+    _sessions: dict[str, tuple[int, int]] = field(default_factory=dict)  # a shard's session → [id, count]
 
     # -- addresses ---------------------------------------------------------------------------------
 
@@ -173,10 +175,22 @@ class FakeDiscord(FakeServer[Call]):
         for ws, _ in list(self._sockets):
             await ws.close(code=code, message=reason.encode())
 
+    def shard_of(self, guild_id: int | None, shard_count: int) -> int:
+        """Discord's rule: a server's events go to shard (id >> 22) % count, DMs to shard 0."""
+        return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+    def _receives(self, ws: web.WebSocketResponse, data: Payload) -> bool:
+        if ws not in self._shards:
+            return True  # not sharded: one connection gets everything
+        shard, count = self._shards[ws]
+        guild = data.get("guild_id") if isinstance(data, dict) else None
+        return self.shard_of(int(guild) if guild else None, count) == shard
+
     async def dispatch(self, event: str, data: Payload) -> int:
-        """Send a DISPATCH event to every connected (identified) client; how many it reached."""
+        """Send a DISPATCH event to every connected (identified) client, or with shards to the one
+        whose shard receives it; how many it reached."""
         sent = 0
-        for ws, seq in list(self._sockets):
+        for ws, seq in [(w, s) for w, s in self._sockets if self._receives(w, data)]:
             with contextlib.suppress(ConnectionError, RuntimeError):  # a client that just went away
                 await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(seq), "d": data}))
                 sent += 1
@@ -206,9 +220,10 @@ class FakeDiscord(FakeServer[Call]):
                 elif frame["op"] == 2:
                     await self._identify(ws, seq, frame["d"])
                 elif frame["op"] == 6:
-                    await self._resume(ws, seq)
+                    await self._resume(ws, seq, frame["d"])
         finally:
             self._sockets[:] = [(w, s) for w, s in self._sockets if w is not ws]
+            self._shards.pop(ws, None)
             self.changed()
         return ws
 
@@ -220,20 +235,25 @@ class FakeDiscord(FakeServer[Call]):
         if self.reject_message_content and data.get("intents", 0) & (1 << 15):
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard = data.get("shard")  # [id, count] from a sharded client
+        if shard is not None:
+            self._shards[ws] = self._sessions[f"fake-session-{shard[0]}"] = (shard[0], shard[1])
+        ours = shard is None or self.shard_of(self.guild_id, shard[1]) == shard[0]
         ready = {
             "v": 10,
             "user": user(self.bot_id, "Supportbot", bot=True),
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-            "session_id": "fake-session",
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if ours else [],
+            "session_id": "fake-session" if shard is None else f"fake-session-{shard[0]}",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.bot_id), "flags": 0},
-        }
+        } | ({} if shard is None else {"shard": shard})
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(seq), "d": ready}))
-        await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(seq), "d": self._guild()}))
+        if ours:
+            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(seq), "d": self._guild()}))
         self._sockets.append((ws, seq))
         self.changed()
 
-    async def _resume(self, ws: web.WebSocketResponse, seq: itertools.count[int]) -> None:
+    async def _resume(self, ws: web.WebSocketResponse, seq: itertools.count[int], data: Payload) -> None:
         """A RESUME: RESUMED (the session goes on) while `resumable`, else INVALID_SESSION (d=false),
         after which the client must IDENTIFY for a new session."""
         self.resumes += 1
@@ -241,6 +261,9 @@ class FakeDiscord(FakeServer[Call]):
             await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
             return
         await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(seq), "d": {}}))
+        shard = self._sessions.get(str(data.get("session_id", "")))
+        if shard is not None:  # a shard's session: it goes on receiving that shard
+            self._shards[ws] = shard
         self._sockets.append((ws, seq))
         self.changed()
 

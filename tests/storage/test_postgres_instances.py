@@ -109,6 +109,19 @@ async def test_one_instance_leads_a_job_and_another_takes_over_when_it_is_gone(
         assert await until(lambda: _leads(second, "jobs"), "the second instance to take over")
 
 
+async def test_several_jobs_are_held_together_or_not_at_all(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    async with first.leadership("shard 1", "shard 2") as both:
+        assert both
+        async with second.leadership("shard 2", "shard 3") as overlapping:
+            assert not overlapping
+        assert await _leads(first, "shard 3")  # the failed attempt let go of what it had taken
+        assert not await _leads(second, "shard 1")
+    assert await _leads(second, "shard 1") and await _leads(second, "shard 2")
+
+
 async def _leads(store: PostgresStore, job: str) -> bool:
     async with store.leadership(job) as leads:
         return leads

@@ -59,6 +59,15 @@ async def _unlock(conn: PoolConnectionProxy, key: int) -> None:
         conn.terminate()
 
 
+async def _unlock_all(conn: PoolConnectionProxy, keys: list[int]) -> None:
+    # A store closed meanwhile has dropped the connection, and the server its locks with it.
+    with contextlib.suppress(Exception):
+        for key in keys:
+            if conn.is_closed():
+                return
+            await _unlock(conn, key)
+
+
 class PostgresCoordination(PostgresConnection):
     """The coordination part of `PostgresStore`."""
 
@@ -115,13 +124,20 @@ class PostgresCoordination(PostgresConnection):
                 await _unlock(conn, lock)
 
     @asynccontextmanager
-    async def leadership(self, job: str) -> AsyncIterator[bool]:
-        lock = advisory_key(LEADER + job)
+    async def leadership(self, *jobs: str) -> AsyncIterator[bool]:
+        # All on one connection: a process holding several shards uses one of the pool's.
+        locks = sorted({advisory_key(LEADER + job) for job in jobs})
         async with self.lock_pool.acquire() as conn:
-            won = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))
+            held: list[int] = []
             try:
+                for lock in locks:
+                    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+                        break
+                    held.append(lock)
+                won = len(held) == len(locks)
+                if not won:
+                    await _unlock_all(conn, held)
+                    held = []
                 yield won
             finally:
-                if won:
-                    with contextlib.suppress(Exception):
-                        await _unlock(conn, lock)
+                await _unlock_all(conn, held)

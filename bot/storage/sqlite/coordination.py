@@ -25,5 +25,5 @@ class SQLiteCoordination(SQLiteMessages):
         yield
 
     @asynccontextmanager
-    async def leadership(self, job: str) -> AsyncIterator[bool]:
+    async def leadership(self, *jobs: str) -> AsyncIterator[bool]:
         yield True
