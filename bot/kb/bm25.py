@@ -13,6 +13,14 @@ from .query import match_any, quote_term
 from .ranking import ChunkScore, PageScore, aggregate, coverage, idf, title_boost, title_term_count
 from .settings import KBSettings
 
+# Per-term counts are asked in one compound statement per this many terms (SQLite allows 500
+# SELECTs in one), so a search costs a few trips to the database thread, not two per term.
+TERMS_PER_STATEMENT = 100
+
+
+def _batches(terms: Sequence[str]) -> list[Sequence[str]]:
+    return [terms[i : i + TERMS_PER_STATEMENT] for i in range(0, len(terms), TERMS_PER_STATEMENT)]
+
 
 async def rank_pages(
     db: aiosqlite.Connection, settings: KBSettings, terms: Sequence[str], want: int
@@ -32,12 +40,12 @@ async def _pages_by_best_chunk(
     expression = match_any(list(terms))
     limit = max(100, want * 20)
     while True:
-        async with db.execute(
+        found = await db.execute_fetchall(
             "SELECT f.rowid, c.document_id, bm25(kb_fts, ?, ?, ?) AS r FROM kb_fts f "
             "JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ? ORDER BY r LIMIT ?",
             (s.title_weight, s.section_weight, s.body_weight, expression, limit),
-        ) as cur:
-            rows = [ChunkScore(int(r[0]), int(r[1]), -float(r[2])) async for r in cur]
+        )
+        rows = [ChunkScore(int(r[0]), int(r[1]), -float(r[2])) for r in found]
         pages = aggregate(rows)
         if len(pages) >= want or len(rows) < limit:
             return pages
@@ -50,46 +58,48 @@ async def _title_matches(
     """Per page: how many question terms its title/file name has (stemmed), and its size."""
     ids = json.dumps(list(doc_ids))
     matched: dict[int, int] = {}
-    for term in terms:
-        async with db.execute(
-            "SELECT DISTINCT c.document_id FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
-            "WHERE kb_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))",
-            (f"title : {quote_term(term)}", ids),
-        ) as cur:
-            async for (doc_id,) in cur:
-                matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1
+    one_term = (
+        "SELECT DISTINCT c.document_id FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
+        "WHERE kb_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
+    )
+    for batch in _batches(terms):
+        params = [value for term in batch for value in (f"title : {quote_term(term)}", ids)]
+        for (doc_id,) in await db.execute_fetchall(" UNION ALL ".join([one_term] * len(batch)), params):
+            matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1  # once per term its title has
     sizes: dict[int, int] = {}
-    async with db.execute(
+    for doc_id, title, path in await db.execute_fetchall(
         "SELECT id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))", (ids,)
-    ) as cur:
-        async for doc_id, title, path in cur:
-            sizes[int(doc_id)] = title_term_count(str(title), str(path))
+    ):
+        sizes[int(doc_id)] = title_term_count(str(title), str(path))
     return matched, sizes
 
 
 async def confidence(db: aiosqlite.Connection, terms: Sequence[str], document_id: int) -> float:
     """IDF-weighted share of the query's terms found anywhere in the page (0..1)."""
-    async with db.execute("SELECT count(*) FROM kb_documents") as cur:
-        row = await cur.fetchone()
-    total = int(row[0]) if row else 0
+    [(total,)] = await db.execute_fetchall("SELECT count(*) FROM kb_documents")
     weights: dict[str, float] = {}
     present: list[str] = []
-    for term in terms:
-        frequency, in_page = await _term_counts(db, term, document_id)
-        weights[term] = idf(total, frequency)
+    for term, (frequency, in_page) in zip(terms, await _term_counts(db, terms, document_id), strict=True):
+        weights[term] = idf(int(total), frequency)
         if in_page:
             present.append(term)
     return coverage(weights, present)
 
 
-async def _term_counts(db: aiosqlite.Connection, term: str, document_id: int) -> tuple[int, bool]:
-    """How many pages contain `term`, and whether the given page is one of them."""
-    async with db.execute(
-        "SELECT count(DISTINCT c.document_id), coalesce(max(c.document_id = ?), 0) "
-        "FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ?",
-        (document_id, match_any([term])),
-    ) as cur:
-        counts = await cur.fetchone()
-    if counts is None:
-        return 0, False
-    return int(counts[0]), bool(counts[1])
+async def _term_counts(
+    db: aiosqlite.Connection, terms: Sequence[str], document_id: int
+) -> list[tuple[int, bool]]:
+    """For each term, in order: how many pages contain it, and whether the given page is one."""
+    one_term = (
+        "SELECT ? AS i, count(DISTINCT c.document_id), coalesce(max(c.document_id = ?), 0) "
+        "FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ?"
+    )
+    counts: dict[int, tuple[int, bool]] = {}
+    for start in range(0, len(terms), TERMS_PER_STATEMENT):
+        batch = terms[start : start + TERMS_PER_STATEMENT]
+        params = [v for i, term in enumerate(batch, start) for v in (i, document_id, match_any([term]))]
+        for i, pages, in_page in await db.execute_fetchall(
+            " UNION ALL ".join([one_term] * len(batch)), params
+        ):
+            counts[int(i)] = (int(pages), bool(in_page))
+    return [counts.get(i, (0, False)) for i in range(len(terms))]

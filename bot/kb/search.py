@@ -4,6 +4,7 @@ one (falling back to BM25 alone if the embeddings endpoint fails), and the hits 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -75,28 +76,27 @@ class Searcher:
 
 async def read_hits(db: aiosqlite.Connection, pages: Sequence[PageScore]) -> list[Hit]:
     """Each page's best chunk with its page's title, URL and source, in order (gone ones skipped)."""
-    hits: list[Hit] = []
-    for page in pages:
-        async with db.execute(
-            "SELECT d.path, d.title, c.section, d.url, c.text, s.name FROM kb_chunks c "
-            "JOIN kb_documents d ON d.id = c.document_id "
-            "JOIN kb_sources s ON s.id = d.source_id WHERE c.id = ?",
-            (page.best_chunk_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is not None:
-            hits.append(_hit(row, page))
-    return hits
+    if not pages:
+        return []
+    ids = json.dumps([page.best_chunk_id for page in pages])
+    found = await db.execute_fetchall(
+        "SELECT c.id, d.path, d.title, c.section, d.url, c.text, s.name FROM kb_chunks c "
+        "JOIN kb_documents d ON d.id = c.document_id "
+        "JOIN kb_sources s ON s.id = d.source_id WHERE c.id IN (SELECT value FROM json_each(?))",
+        (ids,),
+    )
+    rows = {int(row[0]): row for row in found}
+    return [_hit(rows[page.best_chunk_id], page) for page in pages if page.best_chunk_id in rows]
 
 
 def _hit(row: aiosqlite.Row, page: PageScore) -> Hit:
     return Hit(
-        source=str(row[0]),
-        title=str(row[1]),
-        section=str(row[2]),
-        url=row[3],
-        text=str(row[4]),
+        source=str(row[1]),
+        title=str(row[2]),
+        section=str(row[3]),
+        url=row[4],
+        text=str(row[5]),
         score=round(page.score, 6),
-        source_name=str(row[5]),
+        source_name=str(row[6]),
         chunk_id=page.best_chunk_id,
     )

@@ -194,6 +194,19 @@ async def test_abstains_when_nothing_relevant(kb: KnowledgeBase) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_question_of_hundreds_of_words_is_ranked_as_a_short_one(kb: KnowledgeBase) -> None:
+    # Past bm25.TERMS_PER_STATEMENT the per-term counts take several statements; the order the
+    # words come in (and so which statement a term lands in) changes nothing.
+    await kb.add(SAMPLE, name="sample")
+    filler = [f"zq{n}" for n in range(600)]  # SQLite takes at most 500 SELECTs in one statement
+    first = await kb.search(" ".join(["reset", "password", *filler]))
+    last = await kb.search(" ".join([*filler, "password", "reset"]))
+    assert first.hits[0].source == "reset-password.md"
+    assert [(h.source, h.score) for h in first.hits] == [(h.source, h.score) for h in last.hits]
+    assert first.confidence == pytest.approx(last.confidence) and first.confidence > 0
+
+
+@pytest.mark.asyncio
 async def test_one_hit_per_page_and_k(kb: KnowledgeBase) -> None:
     await kb.add(SAMPLE, name="sample")
     result = await kb.search("plan billing invoices subscription members workspace settings", k=5)
