@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.api import api_url, describe, error_code, make_client
+from adapters.slack.api import api_url, describe, error_code, make_client, web_session
 from adapters.slack.entry import SlackEntryPoints
 from adapters.slack.handoff import SlackHandoff
 from adapters.slack.http import FrontDoor
@@ -109,6 +109,7 @@ class SlackAdapter:
         self._host = host or settings.http_host
         self.port = settings.http_port if port is None else port  # the bound port once started (0 = any)
         self._client: AsyncWebClient | None = None
+        self._session: aiohttp.ClientSession | None = None  # the Web API's connections
         self._bolt: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -122,9 +123,18 @@ class SlackAdapter:
 
     async def start(self) -> None:
         """Check the token with auth.test, then serve; AdapterStartError names what to fix."""
+        self._session = web_session()
+        try:
+            await self._start(self._session)
+        except BaseException:
+            await self._session.close()
+            self._session = None
+            raise
+
+    async def _start(self, session: aiohttp.ClientSession) -> None:
         config = self._config
         try:
-            client = make_client(config)
+            client = make_client(config, session)
         except ValueError as exc:
             raise AdapterStartError(f"Slack: {exc}") from None
         try:
@@ -188,6 +198,9 @@ class SlackAdapter:
         await self._service.close()  # cards and notes still being posted need the client
         if self._staff is not None:
             await self._staff.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _serve_http(self, bolt: AsyncApp) -> None:
         secret = self._config.secrets.slack_signing_secret

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -30,7 +31,16 @@ def api_url(config: LoadedConfig) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def make_client(config: LoadedConfig) -> AsyncWebClient:
+CALL_TIMEOUT_S = 30  # slack-sdk's default for one Web API call
+
+
+def web_session() -> aiohttp.ClientSession:
+    """The connections every Web API call of a run shares (kept alive between calls; without one,
+    slack-sdk opens and closes a session, and a TCP connection, per call). Close it when done."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S))
+
+
+def make_client(config: LoadedConfig, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """One AsyncWebClient for every call; 429s wait for Retry-After, dropped connections retry."""
     token = config.secrets.slack_bot_token
     if token is None:
@@ -38,6 +48,8 @@ def make_client(config: LoadedConfig) -> AsyncWebClient:
     return AsyncWebClient(
         token=token.get_secret_value(),
         base_url=api_url(config),
+        session=session,
+        timeout=CALL_TIMEOUT_S,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),

@@ -40,6 +40,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float  # time.monotonic() when it arrived
+    peer: int = 0  # the caller's port: calls with the same one came over one connection
 
 
 @dataclass
@@ -115,7 +116,8 @@ class FakeSlack(FakeServer[Call]):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        self.record(Call(method, params, time.monotonic()))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.record(Call(method, params, time.monotonic(), int(peer[1]) if peer else 0))
         token = self.app_token if method.startswith("apps.") else self.token
         if request.headers.get("Authorization") != f"Bearer {token}":
             return _error("invalid_auth")

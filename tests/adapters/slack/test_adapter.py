@@ -98,6 +98,17 @@ async def test_mention_is_answered_in_its_thread_with_history(
     assert stored[1].platform_message_id == first.ts
 
 
+async def test_the_web_api_calls_share_kept_alive_connections(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    for n in range(1, 4):
+        await bot.send.event(mention(f"question {n}", channel=CHANNEL, ts=f"30{n}.1", user=USER))
+        await wait_answers(bot.slack, CHANNEL, f"30{n}.1", 1)
+    calls = bot.slack.calls
+    assert len(calls) >= 12
+    # Not one connection (and TCP handshake) per call: the few that calls in parallel need.
+    assert len({c.peer for c in calls}) <= 3, [(c.method, c.peer) for c in calls]
+
+
 async def test_a_grounded_answer_ends_with_its_sources_as_slack_links(
     start_bot: BotFactory, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
