@@ -122,13 +122,14 @@ class NativeSurface:
         sent = self._sent.get(handle, "")
         try:
             if handle == self._open and text.startswith(sent):
-                if len(text) > len(sent):
+                more = text[len(sent) :]
+                if final:  # the last words go with the stop: one call, not two
+                    await self._stop(self.actions, more)
+                elif more:
                     await self.client.chat_appendStream(
-                        channel=self.target.channel, ts=handle, markdown_text=text[len(sent) :]
+                        channel=self.target.channel, ts=handle, markdown_text=more
                     )
-                    self._sent[handle] = text
-                if final:
-                    await self._stop(self.actions)
+                self._sent[handle] = text
                 return handle
             # Not a continuation (a shorter piece, or an apology after a broken stream): replace it.
             if handle == self._open:
@@ -146,7 +147,15 @@ class NativeSurface:
             await self._stop()
         await self.client.chat_delete(channel=self.target.channel, ts=handle)
 
-    async def _stop(self, blocks: list[Block] | None = None) -> None:
-        if self._open is not None:
-            ts, self._open = self._open, None
-            await self.client.chat_stopStream(channel=self.target.channel, ts=ts, blocks=blocks)
+    async def _stop(self, blocks: list[Block] | None = None, more: str = "") -> None:
+        """Close the open stream, appending `more` first. If that fails with text to append, the
+        stream stays open, so the next post closes it (e.g. the tail moving on after msg_too_long)."""
+        if self._open is None:
+            return
+        ts = self._open
+        if not more:
+            self._open = None
+        await self.client.chat_stopStream(
+            channel=self.target.channel, ts=ts, markdown_text=more or None, blocks=blocks
+        )
+        self._open = None

@@ -286,13 +286,13 @@ class FakeSlack(FakeServer[Call]):
             return _error("msg_too_long")
         ts = self._next_ts()
         self.messages[ts] = Message(channel, ts, "", params.get("thread_ts"), streaming=True)
-        return self._stream_append(ts, params)
+        return self._appended(ts, params)
 
     def _chat_appendStream(self, params: dict[str, Any]) -> web.Response:
         msg = self.messages.get(str(params.get("ts")))
         if msg is None or not msg.streaming:
             return _error("message_not_in_streaming_state")
-        return self._stream_append(msg.ts, params)
+        return self._appended(msg.ts, params)
 
     def _chat_stopStream(self, params: dict[str, Any]) -> web.Response:
         msg = self.messages.get(str(params.get("ts")))
@@ -300,21 +300,27 @@ class FakeSlack(FakeServer[Call]):
             return _error("message_not_in_streaming_state")
         if (refused := self._blocks_error(params)) is not None:
             return refused
-        self._stream_append(msg.ts, params)
+        if (too_long := self._stream_append(msg.ts, params)) is not None:
+            return _error(too_long)  # the last words didn't fit: the stream stays open, as it was
         msg.streaming = False
         msg.blocks = _blocks(params)
         self._noted("stopStream", msg)
         return _ok(channel=msg.channel, ts=msg.ts)
 
-    def _stream_append(self, ts: str, params: dict[str, Any]) -> web.Response:
+    def _appended(self, ts: str, params: dict[str, Any]) -> web.Response:
+        refused = self._stream_append(ts, params)
+        return _error(refused) if refused is not None else _ok(channel=self.messages[ts].channel, ts=ts)
+
+    def _stream_append(self, ts: str, params: dict[str, Any]) -> str | None:
+        """Add the call's text to the stream; the error code when it doesn't fit."""
         msg = self.messages[ts]
         added = _stream_text(params)
         if len(msg.text) + len(added) > self.max_text:
-            return _error("msg_too_long")
+            return "msg_too_long"
         msg.text += added
         if msg.streaming:
             self._noted("appendStream", msg)
-        return _ok(channel=msg.channel, ts=ts)
+        return None
 
     def _noted(self, op: str, msg: Message) -> None:
         """The message as it now is, in the journal: buttons = an actions block (an answer's final

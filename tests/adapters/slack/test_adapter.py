@@ -80,6 +80,9 @@ async def test_mention_is_answered_in_its_thread_with_history(
         USER,
         TEAM,
     )
+    # The last words ride on chat.stopStream with the buttons: no appendStream just before it.
+    [stop] = bot.slack.called("chat.stopStream")
+    assert stop.params.get("markdown_text") and first.text.endswith(stop.params["markdown_text"])
 
     await bot.send.event(
         mention("and my username?", channel=CHANNEL, ts="100.2", user=USER, thread_ts="100.1")
