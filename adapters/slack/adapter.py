@@ -152,7 +152,12 @@ class SlackAdapter:
         staff = StaffGroup(client, config.settings.escalation.staff_group_id)
         self._staff = staff
         self._handoff = SlackHandoff(
-            service=self._service, config=config, client=client, names=self._names, staff=staff
+            service=self._service,
+            config=config,
+            client=client,
+            names=self._names,
+            staff=staff,
+            bot_user=self._bot_user_id,
         )
         self._writer = ReplyWriter(client, config.settings.slack)
         secret = config.secrets.slack_signing_secret

@@ -29,6 +29,7 @@ from adapters.slack.cards import (
 from adapters.slack.entry import clicked_place, when, where_clicked
 from adapters.slack.learned import ACTIONS as LEARNED_ACTIONS
 from adapters.slack.learned import EDIT_VIEW, LEARNED_EDIT_ACTION, edit_view, proposal_blocks, submitted
+from adapters.slack.leftovers import leftovers
 from adapters.slack.mrkdwn import escape
 from adapters.slack.names import NameCache
 from adapters.slack.payloads import PLATFORM, is_dm_channel
@@ -57,8 +58,10 @@ class SlackHandoff:
         client: AsyncWebClient,
         names: NameCache,
         staff: StaffGroup,
+        bot_user: str | None = None,
     ) -> None:
         self._service = service
+        self._bot_user = bot_user  # the bot's own user id: its messages in a conversation
         self._client = client
         self._names = names
         self._staff = staff
@@ -121,9 +124,14 @@ class SlackHandoff:
             actions=reply_actions(done, native_feedback=False) or [],
         )
         shown = list(delivery.shown) if delivery is not None else []
-        if shown:  # a chat stream the stop left open is closed before it is edited into the answer
-            with contextlib.suppress(SlackApiError):  # not a stream, or one already stopped
-                await self._client.chat_stopStream(channel=key.channel, ts=shown[-1])
+        if delivery is not None:  # a redelivery: what a crash posted without noting is part of it
+            left = await leftovers(self._client, self._bot_user, key.channel, thread, delivery)
+            if left:
+                log.info("Slack: %d message(s) of an interrupted answer found in %s", len(left), key.channel)
+            shown = sorted({*shown, *left}, key=float)
+            for ts in [*left, *shown[-1:]]:  # a chat stream the stop left open is closed first
+                with contextlib.suppress(SlackApiError):  # not a stream, or one already stopped
+                    await self._client.chat_stopStream(channel=key.channel, ts=ts)
         note = delivery.note if delivery is not None else None
         posted = await ReplyStream(surface, shown=shown, on_posted=note).finish(done.text)
         return posted[0]

@@ -27,6 +27,7 @@ MAX_RETRY_S = 300.0
 MAX_ATTEMPTS = 6  # then the reply is failed for good (about ten minutes of trying)
 LIVE_S = 120.0  # a reply in live delivery for longer than this is the sweep's again
 YOUNG_S = 10.0  # a reply this process wrote less than this ago is left to its live delivery
+OTHERS_SCANNED = 100  # a conversation's latest messages whose answers a redelivery must leave alone
 
 _STATUS = {MessageStatus.ANSWERED: ReplyStatus.ANSWERED, MessageStatus.HANDED_OVER: ReplyStatus.ESCALATED}
 
@@ -95,7 +96,12 @@ class Outbox:
         async def note(ids: list[str]) -> None:
             await self._store.note_shown(inbound.id, ids)
 
-        delivery = Delivery(inbound.platform_message_id or "", inbound.shown_as, note)
+        delivery = Delivery(
+            inbound.platform_message_id or "",
+            inbound.shown_as,
+            note,
+            await self._others(inbound, done.reply_id),
+        )
         try:
             posted = await port.send_answer(key, done, delivery)
         except Exception as exc:  # the platform's own errors: retried with backoff, then failed
@@ -104,6 +110,16 @@ class Outbox:
             return False
         await self.delivered(done.reply_id, posted)
         return True
+
+    async def _others(self, inbound: StoredMessage, reply_id: int) -> frozenset[str]:
+        """The platform ids of the other answers in the conversation's latest messages."""
+        ids: set[str] = set()
+        for m in await self._store.messages(inbound.conversation_id, OTHERS_SCANNED):
+            if m.id not in (inbound.id, reply_id):
+                ids.update(m.shown_as)
+                if m.platform_message_id:
+                    ids.add(m.platform_message_id)
+        return frozenset(ids)
 
     async def sweep(self, since: datetime) -> int:
         """Deliver the pending replies created since `since` that are due and not being delivered

@@ -51,6 +51,9 @@ class Delivery:
     question_id: str  # the platform id of the message it answers (Discord: each part's nonce base)
     shown: tuple[str, ...] = ()  # platform ids of the messages already showing part of it, in order
     note: Callable[[list[str]], Awaitable[None]] | None = None  # record the ids as messages are posted
+    # The platform ids of the conversation's other answers: never taken for a leftover of this one
+    # (a message posted just before a crash, whose id was never noted).
+    others: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

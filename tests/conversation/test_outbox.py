@@ -50,6 +50,50 @@ async def test_a_pending_reply_is_delivered_once_into_its_half_written_message(
     assert (stored.status, stored.platform_message_id) == (MessageStatus.DELIVERED, "1700000001.000100")
 
 
+async def test_a_slack_message_posted_before_the_kill_but_never_noted_is_taken_into_the_answer(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    channel, thread = "C0SUPPORT", "700.1"
+    key = ThreadKey("slack", TEAM, channel, thread)
+    # An earlier answer in the thread (noted), then the question the kill interrupted: its stream
+    # was started on Slack, the kill came before its ts was noted.
+    fake_slack.messages["1700000001.000100"] = Message(
+        channel, "1700000001.000100", "An earlier answer", thread
+    )
+    async with running_app(make_config()) as earlier:
+        first = await left_unanswered(earlier.store, key, f"{channel}:700.1", "hello", datetime.now(UTC))
+        await earlier.store.note_shown(first.id, ["1700000001.000100"])
+        done = await earlier.store.record_reply(
+            first, Role.ASSISTANT, "hi", 1, None, settles=MessageStatus.ANSWERED
+        )
+        await earlier.store.mark_delivered(done, "1700000001.000100")
+        asked = f"{channel}:1700000001.500000"
+        inbound = await left_unanswered(earlier.store, key, asked, "invoices?", datetime.now(UTC))
+        await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+        # A later question of the thread, answered meanwhile: its answer is the bot's, after ours.
+        asked = f"{channel}:1700000002.500000"
+        later = await left_unanswered(earlier.store, key, asked, "and?", datetime.now(UTC))
+        await earlier.store.note_shown(later.id, ["1700000003.000100"])
+        again = await earlier.store.record_reply(
+            later, Role.ASSISTANT, "b", 1, None, settles=MessageStatus.ANSWERED
+        )
+        await earlier.store.mark_delivered(again, "1700000003.000100")
+    fake_slack.messages["1700000002.000100"] = Message(
+        channel, "1700000002.000100", "Open **Bill", thread, streaming=True
+    )
+    fake_slack.messages["1700000003.000100"] = Message(channel, "1700000003.000100", "A later answer", thread)
+    bot = await start_bot()
+    assert await bot.app.outbox.sweep(hour_ago()) == 1
+    earlier_answer, answer, later_answer = fake_slack.thread(channel, thread)
+    assert (earlier_answer.ts, earlier_answer.text) == ("1700000001.000100", "An earlier answer")  # untouched
+    assert (later_answer.ts, later_answer.text) == ("1700000003.000100", "A later answer")
+    assert (answer.ts, answer.text) == ("1700000002.000100", "Open *Billing*, then _Invoices_.")
+    assert answer.blocks and not answer.streaming
+    assert fake_slack.called("chat.postMessage") == [] and fake_openai.requests == []
+
+
 async def test_a_discord_part_posted_before_the_kill_but_never_noted_is_found_by_its_nonce(
     make_config: ConfigFactory, fake_discord: FakeDiscord, fake_openai: FakeOpenAI
 ) -> None:

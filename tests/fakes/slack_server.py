@@ -246,6 +246,23 @@ class FakeSlack(FakeServer[Call]):
             self._noted("delete", gone)
         return _ok(ts=params.get("ts"))
 
+    def _conversations_replies(self, params: dict[str, Any]) -> web.Response:
+        """The bot's messages in a thread after `oldest` (the fake keeps only the bot's)."""
+        return self._listed(str(params["channel"]), str(params["ts"]), params)
+
+    def _conversations_history(self, params: dict[str, Any]) -> web.Response:
+        """The bot's messages at a channel's top level after `oldest`."""
+        return self._listed(str(params["channel"]), None, params)
+
+    def _listed(self, channel: str, thread_ts: str | None, params: dict[str, Any]) -> web.Response:
+        oldest = float(params.get("oldest") or 0)
+        found = [m for m in self.thread(channel, thread_ts) if float(m.ts) > oldest]
+        listed = [
+            {"type": "message", "user": BOT_USER, "bot_id": "B0BOT", "ts": m.ts, "text": m.text}
+            for m in found
+        ]
+        return _ok(messages=listed, has_more=False)
+
     def _chat_getPermalink(self, params: dict[str, Any]) -> web.Response:
         channel, ts = str(params["channel"]), str(params["message_ts"])
         link = f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
