@@ -211,3 +211,18 @@ async def test_with_sqlite_alone_there_is_nothing_to_sync(make_config: ConfigFac
         assert app.kb is not None and not app.kb.shared
         assert await app.kb.sync() is None
         assert await names(app) == ["sample"]
+
+
+async def test_a_learned_entry_approved_on_one_instance_is_indexed_on_the_other(
+    make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    async with two_instances(make_config, tmp_path) as (_, a, b):
+        assert b.kb is not None
+        entry = await a.store.propose_learned(
+            1, 1, "How do I merge two accounts?", "Ask us to merge them.", "exchange"
+        )
+        assert entry is not None and await a.learning.approve(entry.id, "U0STAFF") is not None
+        assert await b.kb.sync() == SyncReport(revision=1, added=1)
+        assert await names(b) == ["learned"]
+        found = await b.kb.search("merge two accounts")
+        assert not found.abstain and found.hits[0].source_name == "learned"
