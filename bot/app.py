@@ -19,6 +19,8 @@ from bot.handoff.escalation import Escalations
 from bot.handoff.staff import Handoff
 from bot.kb import KnowledgeBase
 from bot.kb.embeddings import build_embedder
+from bot.kb.shared import SharedPages
+from bot.kb.sync import sync_logged
 from bot.llm.client import LLMClient
 from bot.llm.moderation import Moderator
 from bot.llm.tokens import load_counter
@@ -106,6 +108,18 @@ async def open_store(config: LoadedConfig) -> AsyncIterator[SQLiteStore | Postgr
         await store.close()
 
 
+def shared_pages(store: ConversationStore) -> SharedPages | None:
+    """The help pages instances on one Postgres database share (`bot.kb.shared`): `kb add` publishes
+    to it and every instance's index follows it. None with SQLite alone: the index is all there is."""
+    if isinstance(store, SQLiteStore):
+        return None
+    from bot.storage.postgres import PostgresStore
+    from bot.storage.postgres.kb_pages import PostgresSharedPages
+
+    assert isinstance(store, PostgresStore), type(store)
+    return PostgresSharedPages(store)
+
+
 @asynccontextmanager
 async def kb_database(config: LoadedConfig, store: ConversationStore) -> AsyncIterator[SQLiteConnection]:
     """Where the knowledge base's index lives: the SQLite store's own file, or beside a Postgres
@@ -139,8 +153,16 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         kb: KnowledgeBase | None = None
         embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
         if settings.kb.enabled:
-            kb = KnowledgeBase(kb_db.db, settings.kb, embedder=embedder, write_lock=kb_db.write_lock)
+            kb = KnowledgeBase(
+                kb_db.db,
+                settings.kb,
+                embedder=embedder,
+                write_lock=kb_db.write_lock,
+                shared=shared_pages(store),
+            )
             await kb.setup()
+            if kb.shared:  # what other instances published, before the sample would be indexed
+                await sync_logged(kb, settings.kb.sync_s)
             report = await kb.index_sample_if_empty(config.base_dir)
             if report is not None:
                 log.info("indexed the sample knowledge base: %s pages", report.added)

@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 from bot.app import running_app
 from bot.background import run_background
+from bot.kb.sync import keep_in_sync
 from bot.ops.server import Ops
 from bot.platforms import AdapterStartError, Platform, PlatformAdapter, RunOptions, runnable
 from bot.settings import LoadedConfig
@@ -86,8 +87,11 @@ async def serve(config: LoadedConfig, run: RunPlan) -> int:
                 log.info("%s adapter running", adapter.platform)
             # The sweep, outbox, reminders and retention: on one instance at a time (bot/background.py).
             background = asyncio.create_task(run_background(app, began, stop))
+            jobs = [background]
+            if app.kb is not None and app.kb.shared:  # every instance: pages others add (bot/kb/sync.py)
+                jobs.append(asyncio.create_task(keep_in_sync(app.kb, app.config.settings.kb.sync_s, stop)))
             await stop.wait()
-            await asyncio.gather(background, return_exceptions=True)
+            await asyncio.gather(*jobs, return_exceptions=True)
             if lost:
                 log.error("stopping: a platform connection was lost for good (%s)", "; ".join(lost))
                 return 1

@@ -112,7 +112,7 @@ def run_in_app(state: State, request: KBRequest) -> int:
 async def _run(config: LoadedConfig, request: KBRequest) -> int:
     from datetime import UTC, datetime
 
-    from bot.app import build_llm, kb_database, open_store
+    from bot.app import build_llm, kb_database, open_store, shared_pages
     from bot.conversation.answer_check import ModelCheck
     from bot.conversation.prompt import render_system_prompt
     from bot.kb.cli import KBEval, run_kb_command
@@ -130,7 +130,9 @@ async def _run(config: LoadedConfig, request: KBRequest) -> int:
         judge = ModelCheck(llm, system, settings.kb)
     try:
         async with open_store(config) as store, kb_database(config, store) as kb_db:
-            return await run_kb_command(request, kb_db.db, settings.kb, embedder=embedder, judge=judge)
+            return await run_kb_command(
+                request, kb_db.db, settings.kb, embedder=embedder, judge=judge, shared=shared_pages(store)
+            )
     finally:
         if embedder is not None:
             await embedder.close()

@@ -72,7 +72,7 @@ async def _list(config: LoadedConfig, everything: bool) -> int:
 
 async def _decide(config: LoadedConfig, entry_id: int, action: str, answer: str | None) -> int:
     from bot.analytics.learning import Learning
-    from bot.app import kb_database, learned_folder, open_store
+    from bot.app import kb_database, learned_folder, open_store, shared_pages
     from bot.kb import KnowledgeBase
     from bot.kb.embeddings import build_embedder
 
@@ -82,7 +82,13 @@ async def _decide(config: LoadedConfig, entry_id: int, action: str, answer: str 
         async with open_store(config) as store, kb_database(config, store) as kb_db:
             kb = None
             if settings.kb.enabled:
-                kb = KnowledgeBase(kb_db.db, settings.kb, embedder=embedder, write_lock=kb_db.write_lock)
+                kb = KnowledgeBase(
+                    kb_db.db,
+                    settings.kb,
+                    embedder=embedder,
+                    write_lock=kb_db.write_lock,
+                    shared=shared_pages(store),
+                )  # with Postgres the learned pages are shared with every instance, as `kb add`'s
                 await kb.setup()
             learning = Learning(store, kb, None, learned_folder(config))
             if action == "approve":

@@ -25,6 +25,7 @@ from .knowledge_base import KnowledgeBase
 from .loader import SourceError
 from .schema import SchemaError
 from .settings import KBSettings
+from .shared import SharedError, SharedPages
 from .sources import SAMPLE
 from .types import SearchResult
 
@@ -226,15 +227,19 @@ async def run_kb_command(
     stderr: TextIO | None = None,
     embedder: Embedder | None = None,
     judge: Judge | None = None,
+    shared: SharedPages | None = None,
 ) -> int:
     """Execute one `kb` request against `db`; returns the process exit code. `judge` is what
-    `kb eval --with-llm` asks (see `bot.conversation.answer_check`)."""
+    `kb eval --with-llm` asks (see `bot.conversation.answer_check`). With `shared` (instances on
+    one Postgres database) the index first applies what other instances published, and `add` and
+    `remove` publish what they change."""
     io = _Streams(stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr)
-    kb = KnowledgeBase(db, settings, embedder=embedder)
+    kb = KnowledgeBase(db, settings, embedder=embedder, shared=shared)
     try:
         await kb.setup()
+        await kb.sync()
         return await _run(request, kb, io, judge)
-    except (SourceError, EvalDataError, JudgeError, SchemaError, _UsageError) as exc:
+    except (SourceError, EvalDataError, JudgeError, SchemaError, SharedError, _UsageError) as exc:
         io.err.write(f"error: {exc}\n")
         return 1 if not isinstance(exc, _UsageError) else 2
     except sqlite3.Error as exc:

@@ -18,6 +18,7 @@ from .loader import LoadedPage, LoadedSource, Progress, SourceError, default_sou
 from .ranking import title_words
 from .render import plain
 from .settings import KBSettings
+from .shared import SharedPage, SharedSource
 from .types import IndexReport
 from .vectors import embed_missing, embed_text, text_digest
 from .writes import Writer, bump_version, delete_chunks, delete_documents
@@ -59,6 +60,19 @@ def diff_pages(stored: StoredPages, pages: Sequence[LoadedPage]) -> PageDiff:
     return PageDiff(fresh, unchanged, [doc_id for doc_id, _ in remaining.values()])
 
 
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What one `Indexer.add` did, and what it indexed: the source (None when nothing was added)
+    and its pages, for sharing with other instances."""
+
+    report: IndexReport
+    source: SharedSource | None = None
+    pages: tuple[LoadedPage, ...] = ()
+
+    def shared_pages(self) -> list[SharedPage]:
+        return [SharedPage(p.path, p.url, p.content_hash, p.text) for p in self.pages]
+
+
 class Indexer:
     """Adds (or re-adds) sources: only pages whose expanded content changed are rewritten."""
 
@@ -75,7 +89,7 @@ class Indexer:
         url_template: str | None,
         include_pattern: str | None,
         progress: Progress | None,
-    ) -> IndexReport:
+    ) -> Indexed:
         """Index `path` as source `name` (default: its folder name); see `KnowledgeBase.add`."""
         target = Path(path)
         pattern = include_pattern or self._settings.include_pattern
@@ -86,11 +100,11 @@ class Indexer:
         if not source_name:
             raise SourceError(f"cannot derive a source name from {target}; pass a name")
         if not loaded.pages and not await _source_exists(self._writer.db, source_name):
-            return IndexReport(source_name, 0, 0, 0, 0, 0, warnings=loaded.warnings)  # nothing to add
+            return Indexed(IndexReport(source_name, 0, 0, 0, 0, 0, warnings=loaded.warnings))  # nothing
+        source = SharedSource(source_name, str(loaded.root), url_template, pattern)
         async with self._writer.transaction() as db:
-            source_id = await _upsert_source(db, source_name, loaded.root, url_template, pattern)
-            report = await _store_pages(db, source_name, source_id, loaded.pages)
-        return await self._complete_vectors(report, loaded.warnings)
+            report = await write_source(db, source, loaded.pages)
+        return Indexed(await self.complete_vectors(report, loaded.warnings), source, loaded.pages)
 
     async def _load(
         self,
@@ -113,7 +127,7 @@ class Indexer:
             known=known,
         )
 
-    async def _complete_vectors(self, report: IndexReport, warnings: tuple[str, ...]) -> IndexReport:
+    async def complete_vectors(self, report: IndexReport, warnings: tuple[str, ...]) -> IndexReport:
         """Embed what has no vector yet (with an embedder); a failure becomes one more warning."""
         embedded = 0
         if self._embedder is not None:
@@ -138,16 +152,24 @@ async def _source_exists(db: aiosqlite.Connection, name: str) -> bool:
         return await cur.fetchone() is not None
 
 
-async def _upsert_source(
-    db: aiosqlite.Connection, name: str, root: Path, url_template: str | None, pattern: str
-) -> int:
+async def write_source(
+    db: aiosqlite.Connection, source: SharedSource, pages: Sequence[LoadedPage], *, shared: bool = False
+) -> IndexReport:
+    """Inside a write transaction: record the source's options and bring its stored pages in line
+    with `pages` (only new and changed ones are written). `shared`: the source came from the shared
+    catalogue (`bot.kb.mirror`), so it goes when the catalogue drops it."""
+    source_id = await _upsert_source(db, source, shared)
+    return await _store_pages(db, source.name, source_id, pages)
+
+
+async def _upsert_source(db: aiosqlite.Connection, source: SharedSource, shared: bool) -> int:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     cursor = await db.execute(
-        "INSERT INTO kb_sources (name, root, url_template, include_pattern, indexed_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET root = excluded.root, "
+        "INSERT INTO kb_sources (name, root, url_template, include_pattern, indexed_at, shared) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET root = excluded.root, "
         "url_template = excluded.url_template, include_pattern = excluded.include_pattern, "
-        "indexed_at = excluded.indexed_at RETURNING id",
-        (name, str(root), url_template, pattern, now),
+        "indexed_at = excluded.indexed_at, shared = max(shared, excluded.shared) RETURNING id",
+        (source.name, source.root, source.url_template, source.include_pattern, now, int(shared)),
     )
     row = await cursor.fetchone()
     await cursor.close()

@@ -35,6 +35,7 @@ class LoadedPage:
     url: str | None
     content_hash: str
     chunks: tuple[Chunk, ...]
+    text: str = ""  # the page as read, snippets expanded: what is shared with other instances
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +147,15 @@ def _load_page(
         "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
     ).hexdigest()
     if known.get(rel) == digest:
-        return LoadedPage(rel, "", url, digest, ())
+        return LoadedPage(rel, "", url, digest, (), expanded)
+    return parsed_page(rel, expanded, url, digest, chunk_chars)
+
+
+def parsed_page(rel: str, expanded: str, url: str | None, digest: str, chunk_chars: int) -> LoadedPage:
+    """A page parsed and chunked from its text as read (snippets already expanded): from a file, or
+    as another instance shared it."""
     parsed = parse_page(expanded, PurePosixPath(rel))
-    return LoadedPage(rel, parsed.title, url, digest, tuple(chunk_page(parsed, chunk_chars)))
+    return LoadedPage(rel, parsed.title, url, digest, tuple(chunk_page(parsed, chunk_chars)), expanded)
 
 
 def default_source_name(target: Path) -> str:

@@ -59,8 +59,12 @@ _V2 = [
     ) WITHOUT ROWID""",
 ]
 
+# Instances sharing a Postgres database share their pages (bot/kb/shared.py): a source taken from
+# that catalogue (1) is dropped here when the catalogue drops it; one indexed only here (0) stays.
+_V3 = ["ALTER TABLE kb_sources ADD COLUMN shared INTEGER NOT NULL DEFAULT 0"]
+
 # Each migration takes the KB from version - 1 to version; append, never edit.
-KB = MigrationSet("kb", (Migration(1, tuple(_V1)), Migration(2, tuple(_V2))))
+KB = MigrationSet("kb", (Migration(1, tuple(_V1)), Migration(2, tuple(_V2)), Migration(3, tuple(_V3))))
 SCHEMA_VERSION = KB.latest
 
 # What `kb` commands report as one line: a KB this code cannot use, or a migration that failed.

@@ -78,4 +78,7 @@ class KBSettings(BaseModel):
     # Bonus (relative to the best chunk's BM25 score, 1.0) for a page whose title and file name
     # words are all in the question; a share of it for a partial match.
     title_match_weight: float = Field(0.3, ge=0.0)
+    # With database.url (Postgres): how often each `supportbot run` applies the pages another
+    # instance added, changed or removed to its own index (also once on start). Unused on SQLite.
+    sync_s: float = Field(30.0, gt=0.0)
     embeddings: EmbeddingSettings = EmbeddingSettings()

@@ -241,7 +241,7 @@ async def test_setup_is_idempotent_and_versioned(db: aiosqlite.Connection) -> No
     await kb.setup()
     await kb.setup()
     async with db.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'") as cur:
-        assert await cur.fetchone() == ("2",)
+        assert await cur.fetchone() == ("3",)
 
 
 async def test_a_failed_add_leaves_nothing_behind_on_the_apps_autocommit_connection(tmp_path: Path) -> None:

@@ -69,10 +69,10 @@ async def open_app_schema(path: Path) -> None:
 async def test_a_new_database_at_version_5_has_the_schema_the_previous_code_wrote(tmp_path: Path) -> None:
     async with aiosqlite.connect(tmp_path / "new.db", isolation_level=None) as db:
         await migrate(SQLiteTarget(db, UserVersion()), MigrationSet("store", STORE.migrations[:5]))
-        await KnowledgeBase(db, KBSettings()).setup()
+        await migrate(SQLiteTarget(db, MetaVersion("kb_meta")), MigrationSet("kb", KB.migrations[:2]))
     old = old_database(tmp_path / "old.db")
     assert schema_of(tmp_path / "new.db") == schema_of(old)
-    assert versions_of(tmp_path / "new.db") == (5, str(KB.latest)) == (5, "2")
+    assert versions_of(tmp_path / "new.db") == (5, "2")
 
 
 async def test_a_database_of_the_previous_code_is_upgraded_to_what_a_new_one_gets(
@@ -82,7 +82,7 @@ async def test_a_database_of_the_previous_code_is_upgraded_to_what_a_new_one_get
     await open_app_schema(path)  # migrations 1–5 are not run again: their tables exist
     await open_app_schema(tmp_path / "fresh.db")
     assert schema_of(path) == schema_of(tmp_path / "fresh.db")
-    assert versions_of(path) == (STORE.latest, "2")
+    assert versions_of(path) == (STORE.latest, str(KB.latest)) == (STORE.latest, "3")
     store = SQLiteStore(path)
     await store.open()
     try:
@@ -100,7 +100,7 @@ async def test_an_older_store_is_upgraded_to_the_latest_version(tmp_path: Path) 
     assert versions_of(path)[0] == 3
     await open_app_schema(path)
     await open_app_schema(tmp_path / "fresh.db")
-    assert versions_of(path) == (STORE.latest, "2")
+    assert versions_of(path) == (STORE.latest, str(KB.latest)) == (STORE.latest, "3")
     assert schema_of(path) == schema_of(tmp_path / "fresh.db")
 
 
@@ -167,7 +167,7 @@ async def test_a_failed_kb_migration_can_be_retried_once_the_cause_is_gone(tmp_p
         assert "digest" not in columns(path, "kb_chunks")
         await db.execute("DROP TABLE kb_chunks_digest")
         await ensure_schema(db)
-    assert versions_of(path)[1] == "2"
+    assert versions_of(path)[1] == str(KB.latest)
     assert "digest" in columns(path, "kb_chunks")
 
 
@@ -197,7 +197,7 @@ async def test_a_kb_newer_than_this_code_is_refused_in_one_line(tmp_path: Path) 
     store = SQLiteStore(path)
     await store.open()
     try:
-        with pytest.raises(SchemaError, match=r"^database .*: kb schema version 7 is newer than .* \(2\);"):
+        with pytest.raises(SchemaError, match=r"^database .*: kb schema version 7 is newer than .* \(3\);"):
             await KnowledgeBase(store.db, KBSettings(), write_lock=store.write_lock).setup()
     finally:
         await store.close()

@@ -42,7 +42,7 @@ async def test_a_newer_knowledge_base_is_refused_in_one_line_when_chatting(tmp_p
     code, out, err = await run_cli("chat", stdin="hello\n", env=env)
     assert (code, out) == (1, "")
     assert err.count("\n") == 1 and err.startswith("supportbot: database ")
-    assert "kb schema version 7 is newer than this supportbot supports (2); upgrade supportbot" in err
+    assert "kb schema version 7 is newer than this supportbot supports (3); upgrade supportbot" in err
 
 
 async def test_kb_commands_report_a_newer_knowledge_base_in_one_line(tmp_path: Path) -> None:

@@ -152,5 +152,33 @@ STORE = MigrationSet(
                 "ALTER TABLE messages ADD COLUMN retry_at TIMESTAMPTZ",
             ),
         ),
+        Migration(
+            6,
+            (
+                # The help pages every instance indexes (bot/kb/shared.py, kb_pages.py): `kb add`
+                # publishes a source's pages as read, each instance re-indexes into its own SQLite
+                # FTS5 index what changed since the revision it applied. One row, raised by every
+                # change (and locked by it, so publishes take turns).
+                "CREATE TABLE kb_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)",
+                "INSERT INTO kb_revision (id, revision) VALUES (1, 0)",
+                """CREATE TABLE kb_shared_sources (
+                    name TEXT PRIMARY KEY,
+                    root TEXT NOT NULL,
+                    url_template TEXT,
+                    include_pattern TEXT NOT NULL,
+                    revision BIGINT NOT NULL,
+                    updated_at TIMESTAMPTZ NOT NULL
+                )""",
+                """CREATE TABLE kb_shared_pages (
+                    source TEXT NOT NULL REFERENCES kb_shared_sources (name) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    url TEXT,
+                    content_hash TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    revision BIGINT NOT NULL,
+                    PRIMARY KEY (source, path)
+                )""",
+            ),
+        ),
     ),
 )
