@@ -11,7 +11,6 @@ twice at once (`dup_rate`).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 import socket
 import time
@@ -46,7 +45,7 @@ class SlackSide:
     sent: int = 0  # HTTP deliveries made, retries and duplicates included
     failed: int = 0  # deliveries that got no 200 within SLACK_TIMEOUT_S
     gave_up: int = 0  # events whose third retry failed too: Slack drops them
-    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last_micros: int = 0  # ts are the time, as Slack's: later than every message before them
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     name = "slack"
@@ -71,7 +70,8 @@ class SlackSide:
 
     async def send(self, msg: Message, record: Record) -> None:
         thread = msg.thread
-        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        micros = self._last_micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
+        ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
         user = f"U0S{thread.number:06d}"
         msg.platform_id = ts
         if thread.dm:

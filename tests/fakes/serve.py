@@ -119,7 +119,7 @@ def build(kind: str, args: argparse.Namespace, journal: TextIO | None) -> AnyFak
     common: dict[str, Any] = {"request_latency": (low, high), "journal": journal}
     fake: AnyFake
     if kind == "slack":
-        fake = FakeSlack(retry_after="1", **common)
+        fake = FakeSlack(retry_after="1", realtime_ts=True, **common)
     elif kind == "discord":
         fake = FakeDiscord(realtime_ids=True, **common)
     else:

@@ -69,6 +69,8 @@ class FakeSlack(FakeServer[Call]):
     reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name)
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    realtime_ts: bool = False  # new messages' ts are the current time, as Slack's (else a counter)
+    _last_micros: int = 0
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what the bot acked over Socket Mode
     # Awaited with each Socket Mode ack as it arrives, before it is recorded: a test looks at the
     # bot's state at the moment Slack hears the ack.
@@ -141,6 +143,9 @@ class FakeSlack(FakeServer[Call]):
         return result
 
     def _next_ts(self) -> str:
+        if self.realtime_ts:  # later than the users' messages before it, and unique
+            micros = self._last_micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
+            return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
     def _apps_connections_open(self, _: dict[str, Any]) -> web.Response:
