@@ -221,14 +221,15 @@ class SupportService:
         """The platform refused the reply: the outbox tries again with backoff, then gives up."""
         await self._outbox.failed(reply_id, error)
 
-    async def to_backfill(self, platform: str) -> list[tuple[ThreadKey, str]]:
+    async def to_backfill(self, platform: str, before: datetime | None = None) -> list[tuple[ThreadKey, str]]:
         """Where to read what arrived while the bot was away: `platform`'s conversations active in the
-        last bot.recover_minutes, each with the platform id of its latest stored user message (read
-        the messages after it; `receive` drops the ones already stored)."""
+        last bot.recover_minutes, each with the platform id of its latest user message stored before
+        `before` (the new session's start: a message answered live since then must not hide the ones
+        written while away; read the messages after it, `receive` drops the ones already stored)."""
         if self._recover_minutes <= 0:
             return []
         since = datetime.now(UTC) - timedelta(minutes=self._recover_minutes)
-        found = await self._store.recent_conversations(platform, since)
+        found = await self._store.recent_conversations(platform, since, before)
         return [(conv.key, latest) for conv, latest in found if latest is not None]
 
     async def takes_part(self, key: ThreadKey) -> bool:

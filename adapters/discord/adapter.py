@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, aclosing, suppress
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -83,6 +84,7 @@ class DiscordAdapter:
         self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
         self._held = AsyncExitStack()  # this process's shards, in the shared database
+        self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -101,17 +103,27 @@ class DiscordAdapter:
         client = self._new_client(intents)
         client.add_dynamic_items(StaffButton, RateButton, LearnedButton)
         shards = self._settings.shards()
+        # A session's start is taken at its READY (dispatched before any of its messages); the
+        # backfill, a moment later, reads from the last message stored before it.
         if shards:
+
+            async def on_shard_connect(shard_id: int) -> None:
+                self._sessions[shard_id] = datetime.now(UTC)
 
             async def on_shard_ready(shard_id: int) -> None:  # a new session of one shard, not a RESUME
                 self._spawn_backfill([shard_id])
 
+            client.event(on_shard_connect)
             client.event(on_shard_ready)
         else:
+
+            async def on_connect() -> None:
+                self._sessions[0] = datetime.now(UTC)
 
             async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
                 self._spawn_backfill([0])
 
+            client.event(on_connect)
             client.event(on_ready)
         self._client = client
         self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
@@ -290,11 +302,9 @@ class DiscordAdapter:
         bot.recover_minutes, the messages after the latest one stored go through the live path, so
         each is answered once."""
         count = self._settings.shard_count
-        found = [
-            (key, last)
-            for key, last in await self._service.to_backfill(PLATFORM)
-            if shard_of(key, count) in shards
-        ]
+        began = [self._sessions[shard] for shard in shards if shard in self._sessions]
+        recent = await self._service.to_backfill(PLATFORM, min(began) if began else None)
+        found = [(key, last) for key, last in recent if shard_of(key, count) in shards]
         read = await asyncio.gather(*(self._read_since(key, last) for key, last in found))
         if sum(read):
             log.warning("Discord: read %d message(s) written while the bot was away", sum(read))

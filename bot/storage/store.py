@@ -302,10 +302,11 @@ class ConversationStore(Protocol):
     async def ensure_conversation(self, key: ThreadKey) -> Conversation: ...
 
     async def recent_conversations(
-        self, platform: str, since: datetime
+        self, platform: str, since: datetime, before: datetime | None = None
     ) -> list[tuple[Conversation, str | None]]:
         """Conversations of `platform` with a message stored at or after `since` (their `updated_at`),
-        each with the platform id of its latest stored user message (None if it has none)."""
+        each with the platform id of its latest user message stored before `before` (any time when
+        None; None if it has none)."""
         ...
 
     async def conversation_of_message(self, message_id: int) -> Conversation | None: ...

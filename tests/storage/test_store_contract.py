@@ -641,3 +641,9 @@ async def test_recent_conversations_have_their_latest_user_message_id(store: Con
     assert [latest for _, latest in await store.recent_conversations("discord", before)] == ["2001"]
     later = datetime.now(UTC) + timedelta(seconds=1)
     assert await store.recent_conversations("slack", later) == []
+    # Bounded: what was stored before a moment (a gateway session's start), not what came after it.
+    session = datetime.now(UTC)
+    await inbound(store, message_id="1003")
+    bounded = {c.key: m for c, m in await store.recent_conversations("slack", before, session)}
+    assert bounded == {KEY: "1002", empty.key: None}
+    assert {c.key: m for c, m in await store.recent_conversations("slack", before)}[KEY] == "1003"

@@ -33,15 +33,16 @@ class PostgresConversations(PostgresConnection):
         return conv
 
     async def recent_conversations(
-        self, platform: str, since: datetime
+        self, platform: str, since: datetime, before: datetime | None = None
     ) -> list[tuple[Conversation, str | None]]:
         rows = await self.pool.fetch(
             f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')}, (SELECT m.platform_message_id FROM messages m"
             "   WHERE m.conversation_id = c.id AND m.role = 'user' AND m.platform_message_id IS NOT NULL"
-            "   ORDER BY m.id DESC LIMIT 1) AS latest"
+            "   AND ($3::timestamptz IS NULL OR m.created_at < $3) ORDER BY m.id DESC LIMIT 1) AS latest"
             " FROM conversations c WHERE c.platform = $1 AND c.updated_at >= $2 ORDER BY c.id",
             platform,
             since,
+            before,
         )
         return [(conversation(r), r["latest"]) for r in rows]
 

@@ -36,14 +36,15 @@ class SQLiteConversations(SQLiteConnection):
         return conv
 
     async def recent_conversations(
-        self, platform: str, since: datetime
+        self, platform: str, since: datetime, before: datetime | None = None
     ) -> list[tuple[Conversation, str | None]]:
+        until = stamp(before) if before is not None else None
         rows = await self.db.execute_fetchall(
             f"SELECT {prefixed(CONVERSATION_COLUMNS, 'c')}, (SELECT m.platform_message_id FROM messages m"
             "   WHERE m.conversation_id = c.id AND m.role = 'user' AND m.platform_message_id IS NOT NULL"
-            "   ORDER BY m.id DESC LIMIT 1)"
+            "   AND (? IS NULL OR m.created_at < ?) ORDER BY m.id DESC LIMIT 1)"
             " FROM conversations c WHERE c.platform = ? AND c.updated_at >= ? ORDER BY c.id",
-            (platform, stamp(since)),
+            (until, until, platform, stamp(since)),
         )
         return [(conversation(r[:-1]), r[-1]) for r in rows]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from adapters.discord.adapter import DiscordAdapter
+from bot.app import running_app
 from tests.adapters.discord.test_adapter import DM, ask_dm, finished, serving
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
@@ -90,3 +92,27 @@ async def test_a_resumed_session_reads_nothing_back_and_a_new_session_does(
         await fake.wait_for(lambda: finished(fake, DM, 2), within=20, what="the missed DM answered")
         assert len(fake.identifies) == identified + 1
     assert answers(fake)[1] == "Echo (4 messages): while the connection was down"
+
+
+async def test_a_message_answered_live_before_the_read_back_does_not_hide_one_written_while_away(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    config = make_config()
+    async with serving(config):
+        await ask_dm(fake, "first question", 1)
+    fake.wrote_while_away(fake.dm_message("while away", channel_id=DM))
+    async with running_app(config) as app:
+        # Discord waits for the servers before READY is complete (here 1 s), and messages of the
+        # new session arrive meanwhile: one is stored before the read-back looks for the latest.
+        adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=1.0)
+        starting = asyncio.create_task(adapter.start())
+        try:
+            await fake.wait_connected()
+            await fake.user_writes(fake.dm_message("written just after the restart", channel_id=DM))
+            await starting
+            await fake.wait_for(lambda: finished(fake, DM, 3), what="both later DMs answered")
+        finally:
+            await adapter.close()
+    asked = sorted(r["messages"][-1]["content"] for r in fake_openai.requests)
+    assert asked == ["first question", "while away", "written just after the restart"]
