@@ -27,6 +27,8 @@ MAX_RETRY_S = 300.0
 MAX_ATTEMPTS = 6  # then the reply is failed for good (about ten minutes of trying)
 LIVE_S = 120.0  # a reply in live delivery for longer than this is the sweep's again
 YOUNG_S = 10.0  # a reply this process wrote less than this ago is left to its live delivery
+EXPIRED = "expired: still pending past bot.recover_minutes"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OTHERS_SCANNED = 100  # a conversation's latest messages whose answers a redelivery must leave alone
 
 _STATUS = {MessageStatus.ANSWERED: ReplyStatus.ANSWERED, MessageStatus.HANDED_OVER: ReplyStatus.ESCALATED}
@@ -121,14 +123,16 @@ class Outbox:
                     ids.add(m.platform_message_id)
         return frozenset(ids)
 
-    async def sweep(self, since: datetime) -> int:
+    async def sweep(self, since: datetime, *, expire: bool = False) -> int:
         """Deliver the pending replies created since `since` that are due and not being delivered
-        live; returns how many were delivered."""
+        live (with `expire`, first give up on those from before it); returns how many were delivered."""
         now = self._clock()
         self._live = {r: at for r, at in self._live.items() if now - at < LIVE_S}
         live = set(self._live)  # before reading: one delivered meanwhile is no longer pending
         young = datetime.now(UTC) - timedelta(seconds=YOUNG_S)
         delivered = 0
+        if expire:
+            await self._expire(since, live)
         for out in await self._store.undelivered(since, datetime.now(UTC)):
             reply = out.reply
             if reply.id in live or reply.id in self._live:
@@ -142,12 +146,28 @@ class Outbox:
             log.warning("delivered %d reply(s) left pending", delivered)
         return delivered
 
+    async def _expire(self, since: datetime, live: set[int]) -> None:
+        """Give up, in one line, on the replies still pending from before `since` (the start-up
+        sweep's bot.recover_minutes): the conversation has moved on, and none stays pending forever."""
+        now = datetime.now(UTC)
+        pending = await self._store.undelivered(EPOCH, now)
+        stale = [o.reply.id for o in pending if o.reply.created_at < since and o.reply.id not in live]
+        for reply_id in stale:
+            await self._store.set_status(reply_id, MessageStatus.FAILED, EXPIRED)
+            self._live.pop(reply_id, None)
+        if stale:
+            log.error(
+                "%d reply(s) pending since before bot.recover_minutes were not delivered (given up: %s)",
+                len(stale),
+                ", ".join(str(r) for r in stale[:10]) + (" …" if len(stale) > 10 else ""),
+            )
+
     async def run(self, stop: asyncio.Event, recover_minutes: int) -> None:
         """Sweep every `interval_s` until `stop` is set (the first sweep at once)."""
         while not stop.is_set():
             since = datetime.now(UTC) - timedelta(minutes=recover_minutes)
             try:
-                await self.sweep(since)
+                await self.sweep(since, expire=recover_minutes > 0)
             except Exception as exc:  # e.g. the database briefly locked: the next round tries again
                 log.warning("the outbox sweep failed: %s", exc)
             with contextlib.suppress(TimeoutError):

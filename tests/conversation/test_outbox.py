@@ -3,9 +3,13 @@ already shows part of it (Slack: edited by ts; Discord: the nonce finds a part w
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import running_app
+from bot.conversation.outbox import EXPIRED
 from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
 from tests.adapters.discord.test_adapter import DM as DISCORD_DM
@@ -14,7 +18,7 @@ from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import TEAM, FakeSlack, Message
-from tests.helpers import BotFactory, left_unanswered
+from tests.helpers import BotFactory, left_unanswered, sqlite_db
 
 SLACK_DM = "D0ADA"
 WHOLE = "Open **Billing**, then *Invoices*."
@@ -132,3 +136,33 @@ async def test_a_half_written_message_deleted_meanwhile_is_posted_anew(
     assert conv is not None
     question = next(m for m in await bot.app.store.messages(conv.id, 5) if m.id == inbound.id)
     assert question.shown_as == (answer.ts,)
+
+
+async def test_a_reply_pending_from_before_recover_minutes_is_given_up_in_one_line(
+    start_bot: BotFactory,
+    make_config: ConfigFactory,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = ThreadKey("slack", TEAM, SLACK_DM, SLACK_DM)
+    async with running_app(make_config()) as earlier:
+        two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+        old = await left_unanswered(earlier.store, key, "D0ADA:620.1", "invoices?", two_hours_ago)
+        stale = await earlier.store.record_reply(
+            old, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+        await sqlite_db(earlier).execute(
+            "UPDATE messages SET created_at = ? WHERE id = ?", (two_hours_ago.isoformat(), stale)
+        )
+        await sqlite_db(earlier).commit()
+    bot = await start_bot()
+    with caplog.at_level(logging.ERROR, "bot.conversation.outbox"):
+        assert await bot.app.outbox.sweep(hour_ago(), expire=True) == 0
+        assert await bot.app.outbox.sweep(hour_ago(), expire=True) == 0
+    assert fake_slack.thread(SLACK_DM, None) == []  # an answer two hours late is not posted
+    conv = await bot.app.store.find_conversation(key)
+    assert conv is not None
+    reply = next(m for m in await bot.app.store.messages(conv.id, 5) if m.id == stale)
+    assert (reply.status, reply.error) == (MessageStatus.FAILED, EXPIRED)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "bot.conversation.outbox"]
+    assert line.startswith("1 reply(s) pending since before bot.recover_minutes were not delivered")
