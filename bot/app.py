@@ -180,7 +180,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             moderator=build_moderator(config, llm),
             metrics=metrics,
         )
-        outbox = Outbox(store, handoff.port)
+        outbox = Outbox(store, handoff.port, turn=manager.turn)
         service = SupportService(
             store=store,
             manager=manager,

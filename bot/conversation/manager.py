@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -224,6 +224,11 @@ class ConversationManager:
             return msg
         await self._store.set_user_name(stored.id, name)
         return replace(msg, user_name=name)
+
+    def turn(self, key: ThreadKey) -> AbstractAsyncContextManager[None]:
+        """The conversation's turn, as an answer holds it (across processes on a shared store): the
+        outbox delivers a left-over reply in it, so no live answer of that thread is half-posted."""
+        return self._locks.hold(key)
 
     async def recover(self, inbound: StoredMessage, key: ThreadKey) -> ReplyDone | None:
         """Answer a message stored before a stop but never answered; None if it no longer needs one.

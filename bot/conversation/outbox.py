@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 from bot.events import ReplyDone, ReplyStatus, ThreadKey
@@ -47,11 +48,15 @@ class Outbox:
         store: ConversationStore,
         ports: Callable[[str], PlatformPort | None],
         *,
+        turn: Callable[[ThreadKey], AbstractAsyncContextManager[None]] | None = None,
         interval_s: float = INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`turn(key)`: the conversation's turn (the manager's), held while a reply is delivered
+        outside the live path, so the thread's other answers are noted before it looks for leftovers."""
         self._store = store
         self._ports = ports
+        self._turn = turn
         self._interval_s = interval_s
         self._clock = clock
         self._live: dict[int, float] = {}  # reply id → when the adapter began delivering it
@@ -98,14 +103,11 @@ class Outbox:
         async def note(ids: list[str]) -> None:
             await self._store.note_shown(inbound.id, ids)
 
-        delivery = Delivery(
-            inbound.platform_message_id or "",
-            inbound.shown_as,
-            note,
-            await self._others(inbound, done.reply_id),
-        )
         try:
-            posted = await port.send_answer(key, done, delivery)
+            async with self._turn(key) if self._turn is not None else contextlib.nullcontext():
+                others = await self._others(inbound, done.reply_id)
+                delivery = Delivery(inbound.platform_message_id or "", inbound.shown_as, note, others)
+                posted = await port.send_answer(key, done, delivery)
         except Exception as exc:  # the platform's own errors: retried with backoff, then failed
             error = f"{type(exc).__name__}: {exc}"[:300]
             await self.failed(done.reply_id, error, attempts, f" ({key.platform} message {inbound.id})")

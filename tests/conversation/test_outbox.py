@@ -3,6 +3,7 @@ already shows part of it (Slack: edited by ts; Discord: the nonce finds a part w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -14,10 +15,11 @@ from bot.events import ThreadKey
 from bot.storage.store import MessageStatus, Role
 from tests.adapters.discord.test_adapter import DM as DISCORD_DM
 from tests.adapters.discord.test_adapter import serving
+from tests.adapters.slack.test_adapter import USER, answers
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import TEAM, FakeSlack, Message
+from tests.fakes.slack_server import TEAM, FakeSlack, Message, mention
 from tests.helpers import BotFactory, left_unanswered, sqlite_db
 
 SLACK_DM = "D0ADA"
@@ -166,3 +168,27 @@ async def test_a_reply_pending_from_before_recover_minutes_is_given_up_in_one_li
     assert (reply.status, reply.error) == (MessageStatus.FAILED, EXPIRED)
     [line] = [r.getMessage() for r in caplog.records if r.name == "bot.conversation.outbox"]
     assert line.startswith("1 reply(s) pending since before bot.recover_minutes were not delivered")
+
+
+async def test_a_redelivery_never_takes_a_live_answer_of_the_same_thread_for_its_own(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack
+) -> None:
+    channel, thread = "C0SUPPORT", "800.1"
+    key = ThreadKey("slack", TEAM, channel, thread)
+    async with running_app(make_config()) as earlier:  # a reply left pending by a stop, none shown
+        inbound = await left_unanswered(
+            earlier.store, key, f"{channel}:{thread}", "invoices?", datetime.now(UTC)
+        )
+        await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    bot = await start_bot()
+    fake_slack.latency["conversations.replies"] = 0.5  # the look for leftovers is slow
+    sweep = asyncio.create_task(bot.app.outbox.sweep(hour_ago()))
+    await fake_slack.wait_calls("conversations.replies")
+    # Meanwhile the next question of the thread comes in and is answered live.
+    await bot.send.event(mention("and refunds?", channel=channel, ts="801.1", user=USER, thread_ts=thread))
+    assert await sweep == 1
+    await bot.slack.wait_for(lambda: len(answers(fake_slack, channel, thread)) == 2, what="both answers")
+    redelivered, live = (m.text for m in answers(fake_slack, channel, thread))
+    assert redelivered == "Open *Billing*, then _Invoices_." and live.endswith("and refunds?")
