@@ -92,7 +92,7 @@ class Finals:
         return channel in self.at
 
 
-async def _one(fake: FakeSlack, finals: Finals, send: SlackSender, channel: str, n: int) -> float:
+async def answer_ms(fake: FakeSlack, finals: Finals, send: SlackSender, channel: str, n: int) -> float:
     """Milliseconds from the POST to the final answer in `channel`."""
     event = message(
         "how do I reset my password?", channel=channel, ts=f"{1_800_000_000 + n}.000100", user="U0B"
@@ -116,12 +116,12 @@ async def measure(
             senders = [await stack.enter_async_context(instance(env, session)) for _ in range(count)]
             finals = Finals(fake)
             for i, send in enumerate(senders):  # warm up: Bolt's auth.test, connections
-                await _one(fake, finals, send, f"DWARM{i}", i)
+                await answer_ms(fake, finals, send, f"DWARM{i}", i)
             sem = asyncio.Semaphore(concurrency)
 
             async def limited(i: int) -> float:
                 async with sem:
-                    return await _one(fake, finals, senders[i % count], f"DM{i:05d}", 1000 + i)
+                    return await answer_ms(fake, finals, senders[i % count], f"DM{i:05d}", 1000 + i)
 
             began = time.monotonic()
             took = list(await asyncio.gather(*(limited(i) for i in range(messages))))
