@@ -128,4 +128,15 @@ def _platforms(config: LoadedConfig) -> None:
             print(f"platform {platform}: not configured — {'; '.join(missing)}")
         else:
             mode = run.mode(platform)
-            print(f"platform {platform}: configured{f' ({mode} mode)' if platform == 'slack' else ''}")
+            how = f" ({mode} mode)" if platform == "slack" else _shards(config)
+            print(f"platform {platform}: configured{how}")
+
+
+def _shards(config: LoadedConfig) -> str:
+    discord = config.settings.discord
+    shards = discord.shards()
+    if not shards:
+        return " (one gateway connection: every server and the DMs)"
+    ids = ", ".join(str(s) for s in shards)
+    dms = "; the DMs arrive here" if 0 in shards else "; the DMs arrive at the instance with shard 0"
+    return f" (shard{'s' if len(shards) > 1 else ''} {ids} of {discord.shard_count}{dms})"

@@ -112,8 +112,12 @@ async def test_check_reports_platforms(tmp_path: Path) -> None:
     assert code == 0
     assert "llm: not configured" in out
     assert "handoff: no staff channel" in out and "handoff: no staff listed" in out
-    assert "platform discord: configured" in out
+    assert "platform discord: configured (one gateway connection: every server and the DMs)" in out
     assert "platform slack: not configured — Slack: SLACK_BOT_TOKEN is not set" in out
+    sharded = {**env, "DISCORD_BOT_TOKEN": "x", "SUPPORTBOT_DISCORD__SHARD_COUNT": "4"}
+    code, out, _ = await run_cli("check", env={**sharded, "SUPPORTBOT_DISCORD__SHARD_IDS": "[3, 1]"})
+    assert code == 0
+    assert "configured (shards 1, 3 of 4; the DMs arrive at the instance with shard 0)" in out
     code, out, _ = await run_cli(
         "check", env={**env, "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x"}
     )
