@@ -121,6 +121,28 @@ def shared_pages(store: ConversationStore) -> SharedPages | None:
 
 
 @asynccontextmanager
+async def knowledge_base(
+    config: LoadedConfig, store: ConversationStore, kb_db: SQLiteConnection
+) -> AsyncIterator[KnowledgeBase | None]:
+    """The knowledge base over `kb_db`, set up, its pages shared through `store` where that is
+    Postgres (None when kb.enabled is off); its embeddings client is closed on exit."""
+    settings = config.settings.kb
+    if not settings.enabled:
+        yield None
+        return
+    embedder = build_embedder(settings.embeddings)
+    try:
+        kb = KnowledgeBase(
+            kb_db.db, settings, embedder=embedder, write_lock=kb_db.write_lock, shared=shared_pages(store)
+        )
+        await kb.setup()
+        yield kb
+    finally:
+        if embedder is not None:
+            await embedder.close()
+
+
+@asynccontextmanager
 async def kb_database(config: LoadedConfig, store: ConversationStore) -> AsyncIterator[SQLiteConnection]:
     """Where the knowledge base's index lives: the SQLite store's own file, or beside a Postgres
     store this instance's own SQLite file at database.path (see README, "Knowledge base")."""
@@ -140,7 +162,11 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
     """Open the store, the LLM client and the token counter; close them on exit."""
     settings = config.settings
     metrics = Metrics(CollectorRegistry())  # never prometheus-client's global REGISTRY
-    async with open_store(config) as store, kb_database(config, store) as kb_db:
+    async with (
+        open_store(config) as store,
+        kb_database(config, store) as kb_db,
+        knowledge_base(config, store, kb_db) as kb,
+    ):
         counter = await load_counter(settings.llm.model, settings.llm.encoding)
         llm = build_llm(config, metrics)
         warning = unpriced_warning(settings) if llm is not None else None
@@ -150,17 +176,7 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
         stored: Scrub = Redactor(privacy.phone_region) if privacy.applies_to("database") else keep
         handoff = Handoff(store, settings.escalation, llm, counter=counter, stored_text=stored)
         escalations = Escalations(store, settings.escalation, handoff, metrics)
-        kb: KnowledgeBase | None = None
-        embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
-        if settings.kb.enabled:
-            kb = KnowledgeBase(
-                kb_db.db,
-                settings.kb,
-                embedder=embedder,
-                write_lock=kb_db.write_lock,
-                shared=shared_pages(store),
-            )
-            await kb.setup()
+        if kb is not None:
             if kb.shared:  # what other instances published, before the sample would be indexed
                 await sync_logged(kb, settings.kb.sync_s)
             report = await kb.index_sample_if_empty(config.base_dir)
@@ -211,5 +227,3 @@ async def running_app(config: LoadedConfig) -> AsyncIterator[App]:
             await handoff.close()
             if llm is not None:
                 await llm.close()
-            if embedder is not None:
-                await embedder.close()

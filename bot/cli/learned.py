@@ -72,32 +72,19 @@ async def _list(config: LoadedConfig, everything: bool) -> int:
 
 async def _decide(config: LoadedConfig, entry_id: int, action: str, answer: str | None) -> int:
     from bot.analytics.learning import Learning
-    from bot.app import kb_database, learned_folder, open_store, shared_pages
-    from bot.kb import KnowledgeBase
-    from bot.kb.embeddings import build_embedder
+    from bot.app import kb_database, knowledge_base, learned_folder, open_store
 
-    settings = config.settings
-    embedder = build_embedder(settings.kb.embeddings) if settings.kb.enabled else None
-    try:
-        async with open_store(config) as store, kb_database(config, store) as kb_db:
-            kb = None
-            if settings.kb.enabled:
-                kb = KnowledgeBase(
-                    kb_db.db,
-                    settings.kb,
-                    embedder=embedder,
-                    write_lock=kb_db.write_lock,
-                    shared=shared_pages(store),
-                )  # with Postgres the learned pages are shared with every instance, as `kb add`'s
-                await kb.setup()
-            learning = Learning(store, kb, None, learned_folder(config))
-            if action == "approve":
-                entry = await learning.approve(entry_id, OPERATOR, answer=answer)
-            else:
-                entry = await learning.discard(entry_id, OPERATOR)
-    finally:
-        if embedder is not None:
-            await embedder.close()
+    # With Postgres the approved page is shared with every instance, as `kb add`'s are.
+    async with (
+        open_store(config) as store,
+        kb_database(config, store) as kb_db,
+        knowledge_base(config, store, kb_db) as kb,
+    ):
+        learning = Learning(store, kb, None, learned_folder(config))
+        if action == "approve":
+            entry = await learning.approve(entry_id, OPERATOR, answer=answer)
+        else:
+            entry = await learning.discard(entry_id, OPERATOR)
     if entry is None:
         click.echo(f"supportbot: no proposed entry {entry_id} (`supportbot kb learned list --all`)", err=True)
         return 1
