@@ -129,7 +129,7 @@ class SlackHandoff:
             if left:
                 log.info("Slack: %d message(s) of an interrupted answer found in %s", len(left), key.channel)
             shown = sorted({*shown, *left}, key=float)
-            for ts in [*left, *shown[-1:]]:  # a chat stream the stop left open is closed first
+            for ts in dict.fromkeys([*left, *shown[-1:]]):  # a chat stream the stop left open is closed first
                 with contextlib.suppress(SlackApiError):  # not a stream, or one already stopped
                     await self._client.chat_stopStream(channel=key.channel, ts=ts)
         note = delivery.note if delivery is not None else None

@@ -133,11 +133,14 @@ class Outbox:
         live = set(self._live)  # before reading: one delivered meanwhile is no longer pending
         young = datetime.now(UTC) - timedelta(seconds=YOUNG_S)
         delivered = 0
-        if expire:
-            await self._expire(since, live)
-        for out in await self._store.undelivered(since, datetime.now(UTC)):
+        # One read: with `expire` it also holds the replies from before `since`, given up here.
+        pending = await self._store.undelivered(EPOCH if expire else since, datetime.now(UTC))
+        await self._expire(
+            [o.reply.id for o in pending if o.reply.created_at < since and o.reply.id not in live]
+        )
+        for out in pending:
             reply = out.reply
-            if reply.id in live or reply.id in self._live:
+            if reply.created_at < since or reply.id in live or reply.id in self._live:
                 continue
             if out.attempts == 0 and reply.created_at >= max(self._born, young):
                 continue  # just written by this process: its live delivery is only starting
@@ -148,12 +151,9 @@ class Outbox:
             log.warning("delivered %d reply(s) left pending", delivered)
         return delivered
 
-    async def _expire(self, since: datetime, live: set[int]) -> None:
-        """Give up, in one line, on the replies still pending from before `since` (the start-up
-        sweep's bot.recover_minutes): the conversation has moved on, and none stays pending forever."""
-        now = datetime.now(UTC)
-        pending = await self._store.undelivered(EPOCH, now)
-        stale = [o.reply.id for o in pending if o.reply.created_at < since and o.reply.id not in live]
+    async def _expire(self, stale: list[int]) -> None:
+        """Give up, in one line, on replies still pending from before the start-up sweep's
+        bot.recover_minutes: the conversation has moved on, and none stays pending forever."""
         for reply_id in stale:
             await self._store.set_status(reply_id, MessageStatus.FAILED, EXPIRED)
             self._live.pop(reply_id, None)
