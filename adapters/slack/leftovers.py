@@ -38,11 +38,13 @@ async def leftovers(
         log.info("Slack: could not look for a half-posted answer in %s: %s", channel, error_code(exc))
         return []
     known = delivery.others | set(delivery.shown)
+    later = (delivery.next_question or "").rpartition(":")[2]
+    until = float(later) if _is_ts(later) else float("inf")  # later answers come after their question
     found = [
         str(m["ts"])
         for m in resp.get("messages") or []
         if isinstance(m, dict) and m.get("user") == bot_user and _is_ts(m.get("ts"))
-        and float(m["ts"]) > float(question) and str(m["ts"]) not in known
+        and float(question) < float(m["ts"]) < until and str(m["ts"]) not in known
     ]  # fmt: skip
     return sorted(found, key=float)
 

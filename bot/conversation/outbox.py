@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.events import ReplyDone, ReplyStatus, ThreadKey
 from bot.handoff.ports import Delivery, PlatformPort
-from bot.storage.store import ConversationStore, MessageStatus, StoredMessage
+from bot.storage.store import ConversationStore, MessageStatus, Role, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ class Outbox:
 
         try:
             async with self._turn(key) if self._turn is not None else contextlib.nullcontext():
-                others = await self._others(inbound, done.reply_id)
-                delivery = Delivery(inbound.platform_message_id or "", inbound.shown_as, note, others)
+                others, after = await self._others(inbound, done.reply_id)
+                delivery = Delivery(inbound.platform_message_id or "", inbound.shown_as, note, others, after)
                 posted = await port.send_answer(key, done, delivery)
         except Exception as exc:  # the platform's own errors: retried with backoff, then failed
             error = f"{type(exc).__name__}: {exc}"[:300]
@@ -115,15 +115,19 @@ class Outbox:
         await self.delivered(done.reply_id, posted)
         return True
 
-    async def _others(self, inbound: StoredMessage, reply_id: int) -> frozenset[str]:
-        """The platform ids of the other answers in the conversation's latest messages."""
+    async def _others(self, inbound: StoredMessage, reply_id: int) -> tuple[frozenset[str], str | None]:
+        """The platform ids of the other answers in the conversation's latest messages, and of the
+        first user message after `inbound` (None if there is none)."""
         ids: set[str] = set()
+        later: list[StoredMessage] = []
         for m in await self._store.messages(inbound.conversation_id, OTHERS_SCANNED):
             if m.id not in (inbound.id, reply_id):
                 ids.update(m.shown_as)
                 if m.platform_message_id:
                     ids.add(m.platform_message_id)
-        return frozenset(ids)
+                if m.role is Role.USER and m.id > inbound.id and m.platform_message_id:
+                    later.append(m)
+        return frozenset(ids), min(later, key=lambda m: m.id).platform_message_id if later else None
 
     async def sweep(self, since: datetime, *, expire: bool = False) -> int:
         """Deliver the pending replies created since `since` that are due and not being delivered

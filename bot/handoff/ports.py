@@ -54,6 +54,9 @@ class Delivery:
     # The platform ids of the conversation's other answers: never taken for a leftover of this one
     # (a message posted just before a crash, whose id was never noted).
     others: frozenset[str] = frozenset()
+    # The platform id of the conversation's next user message: a message posted after it may be a
+    # later answer whose id is not noted yet, so it is never taken for a leftover either.
+    next_question: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

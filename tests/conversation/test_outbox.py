@@ -86,13 +86,20 @@ async def test_a_slack_message_posted_before_the_kill_but_never_noted_is_taken_i
             later, Role.ASSISTANT, "b", 1, None, settles=MessageStatus.ANSWERED
         )
         await earlier.store.mark_delivered(again, "1700000003.000100")
+        # And the next one, being answered live at the crash: its answer's ts not noted yet.
+        last = f"{channel}:1700000003.500000"
+        await left_unanswered(earlier.store, key, last, "and then?", datetime.now(UTC))
     fake_slack.messages["1700000002.000100"] = Message(
         channel, "1700000002.000100", "Open **Bill", thread, streaming=True
     )
     fake_slack.messages["1700000003.000100"] = Message(channel, "1700000003.000100", "A later answer", thread)
+    fake_slack.messages["1700000004.000100"] = Message(
+        channel, "1700000004.000100", "The last answer", thread
+    )
     bot = await start_bot()
     assert await bot.app.outbox.sweep(hour_ago()) == 1
-    earlier_answer, answer, later_answer = fake_slack.thread(channel, thread)
+    earlier_answer, answer, later_answer, last_answer = fake_slack.thread(channel, thread)
+    assert (last_answer.ts, last_answer.text) == ("1700000004.000100", "The last answer")
     assert (earlier_answer.ts, earlier_answer.text) == ("1700000001.000100", "An earlier answer")  # untouched
     assert (later_answer.ts, later_answer.text) == ("1700000003.000100", "A later answer")
     assert (answer.ts, answer.text) == ("1700000002.000100", "Open *Billing*, then _Invoices_.")
