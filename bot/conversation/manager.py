@@ -347,7 +347,7 @@ class ConversationManager:
             async for event in self._conclude(msg, inbound, found, reply):
                 yield event
         finally:
-            self._spend.settle(hold, price(reply.usage, self._settings.models))
+            await self._spend.settle(hold, price(reply.usage, self._settings.models))
 
     async def _refusal(self, msg: IncomingMessage, inbound: StoredMessage) -> tuple[str, str] | None:
         """(reason, what to say) when the message is refused before any retrieval or model call."""

@@ -1,20 +1,27 @@
 """What answers cost, and today's caps on it: llm.daily_budget_usd for everyone, limits.user_daily_usd
-for each user, and limits.daily_tokens for a model without a price. Each answer reserves its worst
-case before the call and settles with what it used, so answers running at once can't overshoot."""
+for each user, and limits.daily_tokens for a model without a price. Each answer holds its worst
+case in the store before the call and settles with what it used, so answers running at once, on
+one instance or several sharing the store, can't overshoot."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot.conversation.fallback import BUDGET, USER_BUDGET
 from bot.events import Usage
 from bot.llm.client import CompletionUsage
 from bot.settings import ModelInfo, Settings
-from bot.storage.store import ConversationStore, Spent
+from bot.storage.store import ConversationStore, SpendHold, SpendLedger, Spent
+
+log = logging.getLogger(__name__)
 
 User = tuple[str, str]  # (platform, user id)
+
+# A hold left by a process that died mid-call stops counting this long after the call's deadline.
+LEASE_MARGIN = timedelta(seconds=60)
 
 
 def price(usage: CompletionUsage | None, models: dict[str, ModelInfo]) -> Usage | None:
@@ -40,43 +47,25 @@ def unpriced_warning(settings: Settings) -> str | None:
     )
 
 
-@dataclass
-class _Meter:
-    """One cap for one UTC day: what was used (read from the store once a day, then counted up)
-    and the worst cases held by calls under way."""
-
-    cap: float  # 0 = no cap
-    day: date | None = None
-    used: float = 0.0
-    held: float = 0.0
-    holds: int = 0  # calls under way (a count: float sums of holds don't return to exactly 0)
-
-    def fits(self, worst: float) -> bool:
-        """A lone call may start below the cap whatever its worst case (so the cap is passed by one
-        answer at most); beside others, only if all their worst cases fit."""
-        if self.cap <= 0:
-            return True
-        return self.used < self.cap and (not self.holds or self.used + self.held + worst <= self.cap)
-
-    def hold(self, worst: float) -> None:
-        self.held += worst
-        self.holds += 1
-
-    def release(self, worst: float, used: float, day: date) -> None:
-        self.holds -= 1
-        self.held = max(0.0, self.held - worst) if self.holds else 0.0
-        if self.day == day:
-            self.used += used
+def fits(cap: float, ledger: SpendLedger, worst: Spent, in_tokens: bool) -> bool:
+    """The rule of every cap (0 = none): a lone call may start below the cap whatever its worst
+    case, so the cap is passed by one answer at most; beside others, only if all the worst cases
+    held and its own fit in what is left."""
+    if cap <= 0:
+        return True
+    used, held, own = (
+        (ledger.used.tokens, ledger.held.tokens, worst.tokens)
+        if in_tokens
+        else (ledger.used.cost_usd, ledger.held.cost_usd, worst.cost_usd)
+    )
+    return used < cap and (not ledger.holds or used + held + own <= cap)
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
     """What one call reserved; give it back to `Spending.settle`."""
 
-    day: date
-    user: User
-    usd: float
-    tokens: int
+    id: int | None  # the store's hold; None when no cap applies (nothing was held)
 
 
 class Spending:
@@ -87,11 +76,10 @@ class Spending:
         self._today = today
         self._model = settings.model_info()  # None: unpriced, capped in tokens instead of USD
         priced = self._model is not None
-        self._budget = _Meter(settings.llm.daily_budget_usd if priced else 0.0)
-        self._tokens = _Meter(0.0 if priced else float(settings.limits.daily_tokens))
+        self._budget = settings.llm.daily_budget_usd if priced else 0.0
+        self._tokens = 0.0 if priced else float(settings.limits.daily_tokens)
         self._user_cap = settings.limits.user_daily_usd if priced else 0.0
-        self._users: dict[User, _Meter] = {}
-        self._users_day: date | None = None
+        self._lease = timedelta(seconds=settings.llm.answer_deadline_s) + LEASE_MARGIN
 
     def worst_usd(self, prompt_tokens: int, max_tokens: int) -> float:
         """The most a call can cost: its prompt and the longest answer allowed."""
@@ -102,51 +90,31 @@ class Spending:
     async def reserve(self, user: User, prompt_tokens: int, max_tokens: int) -> Hold | str:
         """Hold the call's worst case against every cap; the reason (BUDGET, USER_BUDGET) instead,
         with nothing held, when one of them has no room."""
+        if self._budget <= 0 and self._tokens <= 0 and self._user_cap <= 0:
+            return Hold(None)
+        worst = Spent(self.worst_usd(prompt_tokens, max_tokens), prompt_tokens + max_tokens)
         today = self._today()
-        meters: list[tuple[_Meter, User | None]] = [
-            (m, None) for m in (self._budget, self._tokens) if m.cap > 0
-        ]
-        if self._user_cap > 0:
-            meters.append((self._user_meter(user, today), user))
-        for meter, whose in meters:
-            await self._load(meter, today, whose)
-        # From here to the holds nothing awaits: no other answer can slip in between check and hold.
-        usd = self.worst_usd(prompt_tokens, max_tokens)
-        tokens = prompt_tokens + max_tokens
-        for meter, whose in meters:
-            if not meter.fits(float(tokens) if meter is self._tokens else usd):
-                return BUDGET if whose is None else USER_BUDGET
-        for meter, _ in meters:
-            meter.hold(float(tokens) if meter is self._tokens else usd)
-        return Hold(today, user, usd, tokens)
-
-    def settle(self, hold: Hold, usage: Usage | None) -> None:
-        """The call is over: release its holds and count what it really used."""
-        cost = (usage.cost_usd or 0.0) if usage is not None else 0.0
-        used = (usage.prompt_tokens + usage.completion_tokens) if usage is not None else 0
-        if self._budget.cap > 0:
-            self._budget.release(hold.usd, cost, hold.day)
-        if self._tokens.cap > 0:
-            self._tokens.release(float(hold.tokens), float(used), hold.day)
-        meter = self._users.get(hold.user) if self._user_cap > 0 else None
-        if meter is not None:
-            meter.release(hold.usd, cost, hold.day)
-
-    def _user_meter(self, user: User, today: date) -> _Meter:
-        if self._users_day != today:  # a new day: forget the users with no call under way
-            self._users = {u: m for u, m in self._users.items() if m.holds}
-            self._users_day = today
-        meter = self._users.get(user)
-        if meter is None:
-            meter = self._users[user] = _Meter(self._user_cap)
-        return meter
-
-    async def _load(self, meter: _Meter, today: date, user: User | None) -> None:
-        fresh = self._store.shared  # a shared store's totals include other instances': read each time
-        if meter.day == today and not fresh:
-            return
         since = datetime(today.year, today.month, today.day, tzinfo=UTC)
-        spent: Spent = await self._store.spent_since(since, user)
-        if meter.day != today or fresh:  # else another answer loaded it while we waited (and counted since)
-            meter.day = today
-            meter.used = float(spent.tokens) if meter is self._tokens else spent.cost_usd
+
+        def room(everyone: SpendLedger, mine: SpendLedger) -> str | None:
+            if not (fits(self._budget, everyone, worst, False) and fits(self._tokens, everyone, worst, True)):
+                return BUDGET
+            return None if fits(self._user_cap, mine, worst, False) else USER_BUDGET
+
+        held = await self._store.hold_spend(SpendHold(user, worst, since, self._lease), room)
+        return held if isinstance(held, str) else Hold(held)
+
+    async def settle(self, hold: Hold, usage: Usage | None) -> None:
+        """The call is over and its reply recorded: release its hold, count what it really used.
+        A release that fails is logged; the hold then lapses with its lease."""
+        if hold.id is None:
+            return
+        used = (
+            Spent(0.0, 0)
+            if usage is None
+            else Spent(usage.cost_usd or 0.0, usage.prompt_tokens + usage.completion_tokens)
+        )
+        try:
+            await self._store.release_spend(hold.id, used)
+        except Exception as exc:  # the answer is given; the hold only counts until its lease ends
+            log.warning("could not release spend hold %s (it lapses in %s): %s", hold.id, self._lease, exc)

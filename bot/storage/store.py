@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -137,6 +137,30 @@ class Spent:
 
     cost_usd: float  # replies without a price count 0
     tokens: int  # prompt + completion tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLedger:
+    """Today's spend as one cap sees it: what the model's replies used, and the worst cases held by
+    the calls under way (on every instance sharing the store) with how many there are."""
+
+    used: Spent
+    held: Spent
+    holds: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpendHold:
+    """A call about to be made, for `ConversationStore.hold_spend`."""
+
+    user: tuple[str, str]  # (platform, user id)
+    worst: Spent  # the most the call can cost: its prompt and the longest answer allowed
+    since: datetime  # the start of the day the caps count
+    lease: timedelta  # a hold left by a process that died stops counting after this long
+
+
+# Given today's ledger for everyone and for the user, None if the hold fits, else the reason it doesn't.
+SpendRoom = Callable[[SpendLedger, SpendLedger], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +308,17 @@ class ConversationStore(Protocol):
     async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
         """Cost and tokens of replies created at or after `since`; with `user` (platform, user id),
         only of the replies to that user's messages."""
+        ...
+
+    async def hold_spend(self, hold: SpendHold, room: SpendRoom) -> int | str:
+        """Reserve `hold.worst` if `room` says it fits: read today's ledgers (everyone's, the user's),
+        ask `room`, and store the hold, as one step no other hold enters, across every process that
+        shares the store. Returns the hold's id, or `room`'s reason with nothing held."""
+        ...
+
+    async def release_spend(self, hold_id: int, used: Spent) -> None:
+        """The held call is over and its reply (using `used`) is recorded: the hold stops counting,
+        and what the call used counts instead. An unknown or expired id is ignored."""
         ...
 
     async def ping(self) -> None:

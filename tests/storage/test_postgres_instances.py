@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from bot.conversation.spending import Hold, Spending
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.settings import LLMSettings, Settings
 from bot.storage.postgres import PostgresStore
-from bot.storage.store import MessageStatus, Role, StoredMessage
+from bot.storage.store import MessageStatus, Role, SpendHold, SpendLedger, Spent, StoredMessage
 from tests.helpers import until
 from tests.postgres import fresh_database
 
@@ -148,9 +149,49 @@ async def test_todays_spend_counts_what_the_other_instance_spent(
     spending = Spending(second, settings, lambda: datetime.now(UTC).date())
     hold = await spending.reserve(("slack", "U2"), 10, 10)
     assert isinstance(hold, Hold)  # nothing spent yet
-    spending.settle(hold, None)
+    await spending.settle(hold, None)
     asked = await _inbound(first, "m1")
     await first.record_reply(
         asked, Role.ASSISTANT, "dear", 1, Usage("gpt-4o", 10, 10, 1.5), settles=MessageStatus.ANSWERED
     )
     assert await spending.reserve(("slack", "U2"), 10, 10) == BUDGET  # the first instance's answer counts
+
+
+async def test_two_instances_at_once_cannot_both_take_the_last_room_under_the_budget(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    # gpt-4o's worst case for a 1,000-token prompt and a 4,000-token answer is $0.0425: with $0.06
+    # left, one call fits and two don't. Each instance counting in memory would let one through each.
+    settings = Settings(llm=LLMSettings(model="gpt-4o", daily_budget_usd=0.06, max_tokens=4000))
+    today = lambda: datetime.now(UTC).date()  # noqa: E731
+    spendings = [Spending(store, settings, today) for store in (first, second)]
+    started = await _inbound(first, "m0")  # one call under way first, so the rest must all fit
+    assert isinstance(await spendings[0].reserve(("slack", "U0"), 10, 10), Hold)
+    await first.record_reply(started, Role.ASSISTANT, "hi", 1, None, settles=MessageStatus.ANSWERED)
+    results = await asyncio.gather(
+        *(spendings[n % 2].reserve(("slack", f"U{n + 1}"), 1000, 4000) for n in range(6))
+    )
+    assert sum(isinstance(r, Hold) for r in results) == 1, results
+    assert results.count(BUDGET) == 5
+
+
+async def test_a_hold_left_by_a_gone_instance_lapses_with_its_lease(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    first, second = pair
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    hold = SpendHold(("slack", "U1"), Spent(5.0, 10), since, timedelta(seconds=0.5))
+    assert isinstance(await first.hold_spend(hold, lambda everyone, mine: None), int)
+    await first.close()  # gone without releasing it
+    counted: list[int] = []
+
+    def room(everyone: SpendLedger, mine: SpendLedger) -> str | None:
+        counted.append(everyone.holds)
+        return "look only"
+
+    await second.hold_spend(replace(hold, user=("slack", "U2")), room)
+    await asyncio.sleep(0.6)
+    await second.hold_spend(replace(hold, user=("slack", "U2")), room)
+    assert counted == [1, 0]
+

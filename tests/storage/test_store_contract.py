@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,8 @@ from bot.storage.store import (
     MessageStatus,
     ModelStats,
     Role,
+    SpendHold,
+    SpendLedger,
     Spent,
     StoredMessage,
 )
@@ -286,6 +289,62 @@ async def test_spent_since_adds_up_cost_and_tokens_overall_and_per_user(store: C
     later = datetime.now(UTC) + timedelta(seconds=1)
     assert await store.spent_since(later) == Spent(0.0, 0)
     assert await store.spent_since(later, ("slack", "U1")) == Spent(0.0, 0)
+
+
+def _hold(user: str, usd: float, tokens: int, since: datetime) -> SpendHold:
+    return SpendHold(("slack", user), Spent(usd, tokens), since, timedelta(minutes=5))
+
+
+async def test_hold_spend_shows_the_caps_what_was_used_and_held_and_stores_only_holds_that_fit(
+    store: ConversationStore,
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    earlier = await inbound(store, user="U1")
+    await answer(store, earlier, usage=Usage("gpt-x", 100, 20, 0.25))
+    seen: list[tuple[SpendLedger, SpendLedger]] = []
+
+    def room(everyone: SpendLedger, mine: SpendLedger) -> str | None:
+        seen.append((everyone, mine))
+        return None
+
+    first = await store.hold_spend(_hold("U1", 0.5, 300, since), room)
+    second = await store.hold_spend(_hold("U2", 0.125, 40, since), room)
+    assert isinstance(first, int) and isinstance(second, int) and first != second
+    assert seen[0] == (
+        SpendLedger(Spent(0.25, 120), Spent(0.0, 0), 0),
+        SpendLedger(Spent(0.25, 120), Spent(0.0, 0), 0),
+    )
+    assert seen[1] == (  # U2 has used nothing and holds nothing; everyone holds U1's call
+        SpendLedger(Spent(0.25, 120), Spent(0.5, 300), 1),
+        SpendLedger(Spent(0.0, 0), Spent(0.0, 0), 0),
+    )
+    assert await store.hold_spend(_hold("U1", 9.0, 9, since), lambda e, m: "over") == "over"
+
+    # U1's call ends: its reply is recorded, its hold released; the refused one was never held.
+    replied = await inbound(store, user="U1")
+    await answer(store, replied, usage=Usage("gpt-x", 30, 10, 0.0625))
+    await store.release_spend(first, Spent(0.0625, 40))
+    await store.hold_spend(_hold("U1", 0.0, 1, since), room)
+    assert seen[-1] == (
+        SpendLedger(Spent(0.3125, 160), Spent(0.125, 40), 1),
+        SpendLedger(Spent(0.3125, 160), Spent(0.0, 0), 0),
+    )
+    await store.release_spend(first, Spent(0.0625, 40))  # a second release changes nothing
+    await store.hold_spend(_hold("U3", 0.0, 1, since), room)
+    assert seen[-1][0].used == Spent(0.3125, 160)
+
+
+async def test_two_holds_at_once_see_each_other(store: ConversationStore) -> None:
+    """The check and the hold are one step: of two calls at once with room for one, one is held."""
+    since = datetime.now(UTC) - timedelta(seconds=1)
+
+    def room_for_one(everyone: SpendLedger, mine: SpendLedger) -> str | None:
+        return "full" if everyone.holds else None
+
+    results = await asyncio.gather(
+        *(store.hold_spend(_hold(f"U{n}", 1.0, 10, since), room_for_one) for n in range(4))
+    )
+    assert sorted(map(str, results)).count("full") == 3, results
 
 
 async def test_sent_since_counts_the_users_earlier_messages_but_not_those_refused_as_too_fast(

@@ -2,10 +2,10 @@
 
 One module per concern, as the SQLite backend: `connection` (pools, open, migrations), `schema`
 (the tables), `migrate` (the Postgres side of `bot.storage.migrations`), `locks` (advisory lock
-keys), `messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
-`coordination` (several instances: conversation order, job leaders, what a dead instance left),
-`analytics` (answer facts, staff messages, learned entries), `rows` (rows to records), `copy`
-(an SQLite database into Postgres).
+keys), `messages`, `conversations`, `escalations`, `stats`, `spend` (holds on today's spend, in a
+table), `privacy` (forgetting, retention), `coordination` (several instances: conversation order,
+job leaders, what a dead instance left), `analytics` (answer facts, staff messages, learned
+entries), `rows` (rows to records), `copy` (an SQLite database into Postgres).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.storage.postgres.coordination import PostgresCoordination
 from bot.storage.postgres.escalations import PostgresEscalations
 from bot.storage.postgres.messages import PostgresMessages
 from bot.storage.postgres.privacy import PostgresPrivacy
-from bot.storage.postgres.stats import PostgresStats
+from bot.storage.postgres.spend import PostgresSpend
 
 __all__ = ["PostgresStore"]
 
@@ -25,7 +25,7 @@ class PostgresStore(
     PostgresMessages,
     PostgresConversations,
     PostgresEscalations,
-    PostgresStats,
+    PostgresSpend,
     PostgresPrivacy,
     PostgresCoordination,
     PostgresAnalytics,

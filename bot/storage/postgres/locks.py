@@ -9,6 +9,7 @@ MIGRATIONS = "supportbot:migrations"
 CONVERSATION = "supportbot:conversation:"
 LEADER = "supportbot:leader:"
 INSTANCE = "supportbot:instance:"  # held by each running instance for its lifetime
+SPEND = "supportbot:spend"  # held while a spend hold is checked against the caps and stored
 
 
 def advisory_key(name: str) -> int:

@@ -7,6 +7,18 @@ from datetime import datetime
 from bot.storage.postgres.connection import PostgresConnection
 from bot.storage.store import ModelStats, Spent, Stats
 
+_TOTALS = (
+    "COALESCE(SUM(r.cost_usd), 0.0) AS usd, COALESCE(SUM(r.prompt_tokens + r.completion_tokens), 0) AS tokens"
+)
+# What the model's replies used since $1: everyone's, and one user's ($2 platform, $3 user id),
+# found through the user's own messages (messages_by_user), then their replies.
+SPENT_BY_ALL = f"SELECT {_TOTALS} FROM messages r WHERE r.model IS NOT NULL AND r.created_at >= $1"
+SPENT_BY_USER = (
+    f"SELECT {_TOTALS} FROM messages q JOIN messages r ON r.reply_to = q.id"
+    " WHERE q.role = 'user' AND q.platform = $2 AND q.user_id = $3"
+    " AND r.model IS NOT NULL AND r.created_at >= $1"
+)
+
 
 class PostgresStats(PostgresConnection):
     """The reporting part of `PostgresStore`."""
@@ -79,22 +91,9 @@ class PostgresStats(PostgresConnection):
         return int(await self.pool.fetchval("SELECT COUNT(*) FROM messages WHERE status = 'pending'"))
 
     async def spent_since(self, since: datetime, user: tuple[str, str] | None = None) -> Spent:
-        totals = (
-            "COALESCE(SUM(r.cost_usd), 0.0) AS usd,"
-            " COALESCE(SUM(r.prompt_tokens + r.completion_tokens), 0) AS tokens"
-        )
         if user is None:
-            row = await self.pool.fetchrow(
-                f"SELECT {totals} FROM messages r WHERE r.model IS NOT NULL AND r.created_at >= $1", since
-            )
-        else:  # through the user's own messages (messages_by_user), then their replies
-            row = await self.pool.fetchrow(
-                f"SELECT {totals} FROM messages q JOIN messages r ON r.reply_to = q.id"
-                " WHERE q.role = 'user' AND q.platform = $1 AND q.user_id = $2"
-                " AND r.model IS NOT NULL AND r.created_at >= $3",
-                user[0],
-                user[1],
-                since,
-            )
+            row = await self.pool.fetchrow(SPENT_BY_ALL, since)
+        else:
+            row = await self.pool.fetchrow(SPENT_BY_USER, since, user[0], user[1])
         assert row is not None
         return Spent(float(row["usd"]), int(row["tokens"]))

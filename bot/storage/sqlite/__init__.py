@@ -1,10 +1,10 @@
 """SQLite backend of the conversation store: `SQLiteStore`, one long-lived aiosqlite connection, WAL.
 
 One module per concern: `connection` (open, pragmas, migrations), `schema` (the tables),
-`messages`, `conversations`, `escalations`, `stats`, `privacy` (forgetting, retention),
-`coordination` (one process per file: the sweep's bound, no-op cross-process locks),
-`analytics` (answer facts, staff messages, learned entries), `rows`
-(rows to records), `transaction`, `migrate` (the SQLite side of `bot.storage.migrations`).
+`messages`, `conversations`, `escalations`, `stats`, `spend` (holds on today's spend, in memory),
+`privacy` (forgetting, retention), `coordination` (one process per file: the sweep's bound, no-op
+cross-process locks), `analytics` (answer facts, staff messages, learned entries), `rows` (rows to
+records), `transaction`, `migrate` (the SQLite side of `bot.storage.migrations`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.storage.sqlite.coordination import SQLiteCoordination
 from bot.storage.sqlite.escalations import SQLiteEscalations
 from bot.storage.sqlite.messages import SQLiteMessages
 from bot.storage.sqlite.privacy import SQLitePrivacy
-from bot.storage.sqlite.stats import SQLiteStats
+from bot.storage.sqlite.spend import SQLiteSpend
 
 __all__ = ["SQLiteStore"]
 
@@ -25,7 +25,7 @@ class SQLiteStore(
     SQLiteMessages,
     SQLiteConversations,
     SQLiteEscalations,
-    SQLiteStats,
+    SQLiteSpend,
     SQLitePrivacy,
     SQLiteAnalytics,
 ):

@@ -1,0 +1,62 @@
+"""The Postgres store's holds on today's spend, shared by every instance: a row per model call under
+way (`spend_holds`), checked against the caps and written under one transaction-scoped advisory
+lock, so two instances can't both pass the check with room for one. What replies used is read from
+the replies themselves; a hold left by an instance that died lapses at its `expires_at`."""
+
+from __future__ import annotations
+
+from bot.storage.postgres.locks import SPEND, advisory_key
+from bot.storage.postgres.stats import SPENT_BY_ALL, SPENT_BY_USER, PostgresStats
+from bot.storage.store import SpendHold, SpendLedger, SpendRoom, Spent
+
+# Everyone's and the user's ($2, $3) use since $1, and the holds that have not lapsed, in one read.
+_LEDGERS = (
+    "SELECT a.usd, a.tokens, u.usd AS user_usd, u.tokens AS user_tokens, h.* FROM"
+    f" ({SPENT_BY_ALL}) a, ({SPENT_BY_USER}) u,"
+    " (SELECT COALESCE(SUM(usd), 0.0) AS held_usd, COALESCE(SUM(tokens), 0) AS held_tokens,"
+    " COUNT(*) AS holds,"
+    " COALESCE(SUM(usd) FILTER (WHERE platform = $2 AND user_id = $3), 0.0) AS user_held_usd,"
+    " COALESCE(SUM(tokens) FILTER (WHERE platform = $2 AND user_id = $3), 0) AS user_held_tokens,"
+    " COUNT(*) FILTER (WHERE platform = $2 AND user_id = $3) AS user_holds"
+    " FROM spend_holds WHERE expires_at > now()) h"
+)
+
+
+class PostgresSpend(PostgresStats):
+    """The spend-holding part of `PostgresStore`."""
+
+    async def hold_spend(self, hold: SpendHold, room: SpendRoom) -> int | str:
+        platform, user_id = hold.user
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Its own statement: a statement's snapshot is taken before it runs, so the reads
+            # below must start after the lock is held to see the holds committed before it.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(SPEND))
+            row = await conn.fetchrow(_LEDGERS, hold.since, platform, user_id)
+            assert row is not None
+            everyone = SpendLedger(
+                Spent(float(row["usd"]), int(row["tokens"])),
+                Spent(float(row["held_usd"]), int(row["held_tokens"])),
+                int(row["holds"]),
+            )
+            mine = SpendLedger(
+                Spent(float(row["user_usd"]), int(row["user_tokens"])),
+                Spent(float(row["user_held_usd"]), int(row["user_held_tokens"])),
+                int(row["user_holds"]),
+            )
+            reason = room(everyone, mine)
+            if reason is not None:
+                return reason
+            hold_id = await conn.fetchval(
+                "INSERT INTO spend_holds (platform, user_id, usd, tokens, expires_at)"
+                " VALUES ($1, $2, $3, $4, now() + $5::interval) RETURNING id",
+                platform,
+                user_id,
+                hold.worst.cost_usd,
+                hold.worst.tokens,
+                hold.lease,
+            )
+            return int(hold_id)
+
+    async def release_spend(self, hold_id: int, used: Spent) -> None:
+        # `used` is already in the reply's row; lapsed holds are cleared on the way.
+        await self.pool.execute("DELETE FROM spend_holds WHERE id = $1 OR expires_at <= now()", hold_id)
