@@ -17,6 +17,7 @@ from bot.conversation.spending import Hold, Spending
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.settings import LLMSettings, Settings
 from bot.storage.postgres import PostgresStore
+from bot.storage.postgres.locks import USER, advisory_key
 from bot.storage.store import MessageStatus, Role, SpendHold, SpendLedger, Spent, StoredMessage
 from tests.helpers import until
 from tests.postgres import fresh_database
@@ -195,3 +196,20 @@ async def test_a_hold_left_by_a_gone_instance_lapses_with_its_lease(
     await second.hold_spend(replace(hold, user=("slack", "U2")), room)
     assert counted == [1, 0]
 
+
+async def test_a_users_messages_are_stored_one_at_a_time_across_instances(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """So ids follow commit order and a rate check never misses an earlier message still being
+    committed on another instance (which let one extra message through at the window's edge)."""
+    first, second = pair
+    async with first.pool.acquire() as conn, conn.transaction():
+        # Another instance is in the middle of storing one of U1's messages.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(USER + "slack:U1"))
+        waiting = asyncio.ensure_future(_inbound(second, "m1"))
+        other_user = IncomingMessage(KEY, "m2", "U2", "Bo", "hello", False, datetime.now(UTC))
+        assert await second.record_inbound(other_user, 1) is not None  # another user's isn't held up
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+    stored = await asyncio.wait_for(waiting, 5)
+    assert stored.id > 0

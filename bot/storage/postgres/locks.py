@@ -9,6 +9,7 @@ MIGRATIONS = "supportbot:migrations"
 CONVERSATION = "supportbot:conversation:"
 LEADER = "supportbot:leader:"
 INSTANCE = "supportbot:instance:"  # held by each running instance for its lifetime
+USER = "supportbot:user:"  # held while one of the user's messages is stored
 SPEND = "supportbot:spend"  # held while a spend hold is checked against the caps and stored
 
 

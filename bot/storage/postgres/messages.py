@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.storage.postgres.connection import PostgresConnection
+from bot.storage.postgres.locks import USER, advisory_key
 from bot.storage.postgres.rows import (
     MESSAGE_COLUMNS,
     THREAD_KEY_COLUMNS,
@@ -40,10 +41,14 @@ class PostgresMessages(PostgresConnection):
                 at,
             )
             assert conv is not None
+            # One user's messages are stored one at a time on every instance (the statement holds
+            # the user's lock until it commits), so ids follow commit order: when a message's rate
+            # check counts the user's messages stored before it, none of them is still uncommitted.
             new_id = await conn.fetchval(
                 "INSERT INTO messages (conversation_id, platform, platform_message_id, role, text,"
                 " user_id, user_name, status, tokens, created_at, updated_at, owner)"
-                " VALUES ($1, $2, $3, 'user', $4, $5, $6, 'received', $7, $8, $8, $9)"
+                " SELECT $1, $2, $3, 'user', $4, $5, $6, 'received', $7, $8, $8, $9"
+                " FROM (SELECT pg_advisory_xact_lock($10)) AS turn"
                 " ON CONFLICT (platform, platform_message_id)"
                 " WHERE role = 'user' AND platform_message_id IS NOT NULL DO NOTHING RETURNING id",
                 conv["id"],
@@ -55,6 +60,7 @@ class PostgresMessages(PostgresConnection):
                 tokens,
                 at,
                 self.instance,
+                advisory_key(f"{USER}{msg.key.platform}:{msg.user_id}"),
             )
         if new_id is None:
             return None
