@@ -4,11 +4,13 @@ retention.
 
 Every instance asks the store for the leadership (`ConversationStore.leadership`; with SQLite the
 one process always has it, with Postgres an advisory lock); the holder runs the jobs until it stops,
-the others ask again every `retry_s`, so when the leader dies another takes over. Only the leader
-sweeps the outbox, so two instances never deliver the same pending reply; another instance's failed
-live delivery is left to it by `retry_later`, and a reply another instance has just written is left
-to that instance's live delivery (the outbox's YOUNG_S). The sweep runs
-every `sweep_s`: on Postgres it also answers what a dead instance stored but never answered.
+the others ask again every `retry_s`, so when the leader dies another takes over. A leader whose
+lock's connection drops while it lives learns it within seconds (the Lead is `lost`), stops the
+jobs and asks again, so it overlaps a new leader for those seconds at most. Only the leader sweeps
+the outbox, so two instances never deliver the same pending reply; another instance's failed live
+delivery is left to it by `retry_later`, and a reply another instance has just written is left to
+that instance's live delivery (the outbox's YOUNG_S). The sweep runs every `sweep_s`: on Postgres
+it also answers what a dead instance stored but never answered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from bot.app import App
@@ -69,11 +73,33 @@ async def run_background(
     run's start (on SQLite, messages stored before it were left by an earlier run)."""
     while not stop.is_set():
         try:
-            async with app.store.leadership(JOBS) as leading:
-                if leading:
+            async with app.store.leadership(JOBS) as lead:
+                if lead:
                     log.info("this instance runs the background jobs (sweep, outbox, reminders, retention)")
-                    await _lead(app, began, stop, sweep_s)
-                    return
+                    async with _either(stop, lead.lost) as done:
+                        await _lead(app, began, done, sweep_s)
+                    if stop.is_set():
+                        return
+                    # The database let go of the jobs' lock: another instance may run them now.
+                    log.warning("this instance stopped the background jobs; asking for them again")
         except Exception:  # the database is away: try again, the platforms keep being served
             log.exception("could not ask for the background jobs' leadership")
         await _wait(stop, retry_s)
+
+
+@asynccontextmanager
+async def _either(*events: asyncio.Event) -> AsyncIterator[asyncio.Event]:
+    """An event set as soon as any of `events` is."""
+    either = asyncio.Event()
+
+    async def relay(event: asyncio.Event) -> None:
+        await event.wait()
+        either.set()
+
+    relays = [asyncio.create_task(relay(e)) for e in events]
+    try:
+        yield either
+    finally:
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)

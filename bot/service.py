@@ -29,6 +29,7 @@ from bot.pii import Redactor, Scrub, keep
 from bot.repair import repair, repaired
 from bot.settings import EscalationSettings, PrivacySettings
 from bot.storage.store import ConversationStore, LearnedStatus, MessageStatus, Role
+from bot.storage.store import Lead as Lead  # adapters hold it for their shards
 
 if TYPE_CHECKING:
     from bot.analytics.learning import Learning
@@ -147,9 +148,10 @@ class SupportService:
         """Wait for handoff work still under way (cards, notes): adapters call it before disconnecting."""
         await self._handoff.close()
 
-    def exclusive(self, *names: str) -> AbstractAsyncContextManager[bool]:
+    def exclusive(self, *names: str) -> AbstractAsyncContextManager[Lead]:
         """True inside while this process alone, of all on the database, holds every one of `names`
-        (e.g. the Discord shards it connects); False when another live process holds any."""
+        (e.g. the Discord shards it connects), until it is `lost`; false when another live process
+        holds any."""
         return self._store.leadership(*names)
 
     # -- messages --------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKe
 from bot.platforms import AdapterStartError
 from bot.reply.stream import ReplyStream
 from bot.reply.timing import AnswerClock
-from bot.service import Received, SupportService
+from bot.service import Lead, Received, SupportService
 from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class DiscordAdapter:
         self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
         self._held = AsyncExitStack()  # this process's shards, in the shared database
+        self._shards_held: Lead | None = None
         self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -151,6 +152,8 @@ class DiscordAdapter:
         client, gateway = self._client, self._gateway
         if client is None or gateway is None or gateway.done() or client.is_closed() or not client.is_ready():
             return False
+        if self._shards_held is not None and self._shards_held.lost.is_set():
+            return False  # the database let go of this process's shards: another may run them now
         if isinstance(client, ShardedSupportClient):
             shards = client.shards
             return len(shards) == len(self._settings.shards()) and not any(
@@ -178,6 +181,7 @@ class DiscordAdapter:
         held = await self._held.enter_async_context(
             self._service.exclusive(*shard_locks(self._settings, bot_id))
         )
+        self._shards_held = held
         if not held:
             raise AdapterStartError(
                 f"Discord: another instance on this database already runs {describe(self._settings)}"

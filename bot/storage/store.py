@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -161,6 +162,19 @@ class SpendHold:
 
 # Given today's ledger for everyone and for the user, None if the hold fits, else the reason it doesn't.
 SpendRoom = Callable[[SpendLedger, SpendLedger], str | None]
+
+
+class Lead:
+    """What `ConversationStore.leadership` gave: true while this process holds the jobs, and `lost`,
+    set if the database lets go of them while they are held (their connection dropped), after
+    which another instance may take them: stop running them."""
+
+    def __init__(self, held: bool) -> None:
+        self.held = held
+        self.lost = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.held
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,10 +443,10 @@ class ConversationStore(Protocol):
         no-op where one process has the store to itself (SQLite). The caller serialises its own."""
         ...
 
-    def leadership(self, *jobs: str) -> AbstractAsyncContextManager[bool]:
-        """True inside when this process may run `jobs` (work one instance does at a time: the sweep,
-        reminders, retention, a Discord shard) until the block ends; False, holding none of them,
-        when another live process has any."""
+    def leadership(self, *jobs: str) -> AbstractAsyncContextManager[Lead]:
+        """A true Lead inside when this process may run `jobs` (work one instance does at a time: the
+        sweep, reminders, retention, a Discord shard) until the block ends or the Lead is `lost`;
+        false, holding none of them, when another live process has any."""
         ...
 
     # -- analytics and the learning loop (bot/analytics/) ------------------------------------------

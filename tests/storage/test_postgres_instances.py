@@ -17,7 +17,7 @@ from bot.conversation.spending import Hold, Spending
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.settings import LLMSettings, Settings
 from bot.storage.postgres import PostgresStore
-from bot.storage.postgres.locks import USER, advisory_key
+from bot.storage.postgres.locks import LEADER, USER, advisory_key
 from bot.storage.store import MessageStatus, Role, SpendHold, SpendLedger, Spent, StoredMessage
 from tests.helpers import until
 from tests.postgres import fresh_database
@@ -124,9 +124,31 @@ async def test_several_jobs_are_held_together_or_not_at_all(
     assert await _leads(second, "shard 1") and await _leads(second, "shard 2")
 
 
+async def test_a_leader_whose_connection_drops_learns_it_lost_the_jobs(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """The server drops the lock with its connection (here terminated, as a restart or a failover
+    does) while the process lives on: the Lead is lost within seconds, so it stops the jobs."""
+    first, second = pair
+    key = advisory_key(LEADER + "jobs")
+    async with first.leadership("jobs") as lead:
+        assert lead and not lead.lost.is_set()
+        pid = await second.pool.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid::bigint = $1 AND objid::bigint = $2",
+            (key >> 32) & 0xFFFFFFFF,
+            key & 0xFFFFFFFF,
+        )
+        assert pid is not None
+        await second.pool.fetchval("SELECT pg_terminate_backend($1)", pid)
+        assert await _leads(second, "jobs")  # the other instance may take them at once
+        await asyncio.wait_for(lead.lost.wait(), 10)
+    assert await _leads(first, "other job")  # the store goes on working
+
+
 async def _leads(store: PostgresStore, job: str) -> bool:
     async with store.leadership(job) as leads:
-        return leads
+        return bool(leads)
 
 
 async def test_the_sweep_finds_only_what_a_gone_instance_left(

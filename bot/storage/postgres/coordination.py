@@ -35,12 +35,13 @@ from bot.storage.postgres.rows import (
     prefixed,
     thread_key,
 )
-from bot.storage.store import StoredMessage
+from bot.storage.store import Lead, StoredMessage
 
 log = logging.getLogger(__name__)
 
 ORDER_WAIT_S = 15.0  # past this, an older message another instance holds no longer holds this one up
 ORDER_POLL_S = 0.02
+LEAD_CHECK_S = 2.0  # how often a leader checks it still holds its jobs' locks (and for how long)
 
 _OLDEST_PENDING = (
     "SELECT m.owner FROM messages m JOIN conversations c ON c.id = m.conversation_id"
@@ -66,6 +67,21 @@ async def _unlock_all(conn: PoolConnectionProxy, keys: list[int]) -> None:
             if conn.is_closed():
                 return
             await _unlock(conn, key)
+
+
+async def _watch(conn: PoolConnectionProxy, lead: Lead, jobs: str) -> None:
+    """Set `lead.lost` once the connection holding its locks stops answering: the server has let go
+    of them (or soon will), and another instance may take them."""
+    while True:
+        await asyncio.sleep(LEAD_CHECK_S)
+        try:
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), LEAD_CHECK_S)
+        except Exception as exc:  # closed, reset or silent: the locks can't be counted on any more
+            why = type(exc).__name__
+            log.warning("lost the database connection holding %s (%s); stopping them", jobs, why)
+            lead.lost.set()
+            conn.terminate()  # so the server drops the locks too, if it hasn't yet
+            return
 
 
 class PostgresCoordination(PostgresConnection):
@@ -124,20 +140,26 @@ class PostgresCoordination(PostgresConnection):
                 await _unlock(conn, lock)
 
     @asynccontextmanager
-    async def leadership(self, *jobs: str) -> AsyncIterator[bool]:
+    async def leadership(self, *jobs: str) -> AsyncIterator[Lead]:
         # All on one connection: a process holding several shards uses one of the pool's.
         locks = sorted({advisory_key(LEADER + job) for job in jobs})
         async with self.lock_pool.acquire() as conn:
             held: list[int] = []
+            watch: asyncio.Task[None] | None = None
             try:
                 for lock in locks:
                     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
                         break
                     held.append(lock)
-                won = len(held) == len(locks)
-                if not won:
+                lead = Lead(len(held) == len(locks))
+                if not lead:
                     await _unlock_all(conn, held)
                     held = []
-                yield won
+                else:
+                    watch = asyncio.create_task(_watch(conn, lead, ", ".join(jobs)))
+                yield lead
             finally:
+                if watch is not None:  # the connection serves one statement at a time
+                    watch.cancel()
+                    await asyncio.gather(watch, return_exceptions=True)
                 await _unlock_all(conn, held)

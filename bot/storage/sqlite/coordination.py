@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.events import ThreadKey
 from bot.storage.sqlite.messages import SQLiteMessages
-from bot.storage.store import StoredMessage
+from bot.storage.store import Lead, StoredMessage
 
 
 class SQLiteCoordination(SQLiteMessages):
@@ -25,5 +25,5 @@ class SQLiteCoordination(SQLiteMessages):
         yield
 
     @asynccontextmanager
-    async def leadership(self, *jobs: str) -> AsyncIterator[bool]:
-        yield True
+    async def leadership(self, *jobs: str) -> AsyncIterator[Lead]:
+        yield Lead(True)  # never lost: no other process shares the file

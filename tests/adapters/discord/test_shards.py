@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+import asyncpg
 import pytest
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from tests.adapters.discord.test_adapter import DM, ask_dm, finished, serving
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import until
 from tests.postgres import fresh_database
 
 TWO_SHARDS = "[discord]\nshard_count = 2\n"
@@ -86,3 +88,19 @@ async def test_instances_on_one_database_split_the_shards_and_none_takes_a_shard
         [*_, answer] = await ask_dm(fake, "second", 2)
         assert answer["content"].endswith("second")
         assert len([m for m in fake.sent_to(DM) if m["components"]]) == 2
+
+        # A database failover drops every connection, the shards' locks with them: an instance that
+        # can no longer count on its shards stops saying it is ready (/readyz), so it gets replaced.
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+
+        async def unready() -> bool:
+            return not await replacement.connected() and not await server.connected()
+
+        await until(unready, "the instances to see their shards' locks gone")
