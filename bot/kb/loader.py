@@ -143,12 +143,17 @@ def _load_page(
     (its title and chunks stay empty: indexing keeps the stored ones)."""
     expanded = resolver.expand(text, path)
     url = page_url(url_template, rel)
-    digest = hashlib.sha256(
-        "\x00".join([PARSER_VERSION, str(chunk_chars), url or "", expanded]).encode()
-    ).hexdigest()
+    digest = page_digest(url, expanded, chunk_chars)
     if known.get(rel) == digest:
         return LoadedPage(rel, "", url, digest, (), expanded)
     return parsed_page(rel, expanded, url, digest, chunk_chars)
+
+
+def page_digest(url: str | None, expanded: str, chunk_chars: int) -> str:
+    """A page's content hash: its text as read, its link, and how it is parsed and chunked, so the
+    page is re-indexed when any of them changes."""
+    parts = [PARSER_VERSION, str(chunk_chars), url or "", expanded]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 def parsed_page(rel: str, expanded: str, url: str | None, digest: str, chunk_chars: int) -> LoadedPage:

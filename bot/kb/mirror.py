@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import aiosqlite
 
 from .indexing import write_source
-from .loader import LoadedPage, parsed_page
-from .shared import ListedSource, SharedPage, SharedPages
+from .loader import LoadedPage, page_digest, parsed_page
+from .shared import ListedSource, SharedPage, SharedPages, SharedSource
 from .sources import SAMPLE, drop_stale_sample, remove_source
 from .writes import Writer
 
@@ -33,6 +33,9 @@ class SyncReport:
     changed: int = 0
     removed: int = 0  # pages, those of removed sources included
     sources_removed: int = 0
+    # Pages fetched whose hash says they were published with other [kb] settings (kb.chunk_chars)
+    # or another parser (another supportbot version): chunked here with this instance's.
+    foreign: int = 0
 
     @property
     def changed_anything(self) -> bool:
@@ -40,9 +43,16 @@ class SyncReport:
 
     def line(self) -> str:
         gone = f", {self.sources_removed} sources removed" if self.sources_removed else ""
+        foreign = (
+            f"; {self.foreign} pages were published with other [kb] settings (kb.chunk_chars) or by"
+            " another supportbot version, and are chunked with this instance's: give every instance"
+            " the same [kb] settings and version"
+            if self.foreign
+            else ""
+        )
         return (
             f"kb sync: applied shared revision {self.revision} ({self.added} pages added,"
-            f" {self.changed} changed, {self.removed} removed{gone})"
+            f" {self.changed} changed, {self.removed} removed{gone}){foreign}"
         )
 
 
@@ -81,10 +91,23 @@ async def _local(db: aiosqlite.Connection) -> dict[str, tuple[bool, dict[str, st
     return found
 
 
-def _parse(fetched: Sequence[SharedPage], chunk_chars: int) -> dict[str, LoadedPage]:
-    return {
-        p.path: parsed_page(p.path, p.text, p.url, p.content_hash, chunk_chars) for p in fetched
-    }  # CPU work: run in a worker thread
+async def adopt_options(writer: Writer, source: SharedSource) -> None:
+    """The source's options as the catalogue has them (a `kb add` may change them alone, e.g. the
+    folder it read), and it goes from here when the catalogue drops it."""
+    async with writer.transaction() as db:
+        await db.execute(
+            "UPDATE kb_sources SET root = ?, url_template = ?, include_pattern = ?, shared = 1"
+            " WHERE name = ?",
+            (source.root, source.url_template, source.include_pattern, source.name),
+        )
+
+
+def _parse(fetched: Sequence[SharedPage], chunk_chars: int) -> tuple[dict[str, LoadedPage], int]:
+    """The pages parsed and chunked with this instance's settings, and how many of them were
+    published with others (CPU work: run in a worker thread)."""
+    parsed = {p.path: parsed_page(p.path, p.text, p.url, p.content_hash, chunk_chars) for p in fetched}
+    foreign = sum(p.content_hash != page_digest(p.url, p.text, chunk_chars) for p in fetched)
+    return parsed, foreign
 
 
 class Mirror:
@@ -102,12 +125,13 @@ class Mirror:
             return None
         listing = await self._shared.listing()
         local = await _local(self._writer.db)
-        added = changed = removed = sources_removed = 0
+        added = changed = removed = sources_removed = foreign = 0
         for listed in listing.sources:
             if listed.source.name == SAMPLE:
                 continue  # never shared by `kb add`: each instance indexes its own
             report = await self._apply_source(listed, local.get(listed.source.name))
             added, changed, removed = added + report[0], changed + report[1], removed + report[2]
+            foreign += report[3]
         wanted = {listed.source.name for listed in listing.sources}
         for name, (shared, pages) in local.items():
             if shared and name not in wanted and await remove_source(self._writer, name):
@@ -117,22 +141,21 @@ class Mirror:
             await drop_stale_sample(self._writer)  # shared pages replace the sample, as your own do
         async with self._writer.transaction() as db:
             await record_revision(db, listing.revision)
-        return SyncReport(listing.revision, added, changed, removed, sources_removed)
+        return SyncReport(listing.revision, added, changed, removed, sources_removed, foreign)
 
     async def _apply_source(
         self, listed: ListedSource, local: tuple[bool, dict[str, str]] | None
-    ) -> tuple[int, int, int]:
-        """Re-index the source's pages that differ; (added, changed, removed) pages."""
-        shared, stored = local if local is not None else (False, {})
+    ) -> tuple[int, int, int, int]:
+        """Re-index the source's pages that differ; (added, changed, removed, foreign) pages."""
+        stored = local[1] if local is not None else {}
         wanted = listed.pages
         stale = [path for path, digest in wanted.items() if stored.get(path) != digest]
         gone = [path for path in stored if path not in wanted]
-        if local is not None and not stale and not gone:
-            if not shared:  # indexed here as the catalogue has it (this instance's own `kb add`)
-                await mark_shared(self._writer, listed.source.name)
-            return 0, 0, 0
+        if local is not None and not stale and not gone:  # e.g. this instance's own `kb add`
+            await adopt_options(self._writer, listed.source)
+            return 0, 0, 0, 0
         fetched = await self._shared.pages(listed.source.name, stale) if stale else []
-        parsed = await asyncio.to_thread(_parse, fetched, self._chunk_chars)
+        parsed, foreign = await asyncio.to_thread(_parse, fetched, self._chunk_chars)
         pages: list[LoadedPage] = []
         for path in wanted:
             if path in parsed:
@@ -141,4 +164,4 @@ class Mirror:
                 pages.append(LoadedPage(path, "", None, stored[path], ()))
         async with self._writer.transaction() as db:
             report = await write_source(db, listed.source, pages, shared=True)
-        return report.added, report.changed, report.removed
+        return report.added, report.changed, report.removed, foreign

@@ -26,7 +26,8 @@ async def sync_logged(kb: KnowledgeBase, retry_s: float) -> bool:
         log.warning("kb sync failed (%s); trying again in %g s", why, retry_s)
         return False
     if report is not None:  # a revision that changed nothing here (e.g. this instance's own add) is quiet
-        log.log(logging.INFO if report.changed_anything else logging.DEBUG, "%s", report.line())
+        level = logging.INFO if report.changed_anything else logging.DEBUG
+        log.log(logging.WARNING if report.foreign else level, "%s", report.line())
     return True
 
 

@@ -19,7 +19,7 @@ from bot.app import App, running_app
 from bot.events import ReplyStatus
 from bot.kb import KBSettings, KnowledgeBase
 from bot.kb.mirror import SyncReport
-from bot.kb.sync import keep_in_sync
+from bot.kb.sync import keep_in_sync, sync_logged
 from bot.settings import LoadedConfig
 from bot.storage.sqlite.connection import SQLiteConnection
 from tests.cli.test_cli import run_cli
@@ -226,3 +226,39 @@ async def test_a_learned_entry_approved_on_one_instance_is_indexed_on_the_other(
         assert await names(b) == ["learned"]
         found = await b.kb.search("merge two accounts")
         assert not found.abstain and found.hits[0].source_name == "learned"
+
+
+async def test_a_source_moved_with_the_same_pages_shows_its_new_folder_on_the_other_instance(
+    make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    folder = zoo(tmp_path / "zoo")
+    async with two_instances(make_config, tmp_path) as (url, _, b):
+        assert b.kb is not None
+        await kb_cli(url, tmp_path / "a.db", "add", str(folder), "--quiet")
+        await b.kb.sync()
+        moved = folder.rename(tmp_path / "moved")
+        out = await kb_cli(url, tmp_path / "a.db", "add", str(moved), "--name", "zoo", "--quiet")
+        assert out.startswith("zoo: added 0, changed 0, unchanged 2, removed 0;")
+        assert await b.kb.sync() == SyncReport(revision=2)  # no page to re-index
+        [source] = await b.kb.sources()
+        assert Path(source.root) == moved.resolve()
+
+
+async def test_pages_published_with_other_kb_settings_are_indexed_here_and_said_so(
+    make_config: ConfigFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The command that published them ran with the default kb.chunk_chars, these instances with
+    another: each instance chunks with its own settings, and one warning line says they differ."""
+    folder = zoo(tmp_path / "zoo")
+    async with two_instances(make_config, tmp_path, "[kb]\nchunk_chars = 400\n") as (url, _, b):
+        assert b.kb is not None
+        await kb_cli(url, tmp_path / "a.db", "add", str(folder), "--quiet")
+        report = await b.kb.sync()
+        assert report == SyncReport(revision=1, added=2, foreign=2)
+        assert "2 pages were published with other [kb] settings" in report.line()
+        caplog.set_level(logging.INFO, logger="bot.kb.sync")
+        (folder / "penguins.md").write_text("# Penguins\n\nPenguins dive for krill in cold seas.\n")
+        await kb_cli(url, tmp_path / "a.db", "add", str(folder), "--quiet")
+        assert await sync_logged(b.kb, 30.0)
+        [line] = [r for r in caplog.records if r.name == "bot.kb.sync"]
+        assert line.levelno == logging.WARNING and "other [kb] settings" in line.getMessage()
