@@ -37,12 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing, not the speed")
     p.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     p.add_argument("--rounds", type=int, help="rounds per subject and concurrency (default 3)")
-    p.add_argument("--sql", action="store_true", help="also list the bot's SQLite work per answer")
+    p.add_argument("--sql", action="store_true", help="also count and list the bot's SQLite work per answer")
     args = p.parse_args(argv)
     parts = tuple(args.only or PARTS)
     plan = QUICK if args.quick else e2e.Plan()
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)
+    if args.sql:  # counting costs the bot CPU: its CPU figures then count the counting too
+        plan = replace(plan, count_sql=True)
     memory_plan = rss.Plan.quick() if args.quick else rss.Plan()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     before = os.getloadavg()

@@ -48,6 +48,7 @@ class Plan:
     warmup: int = 20
     latency_s: float = 0.05  # the fake model's time to its first chunk
     chunk_delay_s: float = 0.005  # and between chunks (~30 chunks an answer)
+    count_sql: bool = False  # count the bot's SQLite work (which costs it CPU: not in the CPU figures)
 
 
 @dataclass(slots=True)
@@ -300,7 +301,11 @@ async def bench_platform(platform: str, plan: Plan, tmp: Path, say: Say) -> list
         for who in ("bot", "floor"):
             board = Board()
             fake = await stack.enter_async_context(child(["bench.fakes", platform], board))
-            args = ["bench.subject", who, platform] + (["--body", str(body_file)] if who == "floor" else [])
+            args = ["bench.subject", who, platform]
+            if who == "floor":
+                args += ["--body", str(body_file)]
+            elif plan.count_sql:
+                args.append("--count-sql")
             env = subject_env(tmp, f"{platform}-{who}", llm.hello["url"], platform_env(platform, fake))
             proc = await stack.enter_async_context(child(args, bot_board if who == "bot" else None, env))
             if platform == "slack":
@@ -317,6 +322,10 @@ async def bench_platform(platform: str, plan: Plan, tmp: Path, say: Say) -> list
         bot = subjects["bot"][0]
         for concurrency, total in ((1, plan.sequential), (plan.concurrency, plan.concurrent)):
             result = Result(platform, concurrency)
+            if not plan.count_sql:
+                await measure(subjects, result, plan, total, say)
+                results.append(result)
+                continue
             before = await bot.sql_counts(bot_board)
             await measure(subjects, result, plan, total, say)
             after = await bot.sql_counts(bot_board)

@@ -83,16 +83,19 @@ def _caller() -> str:
     return "?"
 
 
-async def run_bot(platform: str) -> None:
+async def run_bot(platform: str, count_sql: bool) -> None:
+    """The bot on `platform`; with `count_sql`, its SQLite work counted (a stack walk per trip and a
+    callback per statement: CPU the floor doesn't spend, so only when asked for)."""
     from bot.app import running_app
     from bot.settings import load_config
     from bot.storage.sqlite import SQLiteStore
 
-    count = SQLCount()
     async with running_app(load_config()) as app:
-        assert isinstance(app.store, SQLiteStore)  # the bench counts SQLite's statements
-        await count.attach(app.store.db)
-        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, count.report)
+        if count_sql:
+            count = SQLCount()
+            assert isinstance(app.store, SQLiteStore)  # the bench counts SQLite's statements
+            await count.attach(app.store.db)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, count.report)
         if platform == "slack":
             from adapters.slack.adapter import SlackAdapter
 
@@ -159,10 +162,11 @@ def main() -> None:
     p.add_argument("who", choices=("bot", "floor"))
     p.add_argument("platform", choices=("slack", "discord"))
     p.add_argument("--body", type=Path, help="floor: the model request body to send (JSON)")
+    p.add_argument("--count-sql", action="store_true", help="bot: count its SQLite work (SIGUSR1 prints it)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.who == "bot":
-        asyncio.run(run_bot(args.platform))
+        asyncio.run(run_bot(args.platform, args.count_sql))
     else:
         asyncio.run(run_floor(args.platform, json.loads(args.body.read_text())))
 
