@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from adapters.slack.blocks import FEEDBACK_DOWN_ACTION, FEEDBACK_UP_ACTION, HUMAN_ACTION, SOLVED_ACTION
@@ -72,3 +73,29 @@ async def test_a_message_whose_reply_was_stored_is_not_answered_again(
     )
     assert await answer_unanswered(bot.app, earlier + timedelta(seconds=1)) == 0
     assert fake_openai.requests == []
+
+
+async def test_conversations_left_unanswered_are_answered_side_by_side_each_in_order(
+    start_bot: BotFactory, fake_openai: FakeOpenAI
+) -> None:
+    """Three conversations' first messages reach the model together (the fake holds each request
+    until all three are waiting: one at a time, the sweep would never finish); the second message
+    of the first conversation waits for its first."""
+    bot = await start_bot("[limits]\nuser_messages_per_minute = 0\n")
+    earlier = datetime.now(UTC)
+    keys = [ThreadKey("slack", TEAM, f"D0{n}", f"D0{n}") for n in range(3)]
+    for n, key in enumerate(keys):
+        await left_unanswered(
+            bot.app.store, key, f"{key.channel}:1700000000.00010{n}", f"question {n}", earlier
+        )
+    await left_unanswered(bot.app.store, keys[0], f"{DM}:1700000000.000200", "and then?", earlier)
+    fake_openai.meet = 3
+    fake_openai.reply = lambda request: f"about {request['messages'][-1]['content']}"
+    answered = await asyncio.wait_for(answer_unanswered(bot.app, earlier + timedelta(seconds=1)), 10)
+    assert answered == 4
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert sorted(asked[:3]) == ["question 0", "question 1", "question 2"] and asked[3] == "and then?"
+    conv = await bot.app.store.find_conversation(keys[0])
+    assert conv is not None
+    texts = [m.text for m in await bot.app.store.messages(conv.id, 10)]
+    assert texts == ["question 0", "and then?", "about question 0", "about and then?"]  # by id

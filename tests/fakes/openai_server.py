@@ -71,6 +71,9 @@ class FakeOpenAI(FakeServer[Call]):
     embedding_aliases: dict[str, str] = field(default_factory=dict)
     embedding_faults: deque[str] = field(default_factory=deque)
     flagged_words: set[str] = field(default_factory=set)  # lower-case words moderation flags
+    meet: int = 0  # hold chat requests until this many are waiting at once (tests of concurrency)
+    _waiting: int = 0
+    _met: asyncio.Event = field(default_factory=asyncio.Event)
     moderation_faults: deque[str] = field(default_factory=deque)
 
     @property
@@ -213,6 +216,11 @@ class FakeOpenAI(FakeServer[Call]):
         failed = await self._fault_response(fault)
         if failed is not None:
             return failed
+        if self.meet and not self._met.is_set():
+            self._waiting += 1
+            if self._waiting >= self.meet:
+                self._met.set()
+            await self._met.wait()
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         reply = self.reply(body)
