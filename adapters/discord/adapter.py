@@ -9,10 +9,11 @@ without one when the privileged message_content intent is enabled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, aclosing, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -47,6 +48,7 @@ ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
+MARK_WAIT_S = 10.0  # how long a DM waits for the new session's mark (one database read)
 
 
 class DiscordAdapter:
@@ -86,6 +88,12 @@ class DiscordAdapter:
         self._held = AsyncExitStack()  # this process's shards, in the shared database
         self._shards_held: Lead | None = None
         self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
+        # After a new session of shard 0: the last user message id stored before it, and the DM
+        # channels whose first live message since was checked for messages written while away.
+        self._dm_mark: int | None = None
+        self._dm_marked = asyncio.Event()  # clear while the mark of a new session is being read
+        self._dm_marked.set()
+        self._dms_checked: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -109,7 +117,7 @@ class DiscordAdapter:
         if shards:
 
             async def on_shard_connect(shard_id: int) -> None:
-                self._sessions[shard_id] = datetime.now(UTC)
+                await self._session_began(shard_id)
 
             async def on_shard_ready(shard_id: int) -> None:  # a new session of one shard, not a RESUME
                 self._spawn_backfill([shard_id])
@@ -119,7 +127,7 @@ class DiscordAdapter:
         else:
 
             async def on_connect() -> None:
-                self._sessions[0] = datetime.now(UTC)
+                await self._session_began(0)
 
             async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
                 self._spawn_backfill([0])
@@ -332,6 +340,59 @@ class DiscordAdapter:
             log.info("Discord: could not read conversation %s after a reconnect: %s", key.thread, exc)
             return 0
 
+    async def _session_began(self, shard: int) -> None:
+        """A new gateway session's READY (dispatched before any of its messages, each handler its own
+        task, started in order). On shard 0, which has the DMs: note the last user message stored
+        before it, for `_catch_up_new_dm`; DMs of the session wait for that (one read)."""
+        self._sessions[shard] = began = datetime.now(UTC)
+        if shard != 0:
+            return
+        self._dm_marked.clear()
+        self._dms_checked = set()
+        try:
+            recent = await self._service.to_backfill(PLATFORM, began)
+            count = self._settings.shard_count
+            marks = [int(last) for key, last in recent if last.isdigit() and shard_of(key, count) == 0]
+            self._dm_mark = max(marks) if marks else None
+        except Exception as exc:  # the database away: DMs begun while away wait for their writer
+            log.warning("Discord: could not read where the last session ended (%s)", type(exc).__name__)
+            self._dm_mark = None
+        finally:
+            self._dm_marked.set()
+
+    async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> None:
+        """The first message of a DM channel since a new session, in a conversation the store does
+        not know: it may have begun while the bot was away, which the backfill can't see (Discord
+        lists no DM channels to a bot). Answer first what the channel holds after the last message
+        stored before the session (nothing older: e.g. never what a `privacy forget` removed)."""
+        channel = message.channel
+        if channel.id in self._dms_checked:
+            return
+        with contextlib.suppress(TimeoutError):  # never hold a DM up for long
+            await asyncio.wait_for(self._dm_marked.wait(), MARK_WAIT_S)
+        mark = self._dm_mark
+        if mark is None or channel.id in self._dms_checked or message.id <= mark:
+            return
+        session = self._sessions.get(0)
+        recover = timedelta(minutes=self._config.settings.bot.recover_minutes)
+        if session is None or message.created_at - session > recover:
+            self._dm_mark, self._dms_checked = None, set()  # long past the restart: stop checking
+            return
+        self._dms_checked.add(channel.id)
+        if await self._service.takes_part(key):
+            return  # a conversation from before: the backfill read it
+        try:
+            after, read = discord.Object(mark), 0
+            async for earlier in channel.history(
+                after=after, before=message, limit=BACKFILL_LIMIT, oldest_first=True
+            ):
+                read += not earlier.author.bot
+                await self._on_message(earlier)
+            if read:
+                log.warning("Discord: read %d message(s) of a DM begun while the bot was away", read)
+        except SEND_ERRORS as exc:
+            log.info("Discord: could not read DM %s back: %s", key.thread, exc)
+
     # -- messages ----------------------------------------------------------------------------------
 
     async def _on_message(self, message: discord.Message) -> None:
@@ -346,6 +407,8 @@ class DiscordAdapter:
             routed = await self._route(self._client, message)
             if routed is None:
                 return
+            if routed[0].is_dm:
+                await self._catch_up_new_dm(message, routed[0].key)
             # Stored first: before the thread, the typing sign, anything that can fail or wait.
             received = await self._service.receive(routed[0])
             if received is not None:  # else a duplicate (a replayed gateway event, or backfilled)

@@ -116,3 +116,29 @@ async def test_a_message_answered_live_before_the_read_back_does_not_hide_one_wr
             await adapter.close()
     asked = sorted(r["messages"][-1]["content"] for r in fake_openai.requests)
     assert asked == ["first question", "while away", "written just after the restart"]
+
+
+async def test_a_dm_begun_while_the_bot_was_down_is_answered_when_its_writer_writes_again(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    """Discord lists no DM channels to a bot, so the backfill can't find a DM that began while it
+    was down; the DM's next message, live, brings it: what was written first is answered first."""
+    fake = fake_discord
+    config = make_config()
+    newcomer = DM + 77
+    # Older than the last message stored before the outage (e.g. its conversation since forgotten):
+    # never read back.
+    fake.wrote_while_away(fake.dm_message("from long ago", channel_id=newcomer, author_id=901))
+    async with serving(config):
+        await ask_dm(fake, "first question", 1)  # the conversation the backfill will know
+    fake.wrote_while_away(fake.dm_message("hello? is anyone there", channel_id=newcomer, author_id=901))
+    async with serving(config):
+        await fake.user_writes(fake.dm_message("still waiting", channel_id=newcomer, author_id=901))
+        await fake.wait_for(
+            lambda: len([m for m in fake.sent_to(newcomer) if m["components"]]) == 2, what="both DMs answered"
+        )
+        await fake.user_writes(fake.dm_message("thanks", channel_id=newcomer, author_id=901))
+        await fake.wait_for(lambda: len(fake_openai.requests) == 4, what="the third DM answered")
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert asked == ["first question", "hello? is anyone there", "still waiting", "thanks"]
+    assert len(fake.find("GET", rf"/channels/{newcomer}/messages")) == 1  # read back once
