@@ -101,7 +101,8 @@ class Spending:
                 return BUDGET
             return None if fits(self._user_cap, mine, worst, False) else USER_BUDGET
 
-        held = await self._store.hold_spend(SpendHold(user, worst, since, self._lease), room)
+        per_user = self._user_cap > 0
+        held = await self._store.hold_spend(SpendHold(user, worst, since, self._lease, per_user), room)
         return held if isinstance(held, str) else Hold(held)
 
     async def settle(self, hold: Hold, usage: Usage | None) -> None:

@@ -158,7 +158,12 @@ class SpendHold:
     worst: Spent  # the most the call can cost: its prompt and the longest answer allowed
     since: datetime  # the start of the day the caps count
     lease: timedelta  # a hold left by a process that died stops counting after this long
+    # Whether a cap counts per user (limits.user_daily_usd); without one the user's ledger is left
+    # empty (`NO_SPEND`), and the store reads nothing about the user's own spend.
+    per_user: bool = True
 
+
+NO_SPEND = SpendLedger(Spent(0.0, 0), Spent(0.0, 0), 0)
 
 # Given today's ledger for everyone and for the user, None if the hold fits, else the reason it doesn't.
 SpendRoom = Callable[[SpendLedger, SpendLedger], str | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from bot.events import IncomingMessage, ThreadKey, Usage
 from bot.handoff.states import Trigger
 from bot.storage.store import (
+    NO_SPEND,
     TOO_FAST,
     ConversationState,
     ConversationStore,
@@ -332,6 +334,10 @@ async def test_hold_spend_shows_the_caps_what_was_used_and_held_and_stores_only_
     await store.release_spend(first, Spent(0.0625, 40))  # a second release changes nothing
     await store.hold_spend(_hold("U3", 0.0, 1, since), room)
     assert seen[-1][0].used == Spent(0.3125, 160)
+
+    # Without a cap per user, the user's ledger is left empty; everyone's is counted as ever.
+    await store.hold_spend(replace(_hold("U1", 0.0, 1, since), per_user=False), room)
+    assert seen[-1] == (SpendLedger(Spent(0.3125, 160), Spent(0.125, 42), 3), NO_SPEND)
 
 
 async def test_two_holds_at_once_see_each_other(store: ConversationStore) -> None:

@@ -9,12 +9,12 @@ import asyncio
 
 from bot.storage.postgres.locks import SPEND, advisory_key
 from bot.storage.postgres.stats import SPENT_BY_ALL, SPENT_BY_USER, PostgresStats
-from bot.storage.store import SpendHold, SpendLedger, SpendRoom, Spent
+from bot.storage.store import NO_SPEND, SpendHold, SpendLedger, SpendRoom, Spent
 
 # Everyone's and the user's ($2, $3) use since $1, and the holds that have not lapsed, in one read.
 _LEDGERS = (
     "SELECT a.usd, a.tokens, u.usd AS user_usd, u.tokens AS user_tokens, h.* FROM"
-    f" ({SPENT_BY_ALL}) a, ({SPENT_BY_USER}) u,"
+    " ({spent_all}) a, ({spent_user}) u,"
     " (SELECT COALESCE(SUM(usd), 0.0) AS held_usd, COALESCE(SUM(tokens), 0) AS held_tokens,"
     " COUNT(*) AS holds,"
     " COALESCE(SUM(usd) FILTER (WHERE platform = $2 AND user_id = $3), 0.0) AS user_held_usd,"
@@ -22,6 +22,9 @@ _LEDGERS = (
     " COUNT(*) FILTER (WHERE platform = $2 AND user_id = $3) AS user_holds"
     " FROM spend_holds WHERE expires_at > now()) h"
 )
+LEDGERS = _LEDGERS.format(spent_all=SPENT_BY_ALL, spent_user=SPENT_BY_USER)
+# Without a cap per user: the user's own spend is not read (their holds, in the same scan, are).
+LEDGERS_OF_ALL = _LEDGERS.format(spent_all=SPENT_BY_ALL, spent_user="SELECT 0.0 AS usd, 0 AS tokens")
 
 
 # Holds are short-lived and lapse by themselves, so their commits don't wait for the disk: a
@@ -44,17 +47,22 @@ class PostgresSpend(PostgresStats):
             # Its own statement: a statement's snapshot is taken before it runs, so the reads
             # below must start after the lock is held to see the holds committed before it.
             await conn.execute(f"{_NO_FLUSH}; SELECT pg_advisory_xact_lock({advisory_key(SPEND)})")
-            row = await conn.fetchrow(_LEDGERS, hold.since, platform, user_id)
+            ledgers = LEDGERS if hold.per_user else LEDGERS_OF_ALL
+            row = await conn.fetchrow(ledgers, hold.since, platform, user_id)
             assert row is not None
             everyone = SpendLedger(
                 Spent(float(row["usd"]), int(row["tokens"])),
                 Spent(float(row["held_usd"]), int(row["held_tokens"])),
                 int(row["holds"]),
             )
-            mine = SpendLedger(
-                Spent(float(row["user_usd"]), int(row["user_tokens"])),
-                Spent(float(row["user_held_usd"]), int(row["user_held_tokens"])),
-                int(row["user_holds"]),
+            mine = (
+                SpendLedger(
+                    Spent(float(row["user_usd"]), int(row["user_tokens"])),
+                    Spent(float(row["user_held_usd"]), int(row["user_held_tokens"])),
+                    int(row["user_holds"]),
+                )
+                if hold.per_user
+                else NO_SPEND
             )
             reason = room(everyone, mine)
             if reason is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.storage.migrations import MigrationSet
 from bot.storage.sqlite.schema import STORE
 from bot.storage.sqlite.stats import SQLiteStats
-from bot.storage.store import SpendHold, SpendLedger, SpendRoom, Spent
+from bot.storage.store import NO_SPEND, SpendHold, SpendLedger, SpendRoom, Spent
 
 User = tuple[str, str]
 
@@ -49,11 +49,12 @@ class SQLiteSpend(SQLiteStats):
             used = await self.spent_since(hold.since)
             if tally.since != hold.since:  # else another call read it while we waited (and counted since)
                 tally.since, tally.used, tally.users = hold.since, used, {}
-        mine = tally.users.get(hold.user)
+        mine = tally.users.get(hold.user) if hold.per_user else NO_SPEND.used
         if mine is None:  # the user's first call today: what their replies used since it began
             mine = tally.users.setdefault(hold.user, await self.spent_since(hold.since, hold.user))
         # From here to the hold nothing awaits: no other call can slip in between check and hold.
-        reason = room(tally.ledger(tally.used, None), tally.ledger(mine, hold.user))
+        theirs = tally.ledger(mine, hold.user) if hold.per_user else NO_SPEND
+        reason = room(tally.ledger(tally.used, None), theirs)
         if reason is not None:
             return reason
         hold_id = next(tally.ids)
