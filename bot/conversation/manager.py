@@ -8,17 +8,17 @@ fallback.py, what the model reads in context.py, what it costs in spending.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.analytics.grounding import grounding_of
 from bot.conversation.context import SystemPrompt, fit_history, retrieve, spoken
+from bot.conversation.deadline import by_deadline
 from bot.conversation.fallback import (
     APOLOGIES,
     EMPTY_MESSAGE,
@@ -64,7 +64,6 @@ if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this modu
     from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Named = Callable[[], Awaitable[str]]  # looks up the sender's display name
 
 
@@ -89,35 +88,6 @@ class _ModelReply:
     @property
     def text(self) -> str:
         return "".join(self.parts).strip()
-
-
-async def _by_deadline(chunks: AsyncGenerator[T, None], seconds: float) -> AsyncGenerator[T, None]:
-    """The chunks, as long as waiting for them takes `seconds` in all; then LLMError ("deadline").
-
-    Only the waits for the model count, never the consumer's work between chunks: a slow platform
-    doesn't turn a finished answer into a fallback, and a timeout around a yield would cancel
-    whatever the consumer awaits.
-    """
-    clock = asyncio.get_running_loop().time
-    left = seconds
-    try:
-        while True:
-            began = clock()
-            scope = asyncio.timeout(left)
-            try:
-                async with scope:
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except TimeoutError as exc:
-                if not scope.expired():
-                    raise
-                detail = f"no complete answer within the {seconds:g} s deadline"
-                raise LLMError(LLMErrorKind.TIMEOUT, detail, reason="deadline") from exc
-            left -= clock() - began
-            yield chunk
-    finally:
-        await chunks.aclose()
 
 
 def _confident(found: SearchResult | None) -> bool:
@@ -394,7 +364,7 @@ class ConversationManager:
         s = self._settings.llm
         tools = [ESCALATE_TOOL] if s.escalation_tool else []
         chunks = llm.stream(messages, tools, timeout_s=min(s.timeout_s, s.answer_deadline_s))
-        async with aclosing(_by_deadline(chunks, s.answer_deadline_s)) as bounded:
+        async with aclosing(by_deadline(chunks, s.answer_deadline_s)) as bounded:
             async for chunk in bounded:
                 if isinstance(chunk, str):
                     reply.parts.append(chunk)
