@@ -58,29 +58,33 @@ async def _title_matches(
     """Per page: how many question terms its title/file name has (stemmed), and its size."""
     ids = json.dumps(list(doc_ids))
     matched: dict[int, int] = {}
+    sizes: dict[int, int] = {}
+    # The pages' titles come in the first batch's statement, as rows without a term: one trip.
+    titles = "SELECT 1, id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))"
     one_term = (
-        "SELECT DISTINCT c.document_id FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
+        "SELECT DISTINCT 0, c.document_id, NULL, NULL FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
         "WHERE kb_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
     )
-    for batch in _batches(terms):
+    for n, batch in enumerate(_batches(terms)):
         params = [value for term in batch for value in (f"title : {quote_term(term)}", ids)]
-        for (doc_id,) in await db.execute_fetchall(" UNION ALL ".join([one_term] * len(batch)), params):
-            matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1  # once per term its title has
-    sizes: dict[int, int] = {}
-    for doc_id, title, path in await db.execute_fetchall(
-        "SELECT id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))", (ids,)
-    ):
-        sizes[int(doc_id)] = title_term_count(str(title), str(path))
+        statements = [one_term] * len(batch) + ([titles] if n == 0 else [])
+        for is_title, doc_id, title, path in await db.execute_fetchall(
+            " UNION ALL ".join(statements), params + ([ids] if n == 0 else [])
+        ):
+            if is_title:
+                sizes[int(doc_id)] = title_term_count(str(title), str(path))
+            else:
+                matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1  # once per term its title has
     return matched, sizes
 
 
 async def confidence(db: aiosqlite.Connection, terms: Sequence[str], document_id: int) -> float:
     """IDF-weighted share of the query's terms found anywhere in the page (0..1)."""
-    [(total,)] = await db.execute_fetchall("SELECT count(*) FROM kb_documents")
+    total, counts = await _term_counts(db, terms, document_id)
     weights: dict[str, float] = {}
     present: list[str] = []
-    for term, (frequency, in_page) in zip(terms, await _term_counts(db, terms, document_id), strict=True):
-        weights[term] = idf(int(total), frequency)
+    for term, (frequency, in_page) in zip(terms, counts, strict=True):
+        weights[term] = idf(total, frequency)
         if in_page:
             present.append(term)
     return coverage(weights, present)
@@ -88,18 +92,23 @@ async def confidence(db: aiosqlite.Connection, terms: Sequence[str], document_id
 
 async def _term_counts(
     db: aiosqlite.Connection, terms: Sequence[str], document_id: int
-) -> list[tuple[int, bool]]:
-    """For each term, in order: how many pages contain it, and whether the given page is one."""
+) -> tuple[int, list[tuple[int, bool]]]:
+    """How many pages there are; for each term, in order: how many pages contain it, and whether
+    the given page is one."""
+    pages_in_all = "SELECT -1, count(*), 0 FROM kb_documents"  # with the first batch: one trip
     one_term = (
         "SELECT ? AS i, count(DISTINCT c.document_id), coalesce(max(c.document_id = ?), 0) "
         "FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid WHERE kb_fts MATCH ?"
     )
+    total = 0
     counts: dict[int, tuple[int, bool]] = {}
     for start in range(0, len(terms), TERMS_PER_STATEMENT):
         batch = terms[start : start + TERMS_PER_STATEMENT]
         params = [v for i, term in enumerate(batch, start) for v in (i, document_id, match_any([term]))]
-        for i, pages, in_page in await db.execute_fetchall(
-            " UNION ALL ".join([one_term] * len(batch)), params
-        ):
-            counts[int(i)] = (int(pages), bool(in_page))
-    return [counts.get(i, (0, False)) for i in range(len(terms))]
+        statements = ([pages_in_all] if start == 0 else []) + [one_term] * len(batch)
+        for i, pages, in_page in await db.execute_fetchall(" UNION ALL ".join(statements), params):
+            if int(i) < 0:
+                total = int(pages)
+            else:
+                counts[int(i)] = (int(pages), bool(in_page))
+    return total, [counts.get(i, (0, False)) for i in range(len(terms))]

@@ -5,6 +5,7 @@ Kept apart from SQL so the scoring rules are easy to read, test and tune.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .query import query_terms
+
+TITLES_REMEMBERED = 4096  # pages whose title word count is kept (a help center has a few hundred)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,10 @@ def title_words(title: str, path: str) -> str:
     return f"{title} {slug}" if slug else title
 
 
+@functools.lru_cache(maxsize=TITLES_REMEMBERED)
 def title_term_count(title: str, path: str) -> int:
-    """Distinct content words of a page's title and file name (the denominator of title coverage)."""
+    """Distinct content words of a page's title and file name (the denominator of title coverage);
+    remembered, as every search asks it of its candidate pages."""
     return len(query_terms(title_words(title, path)))
 
 
