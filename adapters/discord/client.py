@@ -16,6 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.buckets import pace_bucket_sweeps
 from adapters.discord.payloads import QuietLog, interaction_problem
 from bot.events import ReplyStatus
 from bot.handoff.states import Trigger
@@ -319,6 +320,7 @@ class SupportClient(discord.Client):
         self._handle_message = on_message
         self.tree = build_tree(self, interactions)
         guard_parsers(self._connection.parsers, interactions.quiet)
+        pace_bucket_sweeps(self.http)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """An event handler raised: one line (the traceback only with debug logging)."""
