@@ -168,6 +168,9 @@ class SlackAdapter:
             logger=_bolt_logger(),
             request_verification_enabled=False,  # HTTP: the front door verifies the raw body first
             process_before_response=True,  # the ack waits for the listener: stored before Slack hears it
+            # No listener takes the assistant's say/set_status or a function's token: not attached.
+            attaching_conversation_kwargs_enabled=False,
+            attaching_function_token_enabled=False,
         )
         bolt.event("app_mention")(self._on_mention)
         bolt.event("message")(self._on_message)

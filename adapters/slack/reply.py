@@ -79,14 +79,22 @@ class ReplyWriter:
             return Sign.NONE
 
     def _keep_status(self, where: Origin, thread_ts: str) -> None:
+        """Renew the status if the answer hasn't shown when it is due: a timer, not a task, as nearly
+        every answer shows long before and cancels it."""
         answer = self._answers.get(where.ts)
         if answer is not None and not answer.shown:
-            answer.renewing = asyncio.create_task(self._renew_status(where.channel, thread_ts))
+            answer.renewing = asyncio.get_running_loop().call_later(
+                self._status_renew_s, self._start_renewing, answer, where.channel, thread_ts
+            )
+
+    def _start_renewing(self, answer: Writing, channel: str, thread_ts: str) -> None:
+        answer.renewing = asyncio.create_task(self._renew_status(channel, thread_ts))
 
     async def _renew_status(self, channel: str, thread_ts: str) -> None:
         """Set the status again before Slack lets it lapse; the answer cancels this once it shows."""
-        for _ in range(STATUS_RENEWALS):
-            await asyncio.sleep(self._status_renew_s)
+        for renewal in range(STATUS_RENEWALS):
+            if renewal:
+                await asyncio.sleep(self._status_renew_s)
             try:
                 await self.client.assistant_threads_setStatus(
                     channel_id=channel, thread_ts=thread_ts, status=THINKING
@@ -149,7 +157,8 @@ class Writing:
         else:
             self._stream = ReplyStream(self._surfaces[0], on_posted=on_posted)
         self._text = ""
-        self.renewing: asyncio.Task[None] | None = None  # the assistant status kept up meanwhile
+        # The assistant status kept up meanwhile: the timer until its first renewal, then the renewals.
+        self.renewing: asyncio.TimerHandle | asyncio.Task[None] | None = None
 
     @property
     def shown(self) -> bool:
