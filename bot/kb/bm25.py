@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from .query import match_any, quote_term
-from .ranking import ChunkScore, PageScore, aggregate, coverage, idf, title_boost, title_term_count
+from .ranking import ChunkScore, PageScore, TitleSizes, aggregate, coverage, idf, title_boost
 from .settings import KBSettings
 
 # Per-term counts are asked in one compound statement per this many terms (SQLite allows 500
@@ -23,13 +23,13 @@ def _batches(terms: Sequence[str]) -> list[Sequence[str]]:
 
 
 async def rank_pages(
-    db: aiosqlite.Connection, settings: KBSettings, terms: Sequence[str], want: int
+    db: aiosqlite.Connection, settings: KBSettings, terms: Sequence[str], want: int, titles: TitleSizes
 ) -> list[PageScore]:
     """Pages by their best chunk's BM25 (body and headings), plus the title-match bonus."""
     pages = await _pages_by_best_chunk(db, settings, terms, want)
     if settings.title_match_weight <= 0 or not pages:
         return pages
-    matched, sizes = await _title_matches(db, terms, [p.document_id for p in pages])
+    matched, sizes = await _title_matches(db, terms, [p.document_id for p in pages], titles)
     return title_boost(pages, matched, sizes, settings.title_match_weight)
 
 
@@ -53,26 +53,26 @@ async def _pages_by_best_chunk(
 
 
 async def _title_matches(
-    db: aiosqlite.Connection, terms: Sequence[str], doc_ids: Sequence[int]
+    db: aiosqlite.Connection, terms: Sequence[str], doc_ids: Sequence[int], titles: TitleSizes
 ) -> tuple[dict[int, int], dict[int, int]]:
     """Per page: how many question terms its title/file name has (stemmed), and its size."""
     ids = json.dumps(list(doc_ids))
     matched: dict[int, int] = {}
     sizes: dict[int, int] = {}
     # The pages' titles come in the first batch's statement, as rows without a term: one trip.
-    titles = "SELECT 1, id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))"
+    of_pages = "SELECT 1, id, title, path FROM kb_documents WHERE id IN (SELECT value FROM json_each(?))"
     one_term = (
         "SELECT DISTINCT 0, c.document_id, NULL, NULL FROM kb_fts f JOIN kb_chunks c ON c.id = f.rowid "
         "WHERE kb_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
     )
     for n, batch in enumerate(_batches(terms)):
         params = [value for term in batch for value in (f"title : {quote_term(term)}", ids)]
-        statements = [one_term] * len(batch) + ([titles] if n == 0 else [])
+        statements = [one_term] * len(batch) + ([of_pages] if n == 0 else [])
         for is_title, doc_id, title, path in await db.execute_fetchall(
             " UNION ALL ".join(statements), params + ([ids] if n == 0 else [])
         ):
             if is_title:
-                sizes[int(doc_id)] = title_term_count(str(title), str(path))
+                sizes[int(doc_id)] = titles.of(str(title), str(path))
             else:
                 matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1  # once per term its title has
     return matched, sizes

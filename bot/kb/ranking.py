@@ -5,7 +5,6 @@ Kept apart from SQL so the scoring rules are easy to read, test and tune.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,11 +68,25 @@ def title_words(title: str, path: str) -> str:
     return f"{title} {slug}" if slug else title
 
 
-@functools.lru_cache(maxsize=TITLES_REMEMBERED)
 def title_term_count(title: str, path: str) -> int:
-    """Distinct content words of a page's title and file name (the denominator of title coverage);
-    remembered, as every search asks it of its candidate pages."""
+    """Distinct content words of a page's title and file name (the denominator of title coverage)."""
     return len(query_terms(title_words(title, path)))
+
+
+class TitleSizes:
+    """`title_term_count` remembered per title and path: every search asks it of its candidate pages."""
+
+    def __init__(self, limit: int = TITLES_REMEMBERED) -> None:
+        self._limit = limit
+        self._known: dict[tuple[str, str], int] = {}
+
+    def of(self, title: str, path: str) -> int:
+        size = self._known.get((title, path))
+        if size is None:
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            size = self._known[(title, path)] = title_term_count(title, path)
+        return size
 
 
 def title_boost(

@@ -13,7 +13,7 @@ import aiosqlite
 from .bm25 import confidence, rank_pages
 from .embeddings import EmbeddingError
 from .query import query_terms
-from .ranking import PageScore
+from .ranking import PageScore, TitleSizes
 from .semantic import Fused, SemanticRanker
 from .settings import KBSettings
 from .types import Hit, SearchResult
@@ -34,6 +34,7 @@ class Searcher:
         self._db = db
         self._settings = settings
         self._semantic = semantic
+        self._titles = TitleSizes()
 
     async def search(self, query: str, k: int | None) -> SearchResult:
         """See `KnowledgeBase.search`."""
@@ -41,7 +42,7 @@ class Searcher:
         terms = query_terms(query)
         if not terms or want < 1:
             return _nothing(query)
-        pages = await rank_pages(self._db, self._settings, terms, want)
+        pages = await rank_pages(self._db, self._settings, terms, want, self._titles)
         score = await confidence(self._db, terms, pages[0].document_id) if pages else 0.0
         fused = await self._fuse(query, pages, want)
         if fused is not None:
