@@ -64,6 +64,7 @@ class Series:
     samples: list[Sample] = field(default_factory=list)
     cpu_s: float = 0.0
     loads: list[float] = field(default_factory=list)
+    round_cpu_ms: list[float] = field(default_factory=list)  # CPU per answer of each round
 
     def pct(self, q: float) -> float:
         """Nearest-rank percentile of end-to-end time, in ms."""
@@ -259,7 +260,9 @@ async def measure(
             got = await closed_loop(
                 result.concurrency, total, functools.partial(drive, f"{r}{result.concurrency}")
             )
-            series.cpu_s += proc.cpu_s() - before
+            spent = proc.cpu_s() - before
+            series.cpu_s += spent
+            series.round_cpu_ms.append(1000 * spent / max(1, len(got)))
             series.samples += got
             series.loads.append(os.getloadavg()[0])
             done = Series(got)

@@ -33,8 +33,9 @@ def rows_of(results: list[Result]) -> list[Row]:
             ("end to end p99", r.bot.pct(0.99), r.floor.pct(0.99), P99_TARGET, "ms"),
         ):
             ratio = bot / floor if floor else float("inf")
+            spread = round_spread(r) if name == "CPU per answer" else ""
             rows.append(
-                Row(f"{where}: {name}", f"{bot:.1f} {unit}", f"{floor:.1f} {unit}", f"{ratio:.2f}x",
+                Row(f"{where}: {name}", f"{bot:.1f} {unit}", f"{floor:.1f} {unit}", f"{ratio:.2f}x{spread}",
                     f"<= {target:.2f}x", ratio <= target, load)
             )  # fmt: skip
         sign = r.bot.sign_p50()
@@ -47,6 +48,16 @@ def rows_of(results: list[Result]) -> list[Row]:
                 Row(f"{r.platform}: SQLite trips / statements per answer", counts, "-", "-", "-", None, "-")
             )
     return rows
+
+
+def round_spread(r: Result) -> str:
+    """The lowest and highest CPU ratio of one round's bot and the floor's round beside it (the
+    machine's speed drifts between runs: the spread says how far one run's ratio can be trusted)."""
+    pairs = [(b, f) for b, f in zip(r.bot.round_cpu_ms, r.floor.round_cpu_ms, strict=False) if f > 0]
+    if len(pairs) < 2:
+        return ""
+    ratios = [b / f for b, f in pairs]
+    return f" ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def print_table(rows: list[Row]) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from bench.e2e import Result, Series
+from bench.table import round_spread
 from tests.conftest import REPO
 
 TARGETS = [
@@ -33,3 +35,15 @@ def test_the_quick_bench_prints_a_row_with_a_verdict_for_every_target() -> None:
     for name in expected:
         assert rows[name].rstrip().endswith(("met", "MISSED")), rows[name]
     assert "slack: SQLite trips / statements per answer" in rows  # counted with --sql only
+
+
+def test_the_cpu_ratio_shows_how_far_its_rounds_spread() -> None:
+    """Each round's bot against the floor's round beside it: lowest and highest ratio."""
+    result = Result(
+        "slack", 20, bot=Series(round_cpu_ms=[10.0, 12.0, 11.0]), floor=Series(round_cpu_ms=[5.0] * 3)
+    )
+    assert round_spread(result) == " (2.00–2.40)"
+    assert (
+        round_spread(Result("slack", 1, bot=Series(round_cpu_ms=[9.0]), floor=Series(round_cpu_ms=[6.0])))
+        == ""
+    )
