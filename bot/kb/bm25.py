@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from .query import match_any, quote_term
-from .ranking import ChunkScore, PageScore, TitleSizes, aggregate, coverage, idf, title_boost
+from .ranking import ChunkScore, PageScore, TitleSize, aggregate, coverage, idf, title_boost
 from .settings import KBSettings
 
 # Per-term counts are asked in one compound statement per this many terms (SQLite allows 500
@@ -23,13 +23,13 @@ def _batches(terms: Sequence[str]) -> list[Sequence[str]]:
 
 
 async def rank_pages(
-    db: aiosqlite.Connection, settings: KBSettings, terms: Sequence[str], want: int, titles: TitleSizes
+    db: aiosqlite.Connection, settings: KBSettings, terms: Sequence[str], want: int, title_size: TitleSize
 ) -> list[PageScore]:
     """Pages by their best chunk's BM25 (body and headings), plus the title-match bonus."""
     pages = await _pages_by_best_chunk(db, settings, terms, want)
     if settings.title_match_weight <= 0 or not pages:
         return pages
-    matched, sizes = await _title_matches(db, terms, [p.document_id for p in pages], titles)
+    matched, sizes = await _title_matches(db, terms, [p.document_id for p in pages], title_size)
     return title_boost(pages, matched, sizes, settings.title_match_weight)
 
 
@@ -53,7 +53,7 @@ async def _pages_by_best_chunk(
 
 
 async def _title_matches(
-    db: aiosqlite.Connection, terms: Sequence[str], doc_ids: Sequence[int], titles: TitleSizes
+    db: aiosqlite.Connection, terms: Sequence[str], doc_ids: Sequence[int], title_size: TitleSize
 ) -> tuple[dict[int, int], dict[int, int]]:
     """Per page: how many question terms its title/file name has (stemmed), and its size."""
     ids = json.dumps(list(doc_ids))
@@ -72,7 +72,7 @@ async def _title_matches(
             " UNION ALL ".join(statements), params + ([ids] if n == 0 else [])
         ):
             if is_title:
-                sizes[int(doc_id)] = titles.of(str(title), str(path))
+                sizes[int(doc_id)] = title_size(str(title), str(path))
             else:
                 matched[int(doc_id)] = matched.get(int(doc_id), 0) + 1  # once per term its title has
     return matched, sizes

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .query import query_terms
 
-TITLES_REMEMBERED = 4096  # pages whose title word count is kept (a help center has a few hundred)
+TITLES_REMEMBERED = 4096  # pages whose title word count a Searcher keeps (a help center has a few hundred)
+TitleSize = Callable[[str, str], int]  # title_term_count, or a remembering copy of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +72,6 @@ def title_words(title: str, path: str) -> str:
 def title_term_count(title: str, path: str) -> int:
     """Distinct content words of a page's title and file name (the denominator of title coverage)."""
     return len(query_terms(title_words(title, path)))
-
-
-class TitleSizes:
-    """`title_term_count` remembered per title and path: every search asks it of its candidate pages."""
-
-    def __init__(self, limit: int = TITLES_REMEMBERED) -> None:
-        self._limit = limit
-        self._known: dict[tuple[str, str], int] = {}
-
-    def of(self, title: str, path: str) -> int:
-        size = self._known.get((title, path))
-        if size is None:
-            if len(self._known) >= self._limit:
-                self._known.clear()
-            size = self._known[(title, path)] = title_term_count(title, path)
-        return size
 
 
 def title_boost(

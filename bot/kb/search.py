@@ -4,6 +4,7 @@ one (falling back to BM25 alone if the embeddings endpoint fails), and the hits 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import aiosqlite
 from .bm25 import confidence, rank_pages
 from .embeddings import EmbeddingError
 from .query import query_terms
-from .ranking import PageScore, TitleSizes
+from .ranking import TITLES_REMEMBERED, PageScore, title_term_count
 from .semantic import Fused, SemanticRanker
 from .settings import KBSettings
 from .types import Hit, SearchResult
@@ -34,7 +35,8 @@ class Searcher:
         self._db = db
         self._settings = settings
         self._semantic = semantic
-        self._titles = TitleSizes()
+        # Every search asks it of its candidate pages; pages rarely change between searches.
+        self._title_size = functools.lru_cache(maxsize=TITLES_REMEMBERED)(title_term_count)
 
     async def search(self, query: str, k: int | None) -> SearchResult:
         """See `KnowledgeBase.search`."""
@@ -42,7 +44,7 @@ class Searcher:
         terms = query_terms(query)
         if not terms or want < 1:
             return _nothing(query)
-        pages = await rank_pages(self._db, self._settings, terms, want, self._titles)
+        pages = await rank_pages(self._db, self._settings, terms, want, self._title_size)
         score = await confidence(self._db, terms, pages[0].document_id) if pages else 0.0
         fused = await self._fuse(query, pages, want)
         if fused is not None:
