@@ -84,11 +84,13 @@ class ReplyWriter:
         answer = self._answers.get(where.ts)
         if answer is not None and not answer.shown:
             answer.renewing = asyncio.get_running_loop().call_later(
-                self._status_renew_s, self._start_renewing, answer, where.channel, thread_ts
+                self._status_renew_s, self._start_renewing, where.ts, where.channel, thread_ts
             )
 
-    def _start_renewing(self, answer: Writing, channel: str, thread_ts: str) -> None:
-        answer.renewing = asyncio.create_task(self._renew_status(channel, thread_ts))
+    def _start_renewing(self, ts: str, channel: str, thread_ts: str) -> None:
+        answer = self._answers.get(ts)  # by its ts: the timer doesn't keep a finished answer alive
+        if answer is not None and not answer.shown:
+            answer.renewing = asyncio.create_task(self._renew_status(channel, thread_ts))
 
     async def _renew_status(self, channel: str, thread_ts: str) -> None:
         """Set the status again before Slack lets it lapse; the answer cancels this once it shows."""
