@@ -31,6 +31,7 @@ from bench.common import fake_openai_process
 from bot.app import App, running_app
 from bot.conversation.prompt import render_system_prompt
 from bot.events import IncomingMessage, ReplyDone, ReplyStatus, ThreadKey
+from bot.llm.sdk import openai_client
 from bot.llm.tokens import TokenCounter, load_counter
 from bot.settings import LoadedConfig, load_config, packaged_config_dir
 from bot.storage.sqlite import SQLiteStore
@@ -169,10 +170,10 @@ class Sides:
     def of(cls, app: App) -> Sides:
         llm, secrets = app.config.settings.llm, app.config.secrets
         assert secrets.openai_api_key is not None
-        bare = openai.AsyncOpenAI(
+        bare = openai_client(  # the bot's own SDK client and transport (bot/llm/sdk.py)
             api_key=secrets.openai_api_key.get_secret_value(),
             base_url=secrets.openai_base_url,
-            timeout=llm.timeout_s,
+            timeout_s=llm.timeout_s,
             max_retries=llm.max_retries,
         )
         bot = app.config.settings.bot

@@ -119,11 +119,17 @@ async def run_bot(platform: str, count_sql: bool) -> None:
 
 
 async def run_floor(platform: str, body: dict[str, Any]) -> None:
-    import openai
-
     from bench import floor
+    from bot.llm.sdk import openai_client
+    from bot.settings import LLMSettings
 
-    llm = openai.AsyncOpenAI(api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"])
+    defaults = LLMSettings()  # the bot's timeout and retries, on its own SDK client and transport
+    llm = openai_client(
+        api_key=os.environ["OPENAI_API_KEY"],
+        base_url=os.environ["OPENAI_BASE_URL"],
+        timeout_s=defaults.timeout_s,
+        max_retries=defaults.max_retries,
+    )
     if platform == "slack":
         from aiohttp import web
         from slack_sdk.web.async_client import AsyncWebClient

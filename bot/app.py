@@ -23,6 +23,7 @@ from bot.kb.shared import SharedPages
 from bot.kb.sync import sync_logged
 from bot.llm.client import LLMClient
 from bot.llm.moderation import Moderator
+from bot.llm.sdk import openai_client
 from bot.llm.tokens import load_counter
 from bot.ops.metrics import Metrics
 from bot.pii import Redactor, Scrub, keep
@@ -58,12 +59,10 @@ def build_llm(config: LoadedConfig, metrics: Metrics | None = None) -> LLMClient
     secrets, llm = config.secrets, config.settings.llm
     if secrets.openai_api_key is None:
         return None
-    import openai  # only with a model configured: the SDK takes ~0.6 s to import
-
-    client = openai.AsyncOpenAI(
+    client = openai_client(
         api_key=secrets.openai_api_key.get_secret_value(),
         base_url=secrets.openai_base_url or None,
-        timeout=llm.timeout_s,
+        timeout_s=llm.timeout_s,
         max_retries=llm.max_retries,
     )
     return LLMClient(client, llm, metrics)

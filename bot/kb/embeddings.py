@@ -15,6 +15,8 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from bot.llm.sdk import openai_client
+
 from .settings import EmbeddingSettings
 
 if TYPE_CHECKING:  # the SDK loads with the first client (build_embedder), not with this module
@@ -128,12 +130,7 @@ def build_embedder(
     environ = os.environ if env is None else env
     api_key = environ.get(API_KEY_ENV) or environ.get("OPENAI_API_KEY") or "not-needed"
     base_url = settings.base_url or environ.get(BASE_URL_ENV) or None
-    import openai
-
-    client = openai.AsyncOpenAI(
-        api_key=api_key,
-        base_url=base_url,
-        timeout=settings.timeout_s,
-        max_retries=settings.max_retries,
+    client = openai_client(
+        api_key=api_key, base_url=base_url, timeout_s=settings.timeout_s, max_retries=settings.max_retries
     )
     return OpenAIEmbedder(client, settings.model, settings.batch_size)

@@ -1,6 +1,7 @@
 """The LLM client reads the model's stream itself (the SDK's raw streaming response, one json.loads a
 chunk): text, tool calls and usage as the API sends them, however the bytes are cut, and an error
-sent inside the stream. A small OpenAI-compatible server writes the exact bytes each test needs."""
+sent inside the stream. A small OpenAI-compatible server writes the exact bytes each test needs; the client is the bot's own
+(bot/llm/sdk.py: the SDK on the aiohttp transport)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import openai
 import pytest
 from aiohttp import web
 
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
+from bot.llm.sdk import openai_client
 from bot.settings import LLMSettings
 
 
@@ -74,7 +75,8 @@ async def serve(body: bytes, piece: int) -> AsyncIterator[str]:
 async def read(body: bytes, piece: int) -> tuple[list[object], LLMError | None]:
     got: list[object] = []
     async for url in serve(body, piece):
-        client = LLMClient(openai.AsyncOpenAI(api_key="sk-test", base_url=url, max_retries=0), LLMSettings())
+        sdk = openai_client(api_key="sk-test", base_url=url, timeout_s=10, max_retries=0)
+        client = LLMClient(sdk, LLMSettings())
         try:
             async for item in client.stream([{"role": "user", "content": "how do I reset my password?"}]):
                 got.append(item)
