@@ -3,7 +3,8 @@
 Runs the end-to-end benches (bench/e2e.py: Slack and Discord, 1 and 20 conversations at once, bot
 and floor interleaved) and the memory bench (bench/rss.py), then prints one table on stdout
 (progress goes to stderr). `--quick` runs the same shape at tiny sizes: it checks the plumbing,
-its figures mean little.
+its figures mean little. `--against TREE` adds the bot of another source tree as a third subject,
+each round in turn, and rows of this bot against it: a change's A/B in one run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from bench import e2e, rss
 from bench.table import Row, print_sql, print_table, rows_of
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     p.add_argument("--rounds", type=int, help="rounds per subject and concurrency (default 3)")
     p.add_argument("--sql", action="store_true", help="also count and list the bot's SQLite work per answer")
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="TREE",
+        help="also run the bot of another source tree (e.g. a git worktree of an earlier commit), in turn",
+    )
     args = p.parse_args(argv)
     parts = tuple(args.only or PARTS)
     plan = QUICK if args.quick else e2e.Plan()
@@ -45,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         plan = replace(plan, rounds=args.rounds)
     if args.sql:  # counting costs the bot CPU: its CPU figures then count the counting too
         plan = replace(plan, count_sql=True)
+    if args.against:
+        plan = replace(plan, against=args.against.resolve())
     memory_plan = rss.Plan.quick() if args.quick else rss.Plan()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     before = os.getloadavg()

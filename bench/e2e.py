@@ -3,12 +3,15 @@
 Per platform: a fake OpenAI and, per subject, a fake platform (bench/fakes.py), each its own
 process; the bot and the floor (bench/subject.py) are two more. The bot answers one warm-up
 message first; the fake OpenAI reports that request's body, and the floor replays exactly it.
-Then, at each concurrency, rounds alternate bot and floor (the order flips each round): a closed
+Then, at each concurrency, rounds alternate bot and floor (the order turns each round): a closed
 loop of `concurrency` workers, each sending a new conversation's message once its previous one is
 answered. Slack: a signed app_mention to the subject's HTTP endpoint → the first message carrying
 blocks on the fake Slack (the answer's final form). Discord: a DM dispatched on the fake gateway →
 the first post or edit carrying components. Times come from the fakes' lines as they arrive; CPU
 per answer is the subject's user+system time from /proc over the round, divided by its answers.
+With `Plan.against` (`python -m bench --against TREE`), a third subject, "before", is the bot of
+another source tree (say a `git worktree` of an earlier commit), run with that tree's packages
+and this tree's fakes: a change's A/B in one run, each round in turn.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Plan:
     latency_s: float = 0.05  # the fake model's time to its first chunk
     chunk_delay_s: float = 0.005  # and between chunks (~30 chunks an answer)
     count_sql: bool = False  # count the bot's SQLite work (which costs it CPU: not in the CPU figures)
+    against: Path | None = None  # another source tree whose bot runs beside this one ("before")
 
 
 @dataclass(slots=True)
@@ -87,6 +91,7 @@ class Result:
     concurrency: int
     bot: Series = field(default_factory=Series)
     floor: Series = field(default_factory=Series)
+    before: Series = field(default_factory=Series)  # the bot of Plan.against, when given
     sql: dict[str, float] = field(default_factory=dict)  # the bot's SQLite trips and statements per answer
     statements: dict[str, int] = field(default_factory=dict)  # each statement's start, how often it ran
     callers: dict[str, int] = field(default_factory=dict)  # SQLite trips by the bot's function
@@ -156,12 +161,15 @@ async def _pump(stream: asyncio.StreamReader, board: Board) -> None:
 
 @contextlib.asynccontextmanager
 async def child(
-    args: list[str], board: Board | None = None, env: dict[str, str] | None = None
+    args: list[str], board: Board | None = None, env: dict[str, str] | None = None, root: Path = ROOT
 ) -> AsyncIterator[Child]:
-    """Run `python -m ARGS` until the block ends; its later stdout lines go to `board`."""
+    """Run `python -m ARGS` in the source tree `root` until the block ends; its later stdout lines go
+    to `board`."""
     pipe = asyncio.subprocess.PIPE
+    # The tree's own packages first, whatever this environment has installed (editable or not).
+    env = (dict(os.environ) if env is None else env) | {"PYTHONPATH": str(root)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", *args, cwd=ROOT, env=env, stdin=pipe, stdout=pipe
+        sys.executable, "-m", *args, cwd=root, env=env, stdin=pipe, stdout=pipe
     )
     try:
         assert proc.stdout is not None
@@ -250,12 +258,14 @@ def discord_driver(fake: Child, board: Board, counter: itertools.count[int]) -> 
 async def measure(
     subjects: dict[str, tuple[Child, Driver]], result: Result, plan: Plan, total: int, say: Say
 ) -> None:
-    """Alternate the subjects over the rounds at `result.concurrency`; add to their series."""
+    """Alternate the subjects over the rounds at `result.concurrency`, each round starting with the
+    next (with two, each goes first every other round); add to their series."""
     names = list(subjects)
     for r in range(plan.rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
+        turn = r % len(names)
+        for name in names[turn:] + names[:turn]:
             proc, drive = subjects[name]
-            series = result.bot if name == "bot" else result.floor
+            series = {"bot": result.bot, "floor": result.floor, "before": result.before}[name]
             before = proc.cpu_s()
             got = await closed_loop(
                 result.concurrency, total, functools.partial(drive, f"{r}{result.concurrency}")
@@ -301,16 +311,19 @@ async def bench_platform(platform: str, plan: Plan, tmp: Path, say: Say) -> list
         llm = await stack.enter_async_context(child(llm_args(plan), llm_board))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         subjects: dict[str, tuple[Child, Driver]] = {}
-        for who in ("bot", "floor"):
+        for who in ("bot", "floor", *(("before",) if plan.against else ())):
             board = Board()
             fake = await stack.enter_async_context(child(["bench.fakes", platform], board))
-            args = ["bench.subject", who, platform]
+            args = ["bench.subject", "bot" if who == "before" else who, platform]
             if who == "floor":
                 args += ["--body", str(body_file)]
-            elif plan.count_sql:
+            elif plan.count_sql and who == "bot":
                 args.append("--count-sql")
             env = subject_env(tmp, f"{platform}-{who}", llm.hello["url"], platform_env(platform, fake))
-            proc = await stack.enter_async_context(child(args, bot_board if who == "bot" else None, env))
+            root = plan.against if who == "before" and plan.against else ROOT
+            proc = await stack.enter_async_context(
+                child(args, bot_board if who == "bot" else None, env, root)
+            )
             if platform == "slack":
                 url = f"http://127.0.0.1:{proc.hello['port']}/slack/events"
                 drive = slack_driver(SlackSender(url, fake.hello["secret"], session), board, counter)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.e2e import Result
+from bench.e2e import Result, Series
 
 CPU_TARGET = 1.3  # CPU per answer, bot / floor
 P50_TARGET = 1.05  # end-to-end p50, bot / floor
@@ -38,6 +38,8 @@ def rows_of(results: list[Result]) -> list[Row]:
                 Row(f"{where}: {name}", f"{bot:.1f} {unit}", f"{floor:.1f} {unit}", f"{ratio:.2f}x{spread}",
                     f"<= {target:.2f}x", ratio <= target, load)
             )  # fmt: skip
+        if r.before.samples:  # --against: this tree's bot beside the other tree's, no target
+            rows += _against_rows(r, where, load)
         sign = r.bot.sign_p50()
         if sign is not None:
             label = "first sign" if r.platform == "slack" else "first text"
@@ -50,10 +52,28 @@ def rows_of(results: list[Result]) -> list[Row]:
     return rows
 
 
-def round_spread(r: Result) -> str:
-    """The lowest and highest CPU ratio of one round's bot and the floor's round beside it (the
-    machine's speed drifts between runs: the spread says how far one run's ratio can be trusted)."""
-    pairs = [(b, f) for b, f in zip(r.bot.round_cpu_ms, r.floor.round_cpu_ms, strict=False) if f > 0]
+def _against_rows(r: Result, where: str, load: str) -> list[Row]:
+    rows = []
+    for name, bot, before in (
+        ("CPU per answer", r.bot.cpu_ms(), r.before.cpu_ms()),
+        ("end to end p50", r.bot.pct(0.5), r.before.pct(0.5)),
+        ("end to end p99", r.bot.pct(0.99), r.before.pct(0.99)),
+    ):
+        ratio = bot / before if before else float("inf")
+        spread = round_spread(r, r.before) if name == "CPU per answer" else ""
+        rows.append(
+            Row(f"{where}: {name}, bot / before", f"{bot:.1f} ms", f"before {before:.1f} ms",
+                f"{ratio:.2f}x{spread}", "-", None, load)
+        )  # fmt: skip
+    return rows
+
+
+def round_spread(r: Result, other: Series | None = None) -> str:
+    """The lowest and highest CPU ratio of one round's bot and the round of the floor (or `other`)
+    beside it (the machine's speed drifts between runs: the spread says how far one run's ratio
+    can be trusted)."""
+    beside = (r.floor if other is None else other).round_cpu_ms
+    pairs = [(b, f) for b, f in zip(r.bot.round_cpu_ms, beside, strict=False) if f > 0]
     if len(pairs) < 2:
         return ""
     ratios = [b / f for b, f in pairs]

@@ -1,5 +1,6 @@
 """`python -m bench --quick` runs every bench end to end (its fakes, the bot and the floor as their
-own processes) and prints a row for every target with a verdict; its figures are not checked."""
+own processes) and prints a row for every target with a verdict, and with `--against` the rows of
+another tree's bot beside this one's; its figures are not checked."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ TARGETS = [
 
 def test_the_quick_bench_prints_a_row_with_a_verdict_for_every_target() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--sql"],
+        [sys.executable, "-m", "bench", "--quick", "--sql", "--against", str(REPO)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -28,13 +29,17 @@ def test_the_quick_bench_prints_a_row_with_a_verdict_for_every_target() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("python -m bench --quick --sql:") and "load average" in lines[0]
+    assert lines[0].startswith("python -m bench --quick --sql --against") and "load average" in lines[0]
     rows = {line.split("  ")[0]: line for line in lines[2:]}
     expected = [*TARGETS, "memory, 200 stored + 20 active: RSS"]
     assert [name for name in rows if name in expected] == expected
     for name in expected:
         assert rows[name].rstrip().endswith(("met", "MISSED")), rows[name]
     assert "slack: SQLite trips / statements per answer" in rows  # counted with --sql only
+    against = [f"{name}, bot / before" for name in TARGETS]  # --against: the other tree's bot, in turn
+    assert [name for name in rows if name in against] == against
+    for name in against:
+        assert " before " in rows[name] and rows[name].rstrip().endswith("-"), rows[name]
 
 
 def test_the_cpu_ratio_shows_how_far_its_rounds_spread() -> None:
