@@ -65,7 +65,7 @@ def _kind_of(exc: Exception) -> LLMErrorKind:
     if isinstance(exc, openai.RateLimitError):
         return LLMErrorKind.RATE_LIMITED
     if isinstance(exc, openai.APITimeoutError):
-        return LLMErrorKind.TIMEOUT
+        return LLMErrorKind.TIMEOUT if _timed_out(exc) else LLMErrorKind.SERVER
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return LLMErrorKind.AUTH
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
@@ -77,6 +77,20 @@ def _kind_of(exc: Exception) -> LLMErrorKind:
     if isinstance(exc, openai.NotFoundError):
         return LLMErrorKind.BAD_REQUEST  # usually a wrong model name or base URL
     return LLMErrorKind.SERVER
+
+
+def _timed_out(exc: Exception) -> bool:
+    """False for a refused or dropped connection that the SDK's aiohttp transport reports as a
+    timeout (it maps every aiohttp ClientConnectionError to ConnectTimeout): only a cause that is
+    a timeout itself is one."""
+    import aiohttp
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientError):
+            return isinstance(cause, TimeoutError)  # ServerTimeoutError and its kin are both
+        cause = cause.__cause__
+    return True
 
 
 class LLMClient:

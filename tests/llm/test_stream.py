@@ -1,11 +1,14 @@
 """The LLM client reads the model's stream itself (the SDK's raw streaming response, one json.loads a
 chunk): text, tool calls and usage as the API sends them, however the bytes are cut, and an error
-sent inside the stream. A small OpenAI-compatible server writes the exact bytes each test needs; the client is the bot's own
+sent inside the stream; what a refused connection and a silent server are called. A small
+OpenAI-compatible server writes the exact bytes each test needs; the client is the bot's own
 (bot/llm/sdk.py: the SDK on the aiohttp transport)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -110,3 +113,46 @@ async def test_a_chunk_that_is_not_json_is_an_unreadable_response() -> None:
     got, error = await read(event(chunk({"content": "Open"})) + b"data: {not json\n\n", 3)
     assert got == ["Open"]
     assert error is not None and error.kind is LLMErrorKind.SERVER and "unreadable" in error.detail
+
+
+async def test_a_model_server_that_refuses_the_connection_is_a_server_error_not_a_timeout() -> None:
+    """The aiohttp transport reports a refused connection as a ConnectTimeout; the user is told the
+    model is having trouble, not that the answer took too long."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sdk = openai_client(
+        api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=10, max_retries=0
+    )
+    client = LLMClient(sdk, LLMSettings())
+    try:
+        with pytest.raises(LLMError) as raised:
+            async for _ in client.stream([{"role": "user", "content": "hello?"}]):
+                pass
+    finally:
+        await client.close()
+    assert raised.value.kind is LLMErrorKind.SERVER, raised.value.detail
+
+
+async def test_a_model_that_sends_nothing_in_time_is_a_timeout() -> None:
+    async def silent(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", silent)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    client = LLMClient(
+        openai_client(api_key="sk-test", base_url=url, timeout_s=0.2, max_retries=0), LLMSettings()
+    )
+    try:
+        with pytest.raises(LLMError) as raised:
+            async for _ in client.stream([{"role": "user", "content": "hello?"}]):
+                pass
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert raised.value.kind is LLMErrorKind.TIMEOUT, raised.value.detail
