@@ -134,7 +134,12 @@ async def run_floor(platform: str, body: dict[str, Any]) -> None:
         from aiohttp import web
         from slack_sdk.web.async_client import AsyncWebClient
 
-        slack = AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+        from adapters.slack.api import web_logger
+
+        # slack-sdk as it comes, but with the bot's logger: no DEBUG line formatted per call for nothing.
+        slack = AsyncWebClient(
+            token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"], logger=web_logger()
+        )
         endpoint = floor.SlackFloor(llm, slack, os.environ["SLACK_SIGNING_SECRET"], body)
         runner = web.AppRunner(endpoint.app(), access_log=None)
         await runner.setup()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from adapters.slack.api import make_client
@@ -77,3 +79,17 @@ async def test_edits_are_throttled_and_interim_text_is_capped(
     posted = await stream.finish("short final answer")
     assert [m.text for m in fake_slack.thread("D1", None)] == ["short final answer"]  # extra parts deleted
     assert posted == stream.messages and len(posted) == 1
+
+
+async def test_the_web_api_client_keeps_message_text_out_of_a_debug_log(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """slack-sdk writes each call's arguments and response into a DEBUG line unless its logger has
+    a level of its own: a run at DEBUG would log every customer's message."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", fake_slack.token)
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    client = make_client(load_config())
+    with caplog.at_level(logging.DEBUG):
+        await client.chat_postMessage(channel="D1", text="my card is 4111 1111 1111 1111")
+    assert fake_slack.calls[-1].params["text"] == "my card is 4111 1111 1111 1111"
+    assert not [r for r in caplog.records if "4111" in r.getMessage()]
