@@ -82,13 +82,8 @@ class BPECounter:
         except UnicodeEncodeError:  # a lone surrogate (JSON can carry one): U+FFFD, as tiktoken counts it
             text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         known = self._known
-        pieces = self._split(text)
-        try:  # every piece counted before (most words of a help center): summed without a Python loop
-            return sum(map(known.__getitem__, pieces))
-        except KeyError:
-            pass
         tokens = 0
-        for piece in pieces:
+        for piece in self._split(text):
             count = known.get(piece)
             if count is None:
                 count = self._piece(piece.encode("utf-8"))
