@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from bot.kb import Hit
@@ -61,9 +61,10 @@ def boundary(texts: Sequence[str]) -> str:
             return code
 
 
-def reference_block(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> str:
-    """The numbered passages for the prompt, cut to `max_chars` of passage text in all, inside a
-    container with a new random boundary; `weak`: retrieval is not confident they answer."""
+def reference_lines(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> list[tuple[str, bool]]:
+    """The reference block line by line (`reference_block` joins them with newlines), each with
+    True for a passage's own text, the same whenever that passage is found, and False for the
+    rules and tags, which hold the new boundary."""
     passages: list[tuple[Hit, str]] = []
     room = max_chars
     for hit in hits:
@@ -73,13 +74,33 @@ def reference_block(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) 
         room -= len(passages[-1][1])
     b = boundary([part for hit, text in passages for part in (text, hit.title, hit.section, hit.source)])
     rules = REFERENCE_RULES.format(b=b) + (WEAK_RULES if weak else "")
-    parts = [rules, f"<reference-{b}>"]
+    lines = [(rules, False), (f"<reference-{b}>", False)]
     for n, (hit, text) in enumerate(passages, start=1):
         attributes = f'n="{n}" title="{_attribute(_label(hit))}" source="{_attribute(_link(hit))}"'
         attributes += ' match="weak"' if weak else ""
-        parts.append(f"<passage-{b} {attributes}>\n{text}\n</passage-{b}>")
-    parts.append(f"</reference-{b}>")
-    return "\n".join(parts)
+        lines += [(f"<passage-{b} {attributes}>", False), (text, True), (f"</passage-{b}>", False)]
+    lines.append((f"</reference-{b}>", False))
+    return lines
+
+
+def lines_tokens(
+    lines: Sequence[tuple[str, bool]], tokens: Callable[[str], int], passage_tokens: Callable[[str], int]
+) -> int:
+    """The tokens of the lines joined with newlines, counted line by line (a passage's text by
+    `passage_tokens`, which may remember it: the boundary in the lines around it never recurs),
+    each newline a token of its own. Counting apart can only part what the joined text merges (a
+    newline with the ".", ">" or spaces before it), so this is never below the joined text's count
+    and at most two tokens a newline above it (about one a line: ~15 for five passages)."""
+    total = len(lines) - 1
+    for line, passage in lines:
+        total += passage_tokens(line) if passage else tokens(line)
+    return total
+
+
+def reference_block(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> str:
+    """The numbered passages for the prompt, cut to `max_chars` of passage text in all, inside a
+    container with a new random boundary; `weak`: retrieval is not confident they answer."""
+    return "\n".join(line for line, _ in reference_lines(hits, max_chars, weak=weak))
 
 
 # Help entries staff taught the bot (bot/analytics/learning.py): cited with when they were given.

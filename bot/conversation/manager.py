@@ -8,6 +8,7 @@ fallback.py, what the model reads in context.py, what it costs in spending.py.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -31,7 +32,13 @@ from bot.conversation.fallback import (
     too_many_chars,
     without_model,
 )
-from bot.conversation.grounding import NO_MATERIAL_RULES, PASSAGE_CHARS, reference_block, sources_footer
+from bot.conversation.grounding import (
+    NO_MATERIAL_RULES,
+    PASSAGE_CHARS,
+    lines_tokens,
+    reference_lines,
+    sources_footer,
+)
 from bot.conversation.limits import UserRate
 from bot.conversation.locks import KeyedLocks
 from bot.conversation.prompt import request_messages
@@ -53,7 +60,7 @@ from bot.handoff.states import Trigger
 from bot.kb import KnowledgeBase, SearchResult
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.llm.moderation import Moderator, Verdict
-from bot.llm.tokens import TokenCounter
+from bot.llm.tokens import MESSAGE_OVERHEAD, TokenCounter
 from bot.logs import in_conversation
 from bot.ops.metrics import Metrics
 from bot.pii import Redactor, keep
@@ -64,6 +71,8 @@ if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this modu
     from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
+
+PASSAGES_REMEMBERED = 512  # passages whose token count is remembered: ~1 MB at most
 Named = Callable[[], Awaitable[str]]  # looks up the sender's display name
 
 
@@ -123,6 +132,7 @@ class ConversationManager:
         self._kb = kb
         self._moderator = moderator
         self._system = SystemPrompt(system_prompt, settings, counter, today)
+        self._passage_tokens = functools.lru_cache(maxsize=PASSAGES_REMEMBERED)(counter.tokens)
         self._spend = Spending(store, settings, today)
         self._locks = KeyedLocks(store.hold_thread)  # across processes too, where they share the store
         self._rate = UserRate(store, settings.limits.user_messages_per_minute)
@@ -266,8 +276,8 @@ class ConversationManager:
         if self._llm is None:
             yield await self._without_llm(msg, inbound, found, NO_LLM)
             return
-        material = self._material(found)
-        budget = self._history_budget(material)
+        material, material_tokens = self._material(found)
+        budget = self._history_budget(material_tokens)
         if inbound.tokens > budget:
             yield await self._notice(
                 inbound, too_long(inbound.tokens, budget), ReplyStatus.REFUSED, "too_long"
@@ -333,24 +343,27 @@ class ConversationManager:
             return TOO_FAST, too_fast(limits.user_messages_per_minute)
         return None
 
-    def _material(self, found: SearchResult | None) -> str:
-        """The reference material for the model: the passages (the closest ones marked weak when
-        retrieval isn't confident: the model judges whether they answer), or the rules for none."""
+    def _material(self, found: SearchResult | None) -> tuple[str, int]:
+        """The reference material for the model and its tokens as a message: the passages (the
+        closest ones marked weak when retrieval isn't confident: the model judges whether they
+        answer), or the rules for none."""
         if found is None:
-            return ""
-        if found.hits:
-            return reference_block(found.hits, self._settings.kb.max_context_chars, weak=found.abstain)
-        return NO_MATERIAL_RULES
+            return "", 0
+        if not found.hits:
+            return NO_MATERIAL_RULES, self._counter.count(NO_MATERIAL_RULES)
+        lines = reference_lines(found.hits, self._settings.kb.max_context_chars, weak=found.abstain)
+        tokens = MESSAGE_OVERHEAD + lines_tokens(lines, self._counter.tokens, self._passage_tokens)
+        return "\n".join(line for line, _ in lines), tokens
 
     def _prompt_room(self) -> int:
         """Tokens a request may hold before the answer's own max_tokens and the margin."""
         llm = self._settings.llm
         return self._settings.context_window() - llm.max_tokens - llm.context_margin
 
-    def _history_budget(self, material: str) -> int:
+    def _history_budget(self, material_tokens: int) -> int:
         """Tokens left for the question and its history once the prompt and material are counted."""
         llm = self._settings.llm
-        fixed = self._system.today()[1] + (self._counter.count(material) if material else 0)
+        fixed = self._system.today()[1] + material_tokens
         return self._settings.context_window() - llm.max_tokens - llm.context_margin - fixed
 
     async def _ask(

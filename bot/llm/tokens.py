@@ -46,6 +46,10 @@ class TokenCounter:
     def count(self, text: str) -> int:
         return self._tokens(text) + MESSAGE_OVERHEAD
 
+    def tokens(self, text: str) -> int:
+        """The text's own tokens, without a message's overhead."""
+        return self._tokens(text)
+
 
 def _cached(name: str) -> bool:
     """True when tiktoken has the encoding's file already (so loading it reads, never downloads)."""

@@ -7,12 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import running_app
-from bot.conversation.grounding import NO_MATERIAL_RULES
+from bot.conversation.grounding import NO_MATERIAL_RULES, lines_tokens, reference_lines
 from bot.events import ReplyStatus, ThreadKey
+from bot.kb import Hit
+from bot.llm.tokens import OFFLINE_ENCODING, load_counter
 from bot.storage.store import MessageStatus
-from tests.conftest import ConfigFactory
+from tests.conftest import REPO, ConfigFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import ask, message
 
@@ -177,3 +181,34 @@ async def test_an_answer_citing_nothing_offers_a_person(
         " If you'd like, I can bring in a person from the team: type /escalate."  # the console
     )
     assert slack_done is not None and slack_done.text.endswith("use /escalate or the button.")
+
+
+EDGE_PASSAGES = [
+    "Ends with a full stop.",
+    "Trailing spaces   ",
+    " A leading space",
+    "\n\nA leading blank line",
+    "A trailing blank line\n\n",
+    "Code:\n```\nx = 1\n```",
+    "日本語のテキスト。",
+    "/a/path/first",
+    "Ends with a tag <b>",
+    "\tA tab, an emoji 🎉, CRLF\r\nlines\r\n",
+]
+
+
+@pytest.mark.parametrize("weak", [False, True])
+async def test_the_material_counted_line_by_line_is_never_below_the_whole_and_at_most_two_a_newline_above(
+    weak: bool,
+) -> None:
+    counter = await load_counter("gpt-4o-mini", OFFLINE_ENCODING)
+    pages = [p.read_text() for p in sorted((REPO / "config" / "sample_kb").rglob("*.md"))]
+    texts = [*pages, *EDGE_PASSAGES]
+    for start in range(0, len(texts), 3):
+        hits = [
+            Hit(f"p{i}.md", "Title", "", None, text, 1.0) for i, text in enumerate(texts[start : start + 5])
+        ]
+        lines = reference_lines(hits, 6000, weak=weak)
+        whole = counter.tokens("\n".join(line for line, _ in lines))
+        counted = lines_tokens(lines, counter.tokens, counter.tokens)
+        assert whole <= counted <= whole + 2 * (len(lines) - 1), [h.text[:30] for h in hits]
