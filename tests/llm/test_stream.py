@@ -115,23 +115,28 @@ async def test_a_chunk_that_is_not_json_is_an_unreadable_response() -> None:
     assert error is not None and error.kind is LLMErrorKind.SERVER and "unreadable" in error.detail
 
 
-async def test_a_model_server_that_refuses_the_connection_is_a_server_error_not_a_timeout() -> None:
-    """The aiohttp transport reports a refused connection as a ConnectTimeout; the user is told the
-    model is having trouble, not that the answer took too long."""
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sdk = openai_client(
-        api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=10, max_retries=0
+async def failure(url: str, timeout_s: float) -> LLMError:
+    """The LLMError a one-attempt answer from `url` ends in."""
+    client = LLMClient(
+        openai_client(api_key="sk-test", base_url=url, timeout_s=timeout_s, max_retries=0), LLMSettings()
     )
-    client = LLMClient(sdk, LLMSettings())
     try:
         with pytest.raises(LLMError) as raised:
             async for _ in client.stream([{"role": "user", "content": "hello?"}]):
                 pass
     finally:
         await client.close()
-    assert raised.value.kind is LLMErrorKind.SERVER, raised.value.detail
+    return raised.value
+
+
+async def test_a_model_server_that_refuses_the_connection_is_a_server_error_not_a_timeout() -> None:
+    """The aiohttp transport reports a refused connection as a ConnectTimeout; the user is told the
+    model is having trouble, not that the answer took too long."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    error = await failure(f"http://127.0.0.1:{port}/v1", 10)
+    assert error.kind is LLMErrorKind.SERVER, error.detail
 
 
 async def test_a_model_that_sends_nothing_in_time_is_a_timeout() -> None:
@@ -144,15 +149,8 @@ async def test_a_model_that_sends_nothing_in_time_is_a_timeout() -> None:
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    client = LLMClient(
-        openai_client(api_key="sk-test", base_url=url, timeout_s=0.2, max_retries=0), LLMSettings()
-    )
     try:
-        with pytest.raises(LLMError) as raised:
-            async for _ in client.stream([{"role": "user", "content": "hello?"}]):
-                pass
+        error = await failure(f"http://127.0.0.1:{runner.addresses[0][1]}/v1", 0.2)
     finally:
-        await client.close()
         await runner.cleanup()
-    assert raised.value.kind is LLMErrorKind.TIMEOUT, raised.value.detail
+    assert error.kind is LLMErrorKind.TIMEOUT, error.detail
