@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,6 +18,8 @@ from aiohttp import web
 from bot.llm.client import CompletionUsage, LLMClient, LLMError, LLMErrorKind, ToolCall
 from bot.llm.sdk import openai_client
 from bot.settings import LLMSettings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def event(payload: dict[str, Any]) -> bytes:
@@ -64,6 +66,12 @@ async def serve(body: bytes, piece: int) -> AsyncIterator[str]:
             await resp.write(body[i : i + piece])
         return resp
 
+    async for url in serving(completions):
+        yield url
+
+
+async def serving(completions: Handler) -> AsyncIterator[str]:
+    """An OpenAI-compatible base URL whose chat completions `completions` answers."""
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
     runner = web.AppRunner(app)
@@ -144,13 +152,6 @@ async def test_a_model_that_sends_nothing_in_time_is_a_timeout() -> None:
         await asyncio.sleep(5)
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", silent)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        error = await failure(f"http://127.0.0.1:{runner.addresses[0][1]}/v1", 0.2)
-    finally:
-        await runner.cleanup()
+    async for url in serving(silent):
+        error = await failure(url, 0.2)
     assert error.kind is LLMErrorKind.TIMEOUT, error.detail
