@@ -93,6 +93,25 @@ def _timed_out(exc: Exception) -> bool:
     return True
 
 
+def _stream_error(exc: Exception) -> LLMError | None:
+    """What ended a streamed answer, as an LLMError; None for what is not the model's doing."""
+    import aiohttp
+    import httpx2
+    import openai
+
+    if isinstance(exc, openai.APIError):
+        return LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx2.HTTPError | aiohttp.ClientError):
+        # The body broke off as it was read: the SDK names only the request's own errors (a
+        # read timeout between two chunks reaches whoever reads the body).
+        timeout = isinstance(exc, httpx2.TimeoutException) and _timed_out(exc)
+        kind = LLMErrorKind.TIMEOUT if timeout else LLMErrorKind.SERVER
+        return LLMError(kind, f"the stream broke off: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ValueError | KeyError | TypeError | AttributeError):  # a body we could not read
+        return LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}")
+    return None
+
+
 class LLMClient:
     """Wraps AsyncOpenAI with the settings' model and sampling parameters."""
 
@@ -198,12 +217,12 @@ class LLMClient:
             finally:
                 await response.close()
             outcome = "ok"
-        except openai.APIError as exc:
-            outcome = _kind_of(exc).value
-            raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a body we could not read
-            outcome = LLMErrorKind.SERVER.value
-            raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        except Exception as exc:
+            error = _stream_error(exc)
+            if error is None:
+                raise
+            outcome = error.kind.value
+            raise error from exc
         finally:
             self._metrics.llm_calls.labels(outcome).inc()
         for name, arguments in calls.values():

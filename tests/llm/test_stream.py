@@ -123,27 +123,13 @@ async def test_a_chunk_that_is_not_json_is_an_unreadable_response() -> None:
     assert error is not None and error.kind is LLMErrorKind.SERVER and "unreadable" in error.detail
 
 
-async def failure(url: str, timeout_s: float) -> LLMError:
-    """The LLMError a one-attempt answer from `url` ends in."""
-    client = LLMClient(
-        openai_client(api_key="sk-test", base_url=url, timeout_s=timeout_s, max_retries=0), LLMSettings()
-    )
-    try:
-        with pytest.raises(LLMError) as raised:
-            async for _ in client.stream([{"role": "user", "content": "hello?"}]):
-                pass
-    finally:
-        await client.close()
-    return raised.value
-
-
 async def test_a_model_server_that_refuses_the_connection_is_a_server_error_not_a_timeout() -> None:
     """The aiohttp transport reports a refused connection as a ConnectTimeout; the user is told the
     model is having trouble, not that the answer took too long."""
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    error = await failure(f"http://127.0.0.1:{port}/v1", 10)
+    _, error = await words_until_error(f"http://127.0.0.1:{port}/v1", 10)
     assert error.kind is LLMErrorKind.SERVER, error.detail
 
 
@@ -153,5 +139,57 @@ async def test_a_model_that_sends_nothing_in_time_is_a_timeout() -> None:
         return web.Response()
 
     async for url in serving(silent):
-        error = await failure(url, 0.2)
+        _, error = await words_until_error(url, 0.2)
     assert error.kind is LLMErrorKind.TIMEOUT, error.detail
+
+
+async def first_words_then(then: Callable[[web.Request], Awaitable[None]]) -> AsyncIterator[str]:
+    """A model that streams its first words, then does `then` (stalls, drops the connection)."""
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(event(chunk({"content": "Open Settings"})))
+        await then(request)
+        return resp
+
+    async for url in serving(completions):
+        yield url
+
+
+async def words_until_error(url: str, timeout_s: float) -> tuple[list[object], LLMError]:
+    """What a one-attempt answer from `url` streamed, and the LLMError it ended in."""
+    sdk = openai_client(api_key="sk-test", base_url=url, timeout_s=timeout_s, max_retries=0)
+    client = LLMClient(sdk, LLMSettings())
+    got: list[object] = []
+    try:
+        with pytest.raises(LLMError) as raised:
+            async for item in client.stream([{"role": "user", "content": "hello?"}]):
+                got.append(item)
+    finally:
+        await client.close()
+    return got, raised.value
+
+
+async def test_a_stream_that_stalls_past_the_read_timeout_is_a_timeout_after_its_first_words() -> None:
+    """The SDK leaves errors while the body is read to whoever reads it: they are LLMErrors too."""
+
+    async def stall(request: web.Request) -> None:
+        await asyncio.sleep(5)
+
+    async for url in first_words_then(stall):
+        got, error = await words_until_error(url, 0.3)
+    assert got == ["Open Settings"]
+    assert error.kind is LLMErrorKind.TIMEOUT, error.detail
+
+
+async def test_a_stream_whose_connection_drops_is_a_server_error_after_its_first_words() -> None:
+    async def drop(request: web.Request) -> None:
+        assert request.transport is not None
+        request.transport.close()
+
+    async for url in first_words_then(drop):
+        got, error = await words_until_error(url, 5)
+    assert got == ["Open Settings"]
+    assert error.kind is LLMErrorKind.SERVER, error.detail
