@@ -45,7 +45,7 @@ def web_session() -> aiohttp.ClientSession:
 def web_logger() -> logging.Logger:
     """slack-sdk's logger for our client, at INFO. slack-sdk formats each call's arguments and its
     response (the message text among them) into a DEBUG line whenever its logger's *own* level is
-    unset (it checks `logger.level`, not the effective level): that was ~2.5% of the bot's CPU at
+    unset (it checks `logger.level`, not the effective level): 2.5% of the bot's py-spy samples at
     20 answers at once, and every message's text in the log of a run at DEBUG."""
     logger = logging.getLogger("slack_sdk.web.supportbot")
     logger.setLevel(logging.INFO)

@@ -32,7 +32,7 @@ class _Waits:
 
     def begin(self) -> None:
         self._since = self._loop.time()
-        if self._task is None:  # once: on 3.11 current_task is Python (~1.5% of the CPU per chunk)
+        if self._task is None:  # once: on 3.11 current_task is Python (per chunk: 1.5% of the samples)
             self._task = asyncio.current_task()
         self._cancelling = self._task.cancelling() if self._task is not None else 0
         if self._timer is None:
