@@ -167,7 +167,8 @@ async def child(
     to `board`."""
     pipe = asyncio.subprocess.PIPE
     # The tree's own packages first, whatever this environment has installed (editable or not).
-    env = (dict(os.environ) if env is None else env) | {"PYTHONPATH": str(root)}
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", *args, cwd=root, env=env, stdin=pipe, stdout=pipe
     )
