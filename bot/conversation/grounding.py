@@ -14,6 +14,7 @@ import html
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from bot.kb import Hit
@@ -61,10 +62,21 @@ def boundary(texts: Sequence[str]) -> str:
             return code
 
 
-def reference_lines(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> list[tuple[str, bool]]:
-    """The reference block line by line (`reference_block` joins them with newlines), each with
-    True for a passage's own text, the same whenever that passage is found, and False for the
-    rules and tags, which hold the new boundary."""
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The reference block line by line (`text` joins them with newlines), each with True for a
+    passage's own text, the same whenever that passage is found, and False for the rules and tags,
+    which hold the request's new boundary `code`."""
+
+    code: str
+    lines: list[tuple[str, bool]]
+
+    def text(self) -> str:
+        return "\n".join(line for line, _ in self.lines)
+
+
+def reference_lines(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> Reference:
+    """The reference block for `hits` (see `reference_block`), line by line."""
     passages: list[tuple[Hit, str]] = []
     room = max_chars
     for hit in hits:
@@ -80,27 +92,31 @@ def reference_lines(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) 
         attributes += ' match="weak"' if weak else ""
         lines += [(f"<passage-{b} {attributes}>", False), (text, True), (f"</passage-{b}>", False)]
     lines.append((f"</reference-{b}>", False))
-    return lines
+    return Reference(b, lines)
 
 
-def lines_tokens(
-    lines: Sequence[tuple[str, bool]], tokens: Callable[[str], int], passage_tokens: Callable[[str], int]
-) -> int:
-    """The tokens of the lines joined with newlines, counted line by line (a passage's text by
-    `passage_tokens`, which may remember it: the boundary in the lines around it never recurs),
-    each newline a token of its own. Counting apart can only part what the joined text merges (a
-    newline with the ".", ">" or spaces before it), so this is never below the joined text's count
-    and at most two tokens a newline above it (about one a line: ~15 for five passages)."""
-    total = len(lines) - 1
-    for line, passage in lines:
-        total += passage_tokens(line) if passage else tokens(line)
+def lines_tokens(reference: Reference, tokens: Callable[[str], int], remembered: Callable[[str], int]) -> int:
+    """The tokens of the reference block, counted in parts that recur, so `remembered` (which may
+    cache) counts them: each passage's text, and the rules and tags cut at the boundary, which is
+    counted once (`tokens`) for each place it stands. Each newline is a token of its own. Counting
+    apart can only part what the joined text merges (a newline with the ".", ">" or spaces before
+    it; the boundary with the "-" or space before it), so this is never below the joined text's
+    count and about a token a cut above it (~40 for five passages; the margin is 256)."""
+    code_tokens = tokens(reference.code)
+    total = len(reference.lines) - 1
+    for line, passage in reference.lines:
+        if passage:
+            total += remembered(line)
+            continue
+        parts = line.split(reference.code)
+        total += sum(remembered(part) for part in parts if part) + (len(parts) - 1) * code_tokens
     return total
 
 
 def reference_block(hits: Sequence[Hit], max_chars: int, *, weak: bool = False) -> str:
     """The numbered passages for the prompt, cut to `max_chars` of passage text in all, inside a
     container with a new random boundary; `weak`: retrieval is not confident they answer."""
-    return "\n".join(line for line, _ in reference_lines(hits, max_chars, weak=weak))
+    return reference_lines(hits, max_chars, weak=weak).text()
 
 
 # Help entries staff taught the bot (bot/analytics/learning.py): cited with when they were given.

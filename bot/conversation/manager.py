@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the SDK loads with the first LLM client, not with this modu
 
 log = logging.getLogger(__name__)
 
-PASSAGES_REMEMBERED = 512  # passages whose token count is remembered: ~1 MB at most
+PASSAGES_REMEMBERED = 512  # passages, and the rules and tags cut at the boundary, counted once: ~1 MB at most
 Named = Callable[[], Awaitable[str]]  # looks up the sender's display name
 
 
@@ -351,9 +351,9 @@ class ConversationManager:
             return "", 0
         if not found.hits:
             return NO_MATERIAL_RULES, self._counter.count(NO_MATERIAL_RULES)
-        lines = reference_lines(found.hits, self._settings.kb.max_context_chars, weak=found.abstain)
-        tokens = MESSAGE_OVERHEAD + lines_tokens(lines, self._counter.tokens, self._passage_tokens)
-        return "\n".join(line for line, _ in lines), tokens
+        reference = reference_lines(found.hits, self._settings.kb.max_context_chars, weak=found.abstain)
+        tokens = MESSAGE_OVERHEAD + lines_tokens(reference, self._counter.tokens, self._passage_tokens)
+        return reference.text(), tokens
 
     def _prompt_room(self) -> int:
         """Tokens a request may hold before the answer's own max_tokens and the margin."""

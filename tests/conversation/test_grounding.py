@@ -198,7 +198,7 @@ EDGE_PASSAGES = [
 
 
 @pytest.mark.parametrize("weak", [False, True])
-async def test_the_material_counted_line_by_line_is_never_below_the_whole_and_at_most_two_a_newline_above(
+async def test_the_material_counted_in_parts_is_never_below_the_whole_and_at_most_two_a_cut_above(
     weak: bool,
 ) -> None:
     counter = await load_counter("gpt-4o-mini", OFFLINE_ENCODING)
@@ -208,7 +208,9 @@ async def test_the_material_counted_line_by_line_is_never_below_the_whole_and_at
         hits = [
             Hit(f"p{i}.md", "Title", "", None, text, 1.0) for i, text in enumerate(texts[start : start + 5])
         ]
-        lines = reference_lines(hits, 6000, weak=weak)
-        whole = counter.tokens("\n".join(line for line, _ in lines))
-        counted = lines_tokens(lines, counter.tokens, counter.tokens)
-        assert whole <= counted <= whole + 2 * (len(lines) - 1), [h.text[:30] for h in hits]
+        for _ in range(20):  # each block has a new boundary, and how it tokenizes varies
+            reference = reference_lines(hits, 6000, weak=weak)
+            whole = counter.tokens(reference.text())
+            counted = lines_tokens(reference, counter.tokens, counter.tokens)
+            cuts = len(reference.lines) - 1 + 2 * reference.text().count(reference.code)  # newlines, codes
+            assert whole <= counted <= whole + 2 * cuts, (reference.code, [h.text[:30] for h in hits])
