@@ -23,6 +23,8 @@ from typing import Any
 
 import yarl
 
+from bot import eventloop
+
 LITERALS = re.compile(r"'[^']*'|\b\d+(?:\.\d+)?\b")  # SQLite's trace shows bound values inline
 
 
@@ -176,10 +178,10 @@ def main() -> None:
     p.add_argument("--count-sql", action="store_true", help="bot: count its SQLite work (SIGUSR1 prints it)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    if args.who == "bot":
-        asyncio.run(run_bot(args.platform, args.count_sql))
+    if args.who == "bot":  # on the loop `supportbot run` takes, and so is the floor
+        eventloop.run(run_bot(args.platform, args.count_sql))
     else:
-        asyncio.run(run_floor(args.platform, json.loads(args.body.read_text())))
+        eventloop.run(run_floor(args.platform, json.loads(args.body.read_text())))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
@@ -33,6 +32,7 @@ def run(
 
 
 def _serve(config: LoadedConfig, requested: dict[str, str], host: str | None, port: int | None) -> int:
+    from bot import eventloop
     from bot.platforms import RunOptions
     from bot.runner import plan, serve
 
@@ -41,7 +41,7 @@ def _serve(config: LoadedConfig, requested: dict[str, str], host: str | None, po
         for problem in problems[:-1]:
             click.echo(f"supportbot: {problem}", err=True)
         fail(problems[-1])
-    return asyncio.run(serve(config, chosen))
+    return eventloop.run(serve(config, chosen))
 
 
 @click.command("invite-url", help="print the link that adds the Discord bot to a server")

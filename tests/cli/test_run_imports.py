@@ -1,6 +1,6 @@
 """`supportbot run` loads only what it runs: a Slack-only process never imports discord.py, a
 Discord-only one never slack-bolt, and on SQLite with the bundled encoding neither asyncpg nor
-tiktoken (each is megabytes of resident memory; see bench/rss.py)."""
+tiktoken (each is megabytes of resident memory; see bench/rss.py). Both run on uvloop."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ RUN = """
 import atexit, sys
 from bot.cli import main
 watched = {"discord", "slack_bolt", "slack_sdk", "asyncpg", "tiktoken", "prompt_toolkit", "onnxruntime"}
+watched.add("uvloop")  # the service's event loop (bot/eventloop.py)
 top = lambda: {m.split(".")[0] for m in sys.modules}
 atexit.register(lambda: print("loaded:", sorted(watched & top()), file=sys.stderr))
 sys.exit(main(sys.argv[1:]))
@@ -73,7 +74,7 @@ async def test_a_slack_only_run_imports_no_discord_asyncpg_or_tiktoken(
             await fake_slack.wait_for(lambda: any(m.blocks for m in fake_slack.messages.values()), 20)
     finally:
         line = await loaded(proc)
-    assert line == "loaded: ['slack_bolt', 'slack_sdk']"
+    assert line == "loaded: ['slack_bolt', 'slack_sdk', 'uvloop']"
 
 
 async def test_a_discord_only_run_imports_no_slack_library(
@@ -89,4 +90,4 @@ async def test_a_discord_only_run_imports_no_slack_library(
         await ask_dm(fake_discord, "hello", 1)
     finally:
         line = await loaded(proc)
-    assert line == "loaded: ['discord']"
+    assert line == "loaded: ['discord', 'uvloop']"
