@@ -105,7 +105,10 @@ class Outbox:
 
         try:
             async with self._turn(key) if self._turn is not None else contextlib.nullcontext():
-                others, after = await self._others(inbound, done.reply_id)
+                others, after, pending = await self._around(inbound, done.reply_id)
+                if not pending:  # delivered (or given up) while this waited for the turn
+                    log.info("reply %s was delivered meanwhile: not sent again", done.reply_id)
+                    return False
                 delivery = Delivery(inbound.platform_message_id or "", inbound.shown_as, note, others, after)
                 posted = await port.send_answer(key, done, delivery)
         except Exception as exc:  # the platform's own errors: retried with backoff, then failed
@@ -115,19 +118,24 @@ class Outbox:
         await self.delivered(done.reply_id, posted)
         return True
 
-    async def _others(self, inbound: StoredMessage, reply_id: int) -> tuple[frozenset[str], str | None]:
-        """The platform ids of the other answers in the conversation's latest messages, and of the
-        first user message after `inbound` (None if there is none)."""
+    async def _around(self, inbound: StoredMessage, reply_id: int) -> tuple[frozenset[str], str | None, bool]:
+        """The platform ids of the other answers in the conversation's latest messages, of the first
+        user message after `inbound` (None if there is none), and whether the reply is still pending
+        (taken as True for a reply older than those messages, which is delivered as before)."""
         ids: set[str] = set()
         later: list[StoredMessage] = []
+        pending = True
         for m in await self._store.messages(inbound.conversation_id, OTHERS_SCANNED):
-            if m.id not in (inbound.id, reply_id):
+            if m.id == reply_id:
+                pending = m.status is MessageStatus.PENDING
+            elif m.id != inbound.id:
                 ids.update(m.shown_as)
                 if m.platform_message_id:
                     ids.add(m.platform_message_id)
                 if m.role is Role.USER and m.id > inbound.id and m.platform_message_id:
                     later.append(m)
-        return frozenset(ids), min(later, key=lambda m: m.id).platform_message_id if later else None
+        first_later = min(later, key=lambda m: m.id).platform_message_id if later else None
+        return frozenset(ids), first_later, pending
 
     async def sweep(self, since: datetime, *, expire: bool = False) -> int:
         """Deliver the pending replies created since `since` that are due and not being delivered

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import running_app
 from bot.conversation.outbox import EXPIRED
-from bot.events import ThreadKey
+from bot.events import ReplyDone, ReplyStatus, ThreadKey
 from bot.storage.store import MessageStatus, Role
 from tests.adapters.discord.test_adapter import DM as DISCORD_DM
 from tests.adapters.discord.test_adapter import serving
@@ -199,3 +199,28 @@ async def test_a_redelivery_never_takes_a_live_answer_of_the_same_thread_for_its
     await bot.slack.wait_for(lambda: len(answers(fake_slack, channel, thread)) == 2, what="both answers")
     redelivered, live = (m.text for m in answers(fake_slack, channel, thread))
     assert redelivered == "Open *Billing*, then _Invoices_." and live.endswith("and refunds?")
+
+
+async def test_a_reply_two_deliveries_take_up_at_once_is_delivered_once(
+    start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack
+) -> None:
+    channel, thread = "C0SUPPORT", "900.1"
+    key = ThreadKey("slack", TEAM, channel, thread)
+    async with running_app(make_config()) as earlier:  # a reply left pending by a stop, none shown
+        inbound = await left_unanswered(
+            earlier.store, key, f"{channel}:{thread}", "invoices?", datetime.now(UTC)
+        )
+        reply_id = await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    bot = await start_bot()
+    fake_slack.latency["conversations.replies"] = 0.5  # the look for leftovers is slow
+    # The start-up sweep delivers it (bot/conversation/recovery.py) and holds the thread's turn...
+    done = ReplyDone(WHOLE, ReplyStatus.ANSWERED, reply_id)
+    recovery = asyncio.create_task(bot.app.outbox.deliver(key, done, inbound))
+    await fake_slack.wait_calls("conversations.replies")
+    # ...while the outbox's own round finds it pending and waits for the turn.
+    assert await bot.app.outbox.sweep(hour_ago()) == 0
+    assert await recovery is True
+    [answer] = answers(fake_slack, channel, thread)
+    assert answer.text == "Open *Billing*, then _Invoices_." and answer.blocks
