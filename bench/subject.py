@@ -3,8 +3,9 @@
 `python -m bench.subject bot|floor slack|discord [--body FILE]` reads the platform's and the
 model's addresses from the environment (as `supportbot run` does), starts, prints `{"port": P}`
 once it serves (Slack: its events endpoint on 127.0.0.1:P; Discord: 0, it listens on the gateway)
-and runs until SIGTERM. The bench reads its CPU time from /proc; the bot also counts its SQLite
-work and prints the counts on SIGUSR1 (a counter per statement, nothing timed).
+and runs until SIGTERM, on the loop `supportbot run` takes (bot/eventloop.py). The bench reads
+its CPU time from /proc; the bot also counts its SQLite work and prints the counts on SIGUSR1 (a
+counter per statement, nothing timed).
 """
 
 from __future__ import annotations
