@@ -12,7 +12,7 @@ import pytest
 from bot.app import running_app
 from bot.conversation.outbox import EXPIRED
 from bot.events import ReplyDone, ReplyStatus, ThreadKey
-from bot.storage.store import MessageStatus, Role
+from bot.storage.store import MessageStatus, Role, StoredMessage
 from tests.adapters.discord.test_adapter import DM as DISCORD_DM
 from tests.adapters.discord.test_adapter import serving
 from tests.adapters.slack.test_adapter import USER, answers
@@ -28,6 +28,19 @@ WHOLE = "Open **Billing**, then *Invoices*."
 
 def hour_ago() -> datetime:
     return datetime.now(UTC) - timedelta(hours=1)
+
+
+async def left_pending(make_config: ConfigFactory, key: ThreadKey) -> tuple[StoredMessage, int]:
+    """What a stop left in a thread: its question (the thread's first message) and the whole
+    answer pending, none of it shown; the question and the reply's id."""
+    async with running_app(make_config()) as earlier:
+        inbound = await left_unanswered(
+            earlier.store, key, f"{key.channel}:{key.thread}", "invoices?", datetime.now(UTC)
+        )
+        reply_id = await earlier.store.record_reply(
+            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
+        )
+    return inbound, reply_id
 
 
 async def test_a_pending_reply_is_delivered_once_into_its_half_written_message(
@@ -181,14 +194,7 @@ async def test_a_redelivery_never_takes_a_live_answer_of_the_same_thread_for_its
     start_bot: BotFactory, make_config: ConfigFactory, fake_slack: FakeSlack
 ) -> None:
     channel, thread = "C0SUPPORT", "800.1"
-    key = ThreadKey("slack", TEAM, channel, thread)
-    async with running_app(make_config()) as earlier:  # a reply left pending by a stop, none shown
-        inbound = await left_unanswered(
-            earlier.store, key, f"{channel}:{thread}", "invoices?", datetime.now(UTC)
-        )
-        await earlier.store.record_reply(
-            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
-        )
+    await left_pending(make_config, ThreadKey("slack", TEAM, channel, thread))
     bot = await start_bot()
     fake_slack.latency["conversations.replies"] = 0.5  # the look for leftovers is slow
     sweep = asyncio.create_task(bot.app.outbox.sweep(hour_ago()))
@@ -206,13 +212,7 @@ async def test_a_reply_two_deliveries_take_up_at_once_is_delivered_once(
 ) -> None:
     channel, thread = "C0SUPPORT", "900.1"
     key = ThreadKey("slack", TEAM, channel, thread)
-    async with running_app(make_config()) as earlier:  # a reply left pending by a stop, none shown
-        inbound = await left_unanswered(
-            earlier.store, key, f"{channel}:{thread}", "invoices?", datetime.now(UTC)
-        )
-        reply_id = await earlier.store.record_reply(
-            inbound, Role.ASSISTANT, WHOLE, 9, None, settles=MessageStatus.ANSWERED
-        )
+    inbound, reply_id = await left_pending(make_config, key)
     bot = await start_bot()
     fake_slack.latency["conversations.replies"] = 0.5  # the look for leftovers is slow
     # The start-up sweep delivers it (bot/conversation/recovery.py) and holds the thread's turn...
