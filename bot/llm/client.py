@@ -93,8 +93,8 @@ def _timed_out(exc: Exception) -> bool:
     return True
 
 
-def _stream_error(exc: Exception) -> LLMError | None:
-    """What ended a streamed answer, as an LLMError; None for what is not the model's doing."""
+def _llm_error(exc: Exception) -> LLMError | None:
+    """What ended a model call (streamed or not), as an LLMError; None for what is not the model's doing."""
     import aiohttp
     import httpx2
     import openai
@@ -218,7 +218,7 @@ class LLMClient:
                 await response.close()
             outcome = "ok"
         except Exception as exc:
-            error = _stream_error(exc)
+            error = _llm_error(exc)
             if error is None:
                 raise
             outcome = error.kind.value
@@ -235,7 +235,6 @@ class LLMClient:
     ) -> str:
         """One short non-streamed completion (summaries for staff; a 1-token one for `supportbot check
         --live`), at most `max_tokens` long (default llm.max_tokens). Raises LLMError."""
-        import openai
 
         s = self._settings
         outcome = "cancelled"
@@ -247,12 +246,12 @@ class LLMClient:
                 max_tokens=max_tokens or s.max_tokens,
             )
             outcome = "ok"
-        except openai.APIError as exc:
-            outcome = _kind_of(exc).value
-            raise LLMError(_kind_of(exc), f"{type(exc).__name__}: {exc}") from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            outcome = LLMErrorKind.SERVER.value
-            raise LLMError(LLMErrorKind.SERVER, f"unreadable response: {exc}") from exc
+        except Exception as exc:
+            error = _llm_error(exc)
+            if error is None:
+                raise
+            outcome = error.kind.value
+            raise error from exc
         finally:
             self._metrics.llm_calls.labels(outcome).inc()
         if not response.choices:

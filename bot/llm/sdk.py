@@ -5,7 +5,7 @@ running event loop at every read) was the largest CPU cost of a streamed answer.
 parser as the transport (the SDK's own `DefaultAioHttpClient`, its `aiohttp` extra) a Slack answer
 costs 21 ms of CPU instead of 28 one at a time, and 13 instead of 15 at 20 at once
 (`python -m bench --against`, bench/README.md). Requests, retries, timeouts and errors are still
-the SDK's: the transport only carries the bytes (`_timed_out` and `_stream_error` in client.py
+the SDK's: the transport only carries the bytes (`_timed_out` and `_llm_error` in client.py
 name what it reports differently). Proxies and CA bundles from the environment (HTTPS_PROXY,
 NO_PROXY, SSL_CERT_FILE) are read by the SDK's client as before.
 """
