@@ -49,6 +49,7 @@ TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
 MARK_WAIT_S = 10.0  # how long a DM waits for the new session's mark (one database read)
+OWN_CHANNELS = (discord.DMChannel, discord.Thread)  # a conversation's own channel, read back after a restart
 
 
 class DiscordAdapter:
@@ -311,25 +312,32 @@ class DiscordAdapter:
     async def _backfill(self, shards: list[int]) -> None:
         """Answer what was written while the bot was away (the gateway replays nothing to a new
         session): in each DM and thread of these shards with a conversation active in the last
-        bot.recover_minutes, the messages after the latest one stored go through the live path, so
-        each is answered once."""
+        bot.recover_minutes, the messages after the latest one stored, and in each server channel
+        holding such a conversation, the messages after the latest one stored under it (new
+        mentions there); all go through the live path, so each is answered once. A channel with no
+        recent conversation is not read: the bot doesn't scan every channel of every server."""
         count = self._settings.shard_count
         began = [self._sessions[shard] for shard in shards if shard in self._sessions]
         recent = await self._service.to_backfill(PLATFORM, min(began) if began else None)
         found = [(key, last) for key, last in recent if shard_of(key, count) in shards]
-        read = await asyncio.gather(*(self._read_since(key, last) for key, last in found))
+        reads = [self._read_since(key.thread, last) for key, last in found]
+        reads += [self._read_since(channel, last, server=True) for channel, last in _channel_marks(found)]
+        read = await asyncio.gather(*reads)
         if sum(read):
             log.warning("Discord: read %d message(s) written while the bot was away", sum(read))
 
-    async def _read_since(self, key: ThreadKey, last: str) -> int:
-        """Feed one conversation's messages after `last` to the live path, oldest first."""
+    async def _read_since(self, channel_id: str, last: str, *, server: bool = False) -> int:
+        """Feed a channel's messages after `last` to the live path, oldest first: a conversation's own
+        channel (a DM or a thread; not one answered inline, which has none), or with `server` a
+        server's text channel, where mentions start conversations."""
         client = self._client
-        if client is None or not (key.thread.isdigit() and last.isdigit()):
+        if client is None or not (channel_id.isdigit() and last.isdigit()):
             return 0
         try:
-            channel = client.get_channel(int(key.thread)) or await client.fetch_channel(int(key.thread))
-            if not isinstance(channel, discord.DMChannel | discord.Thread):
-                return 0  # e.g. an answer given inline (mention_mode = "reply"): no channel of its own
+            channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
+            wanted = isinstance(channel, discord.TextChannel) if server else isinstance(channel, OWN_CHANNELS)
+            if not wanted or not isinstance(channel, discord.abc.Messageable):
+                return 0
             read = 0
             after = discord.Object(int(last))
             async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
@@ -337,7 +345,7 @@ class DiscordAdapter:
                 await self._on_message(message)
             return read
         except SEND_ERRORS as exc:
-            log.info("Discord: could not read conversation %s after a reconnect: %s", key.thread, exc)
+            log.info("Discord: could not read channel %s after a reconnect: %s", channel_id, exc)
             return 0
 
     async def _session_began(self, shard: int) -> None:
@@ -563,3 +571,13 @@ async def _keep_typing(
             await asyncio.sleep(refresh_s)
     except SEND_ERRORS as exc:
         log.debug("Discord: typing indicator failed: %s", exc)
+
+
+def _channel_marks(found: list[tuple[ThreadKey, str]]) -> list[tuple[str, str]]:
+    """The server channels under these conversations (not DMs), each with the latest message stored
+    under it: snowflakes grow with time, so what came after it there was written since."""
+    marks: dict[str, int] = {}
+    for key, last in found:
+        if key.workspace and key.channel != key.thread and key.channel.isdigit() and last.isdigit():
+            marks[key.channel] = max(marks.get(key.channel, 0), int(last))
+    return [(channel, str(mark)) for channel, mark in marks.items()]

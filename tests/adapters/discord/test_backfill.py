@@ -66,6 +66,37 @@ async def test_a_mention_in_the_bots_thread_while_it_was_down_is_answered_after_
     assert [r["messages"][-1]["content"] for r in fake_openai.requests] == ["how do I export?", "and as CSV?"]
 
 
+async def test_a_mention_in_the_channel_while_the_bot_was_down_is_answered_in_its_thread_after_the_restart(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    config = make_config()
+    # Older than the last message stored under the channel: never read back.
+    fake.wrote_while_away(fake.guild_message("from long ago", author_id=903, name="Ola"))
+    first = fake.guild_message("how do I export?")
+    async with serving(config):
+        await fake.dispatch("MESSAGE_CREATE", first)
+        await fake.wait_for(
+            lambda: finished(fake, int(first["id"]), 1), what="the first answer in its thread"
+        )
+    # The bot is down: a new conversation begins in the channel, beside a message not for the bot.
+    question = fake.wrote_while_away(fake.guild_message("where are my invoices?", author_id=902, name="Lin"))
+    fake.wrote_while_away(fake.guild_message("lunch, anyone?", author_id=904, mention=False))
+    async with serving(config):
+        await fake.wait_for(lambda: finished(fake, int(question["id"]), 1), what="the new mention answered")
+        # A late gateway delivery of it answers nothing twice.
+        await fake.dispatch("MESSAGE_CREATE", question)
+        await fake.dispatch(
+            "MESSAGE_CREATE", fake.guild_message("and the receipts?", author_id=902, name="Lin")
+        )
+        await fake.wait_for(lambda: len(fake_openai.requests) == 3, what="the next mention answered")
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert asked == ["how do I export?", "where are my invoices?", "and the receipts?"]
+    assert len([m for m in fake.sent_to(int(question["id"])) if m["components"]]) == 1
+    reads = fake.find("GET", rf"/channels/{fake.channel_id}/messages")
+    assert [r.query["after"] for r in reads] == [first["id"]]  # after the last one stored under it
+
+
 async def test_a_resumed_session_reads_nothing_back_and_a_new_session_does(
     make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
 ) -> None:
