@@ -16,7 +16,7 @@ import discord
 from adapters.discord.cards import card_embed, card_view, cut, rating_view
 from adapters.discord.client import PLATFORM, SupportClient, reply_view
 from adapters.discord.learned import post_proposal
-from adapters.discord.routing import with_attachments
+from adapters.discord.routing import Destination, thread_name, with_attachments, without_mention
 from adapters.discord.stream import MESSAGE_LIMIT, DiscordSurface, Handle
 from bot.events import ReplyDone, ThreadKey
 from bot.handoff.ports import Delivery, LearnedProposal, StaffCard
@@ -42,6 +42,7 @@ class DiscordHandoff:
         self._client = client
         self._settings = config.settings.escalation
         self._reads_content = config.settings.discord.message_content_intent
+        self._mention_mode = config.settings.discord.mention_mode
         self._warned = False
 
     # -- PlatformPort ------------------------------------------------------------------------------
@@ -113,11 +114,32 @@ class DiscordHandoff:
         except discord.NotFound as exc:
             if key.thread == key.channel or exc.code != UNKNOWN_CHANNEL:
                 raise
-            # Answered inline (mention_mode = "reply"): the conversation is a message, not a thread.
-            reference = discord.MessageReference(
-                message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
-            )
-            return await self._send(int(key.channel), text, view, reference, delivery)
+        # The conversation is a mention's, and no thread was started from it: answered inline
+        # (mention_mode = "reply"), or stopped between storing the mention and starting its thread.
+        if self._mention_mode == "thread":
+            thread = await self._start_thread(key)
+            if thread is not None:
+                return await self._send(thread.id, text, view, delivery=delivery)
+        reference = discord.MessageReference(
+            message_id=int(key.thread), channel_id=int(key.channel), fail_if_not_exists=False
+        )
+        return await self._send(int(key.channel), text, view, reference, delivery)
+
+    async def _start_thread(self, key: ThreadKey) -> discord.Thread | None:
+        """The thread a live answer would have started from the conversation's question; None where
+        none can be (the question deleted, threads forbidden there: the answer goes inline)."""
+        client = self._client
+        channel = client.get_channel(int(key.channel)) or await client.fetch_channel(int(key.channel))
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        try:
+            asked = await channel.fetch_message(int(key.thread))
+        except discord.NotFound:
+            return None
+        _, text = without_mention(asked, client)
+        where = Destination(channel, thread_from=asked, reply_to=None)
+        opened = await where.open(client, thread_name(text, asked.author))
+        return opened if isinstance(opened, discord.Thread) else None
 
     async def _send(
         self,

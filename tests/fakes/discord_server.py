@@ -8,8 +8,9 @@ A channel can be left out of the client's cache (`uncached_thread`): the client 
 from the REST API, as when a thread was created while the bot was offline.
 Users' messages can be written into a channel's history without a gateway event (`wrote_while_away`),
 as when the bot is offline; GET /channels/{id}/messages reads them (`after`, `before`, `limit`) with
-the bot's own. A message sent with a `nonce` and `enforce_nonce` whose nonce the bot used before in
-that channel returns the earlier message, as Discord does for a few minutes.
+the bot's own; posting into a message of the text channel from which no thread was started is
+Unknown Channel (404), as on Discord. A message sent with a `nonce` and `enforce_nonce` whose nonce
+the bot used before in that channel returns the earlier message, as Discord does for a few minutes.
 `user_writes` is a user writing while the bot may be connected: into the history, and dispatched to
 the connected clients (none: only the history has it). With `realtime_ids` new ids are snowflakes
 of the current time, as Discord's are, so a client can tell a message's age from its id. Every bot
@@ -86,6 +87,7 @@ class FakeDiscord(FakeServer[Call]):
     replies: list[Payload] = field(default_factory=list)  # interaction responses and follow-ups
     channels: dict[int, Payload] = field(default_factory=dict)
     history: dict[int, list[Payload]] = field(default_factory=dict)  # channel → users' messages
+    _in_text_channel: set[int] = field(default_factory=set)  # its users' messages: no channels
     realtime_ids: bool = False  # new ids are snowflakes of the current time
     _faults: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
@@ -509,6 +511,7 @@ class FakeDiscord(FakeServer[Call]):
             ("POST", r"/channels/(\d+)/typing", self._no_content),
             ("POST", r"/channels/(\d+)/messages", self._post_message),
             ("GET", r"/channels/(\d+)/messages", self._read_history),
+            ("GET", r"/channels/(\d+)/messages/(\d+)", self._get_message),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread),
@@ -582,6 +585,9 @@ class FakeDiscord(FakeServer[Call]):
         return message
 
     async def _post_message(self, body: Payload, channel_id: str) -> web.Response:
+        if int(channel_id) in self._in_text_channel and int(channel_id) not in self.channels:
+            # A message's id is a channel only once a thread was started from the message.
+            return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         nonce = body.get("nonce") if body.get("enforce_nonce") else None
         for earlier in self.messages.values():
             if nonce is not None and earlier.get("nonce") == nonce and earlier["channel_id"] == channel_id:
@@ -617,6 +623,8 @@ class FakeDiscord(FakeServer[Call]):
         a gateway event, and make a DM channel known to GET /channels/{id}."""
         channel_id = int(message["channel_id"])
         self.history.setdefault(channel_id, []).append(message)
+        if channel_id == self.channel_id:
+            self._in_text_channel.add(int(message["id"]))
         if "guild_id" not in message and channel_id not in self.channels:
             self.channels[channel_id] = {
                 "id": str(channel_id),
@@ -640,6 +648,13 @@ class FakeDiscord(FakeServer[Call]):
         else:
             found = found[-limit:]
         return json_response(list(reversed(found)))
+
+    async def _get_message(self, body: Any, channel_id: str, message_id: str) -> web.Response:
+        found = [m for m in self.history.get(int(channel_id), []) if m["id"] == message_id]
+        found += [m for m in self.messages.values() if (m["id"], m["channel_id"]) == (message_id, channel_id)]
+        if not found:
+            return json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        return json_response(found[0])
 
     async def _edit_message(self, body: Payload, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(int(message_id))

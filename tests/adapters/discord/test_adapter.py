@@ -554,6 +554,26 @@ async def test_a_message_left_unanswered_by_a_stop_is_answered_on_start_with_its
         assert (reply.status, reply.platform_message_id) == (MessageStatus.DELIVERED, answer["id"])
 
 
+async def test_a_mention_left_unanswered_before_its_thread_was_started_gets_the_thread_on_start(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    """A stop between storing a mention and starting its thread: the answer starts the thread (the
+    conversation's id is the question's, which is no channel until a thread is started from it)."""
+    fake = fake_discord
+    question = fake.wrote_while_away(fake.guild_message("where are my invoices?"))
+    key = ThreadKey("discord", str(fake.guild_id), str(fake.channel_id), question["id"])
+    async with serving(make_config()) as app:
+        await left_unanswered(app.store, key, question["id"], "where are my invoices?", datetime.now(UTC))
+        assert await answer_unanswered(app, datetime.now(UTC) + timedelta(milliseconds=1)) == 1
+        [answer] = fake.sent_to(int(question["id"]))
+        assert answer["content"] == "Echo (2 messages): where are my invoices?" and answer["components"]
+        [started] = fake.find("POST", rf"/channels/{fake.channel_id}/messages/{question['id']}/threads")
+        assert started.body["name"] == "where are my invoices?"
+        assert not fake.sent_to(fake.channel_id)
+        [reply] = await delivered_replies(app, key)
+        assert reply.platform_message_id == answer["id"]
+
+
 async def test_a_grounded_answer_ends_with_its_sources(
     make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
