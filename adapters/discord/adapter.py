@@ -43,6 +43,8 @@ from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
+ToAnswer = tuple[Received, Destination, str]  # a stored message, where its answer goes, the thread's name
+
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for gateway_url = ""
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
@@ -327,26 +329,27 @@ class DiscordAdapter:
             log.warning("Discord: read %d message(s) written while the bot was away", sum(read))
 
     async def _read_since(self, channel_id: str, last: str, *, server: bool = False) -> int:
-        """Feed a channel's messages after `last` to the live path, oldest first: a conversation's own
-        channel (a DM or a thread; not one answered inline, which has none), or with `server` a
-        server's text channel, where mentions start conversations."""
+        """Store a channel's messages after `last`, oldest first, then answer them: a conversation's
+        own channel (a DM or a thread; not one answered inline, which has none), or with `server` a
+        server's text channel, where mentions start conversations. All are stored before any is
+        answered, so a stop meanwhile leaves them to the next start's recovery."""
         client = self._client
         if client is None or not (channel_id.isdigit() and last.isdigit()):
             return 0
+        read, stored = 0, []
         try:
             channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
             wanted = isinstance(channel, discord.TextChannel) if server else isinstance(channel, OWN_CHANNELS)
             if not wanted or not isinstance(channel, discord.abc.Messageable):
                 return 0
-            read = 0
             after = discord.Object(int(last))
             async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
                 read += not message.author.bot
-                await self._on_message(message)
-            return read
+                stored += await self._accept(message)
         except SEND_ERRORS as exc:
             log.info("Discord: could not read channel %s after a reconnect: %s", channel_id, exc)
-            return 0
+        await self._answer_in_turn(stored)
+        return read
 
     async def _session_began(self, shard: int) -> None:
         """A new gateway session's READY (dispatched before any of its messages, each handler its own
@@ -368,62 +371,87 @@ class DiscordAdapter:
         finally:
             self._dm_marked.set()
 
-    async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> None:
+    async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> list[ToAnswer]:
         """The first message of a DM channel since a new session, in a conversation the store does
         not know: it may have begun while the bot was away, which the backfill can't see (Discord
-        lists no DM channels to a bot). Answer first what the channel holds after the last message
-        stored before the session (nothing older: e.g. never what a `privacy forget` removed)."""
+        lists no DM channels to a bot). Stores what the channel holds after the last message stored
+        before the session (nothing older: e.g. never what a `privacy forget` removed), to be
+        answered first."""
         channel = message.channel
         if channel.id in self._dms_checked:
-            return
+            return []
         with contextlib.suppress(TimeoutError):  # never hold a DM up for long
             await asyncio.wait_for(self._dm_marked.wait(), MARK_WAIT_S)
         mark = self._dm_mark
         if mark is None or channel.id in self._dms_checked or message.id <= mark:
-            return
+            return []
         session = self._sessions.get(0)
         recover = timedelta(minutes=self._config.settings.bot.recover_minutes)
         if session is None or message.created_at - session > recover:
             self._dm_mark, self._dms_checked = None, set()  # long past the restart: stop checking
-            return
+            return []
         self._dms_checked.add(channel.id)
         if await self._service.takes_part(key):
-            return  # a conversation from before: the backfill read it
+            return []  # a conversation from before: the backfill read it
+        stored: list[ToAnswer] = []
         try:
             after, read = discord.Object(mark), 0
             async for earlier in channel.history(
                 after=after, before=message, limit=BACKFILL_LIMIT, oldest_first=True
             ):
                 read += not earlier.author.bot
-                await self._on_message(earlier)
+                stored += await self._accept(earlier)
             if read:
                 log.warning("Discord: read %d message(s) of a DM begun while the bot was away", read)
         except SEND_ERRORS as exc:
             log.info("Discord: could not read DM %s back: %s", key.thread, exc)
+        return stored
 
     # -- messages ----------------------------------------------------------------------------------
 
     async def _on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.type not in ANSWERED_TYPES or self._client is None:
-            return  # other bots, itself, webhooks, system messages (thread created, pins, …)
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
         try:
-            if self._handoff is not None and await self._handoff.staff_message(message):
-                return  # staff under a handoff card: relayed, never answered by the bot
-            routed = await self._route(self._client, message)
-            if routed is None:
-                return
-            if routed[0].is_dm:
-                await self._catch_up_new_dm(message, routed[0].key)
-            # Stored first: before the thread, the typing sign, anything that can fail or wait.
-            received = await self._service.receive(routed[0])
-            if received is not None:  # else a duplicate (a replayed gateway event, or backfilled)
-                await self._answer(self._client, received, *routed[1:])
+            await self._answer_in_turn(await self._accept(message))
         finally:
             if task is not None:
                 self._inflight.discard(task)
+
+    async def _accept(self, message: discord.Message) -> list[ToAnswer]:
+        """The message stored (first: before the thread, the typing sign, anything that can fail or
+        wait) with where its answer goes, after what a DM begun while the bot was away held before
+        it; none for a message the bot stays out of or a duplicate (a replayed gateway event, or
+        read back)."""
+        if message.author.bot or message.type not in ANSWERED_TYPES or self._client is None:
+            return []  # other bots, itself, webhooks, system messages (thread created, pins, …)
+        if self._handoff is not None and await self._handoff.staff_message(message):
+            return []  # staff under a handoff card: relayed, never answered by the bot
+        routed = await self._route(self._client, message)
+        if routed is None:
+            return []
+        earlier = await self._catch_up_new_dm(message, routed[0].key) if routed[0].is_dm else []
+        received = await self._service.receive(routed[0])
+        return earlier if received is None else [*earlier, (received, *routed[1:])]
+
+    async def _answer_in_turn(self, stored: list[ToAnswer]) -> None:
+        """Answer stored messages: each conversation's in order, the conversations side by side."""
+        client = self._client
+        if client is None or not stored:
+            return
+        turns: dict[ThreadKey, list[ToAnswer]] = {}
+        for item in stored:
+            turns.setdefault(item[0].msg.key, []).append(item)
+
+        async def in_order(items: list[ToAnswer]) -> None:
+            for received, where, name in items:
+                await self._answer(client, received, where, name)
+
+        if len(turns) == 1:  # a live message: no task of its own needed
+            await in_order(stored)
+        else:
+            await asyncio.gather(*(in_order(items) for items in turns.values()))
 
     async def _route(
         self, client: SupportClient, message: discord.Message

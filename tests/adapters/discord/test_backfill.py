@@ -79,19 +79,25 @@ async def test_a_mention_in_the_channel_while_the_bot_was_down_is_answered_in_it
         await fake.wait_for(
             lambda: finished(fake, int(first["id"]), 1), what="the first answer in its thread"
         )
-    # The bot is down: a new conversation begins in the channel, beside a message not for the bot.
+    # The bot is down: two conversations begin in the channel, beside a message not for the bot.
     question = fake.wrote_while_away(fake.guild_message("where are my invoices?", author_id=902, name="Lin"))
     fake.wrote_while_away(fake.guild_message("lunch, anyone?", author_id=904, mention=False))
+    other = fake.wrote_while_away(fake.guild_message("can I pay by card?", author_id=905, name="Mo"))
+    fake_openai.meet = 2  # both are stored before either is answered, then answered side by side
     async with serving(config):
-        await fake.wait_for(lambda: finished(fake, int(question["id"]), 1), what="the new mention answered")
-        # A late gateway delivery of it answers nothing twice.
+        await fake.wait_for(
+            lambda: finished(fake, int(question["id"])) and finished(fake, int(other["id"])),
+            what="both new mentions answered in their threads",
+        )
+        # A late gateway delivery of one answers nothing twice.
         await fake.dispatch("MESSAGE_CREATE", question)
         await fake.dispatch(
             "MESSAGE_CREATE", fake.guild_message("and the receipts?", author_id=902, name="Lin")
         )
-        await fake.wait_for(lambda: len(fake_openai.requests) == 3, what="the next mention answered")
+        await fake.wait_for(lambda: len(fake_openai.requests) == 4, what="the next mention answered")
     asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
-    assert asked == ["how do I export?", "where are my invoices?", "and the receipts?"]
+    assert asked[0] == "how do I export?" and asked[3] == "and the receipts?"
+    assert sorted(asked[1:3]) == ["can I pay by card?", "where are my invoices?"]
     assert len([m for m in fake.sent_to(int(question["id"])) if m["components"]]) == 1
     reads = fake.find("GET", rf"/channels/{fake.channel_id}/messages")
     assert [r.query["after"] for r in reads] == [first["id"]]  # after the last one stored under it
