@@ -74,7 +74,8 @@ class DiscordSide:
         if not thread.dm and msg.index == 0:
             thread.place = msg.platform_id  # the thread the bot starts shares the question's id
         self.sent += 1 + duplicates
-        self.offline += written["delivered"] == 0
+        msg.unseen = written["delivered"] == 0
+        self.offline += msg.unseen
 
     async def drain(self) -> None:
         return None  # nothing is delivered later

@@ -29,6 +29,7 @@ class Message:
     mention: bool  # a follow-up in a channel thread that mentions the bot
     sent_at: float | None = None  # time.time() of its first delivery
     platform_id: str = ""  # the platform's id of it (Slack ts, Discord message id), once sent
+    unseen: bool = False  # written while no bot was connected (Discord: only in the channel's history)
     answers_before: int = 0  # final answers in its thread when it was written (one more: answered)
 
     @property

@@ -28,6 +28,7 @@ class Figures:
     answered_once: int = 0
     duplicates: int = 0  # answers beyond the first to one message
     lost: int = 0  # messages with no answer
+    unheard: int = 0  # of those, in DMs none of whose messages reached a connected bot (see _unheard)
     wrong_thread: int = 0
     fragments: int = 0
     fallbacks: int = 0  # answers without the echo (the model failed: apology + offer of a person)
@@ -67,10 +68,14 @@ def tally(platform: str, plan: Plan, record: Record, began: float) -> Figures:
     for m in sent:
         count = len(answers[m.number])
         figures.lost += count == 0
+        figures.unheard += count == 0 and _unheard(m)
         figures.answered_once += count == 1
         figures.duplicates += max(0, count - 1)
         if count == 0 and len(figures.examples) < EXAMPLES:
-            figures.examples.append(f"lost {m.tag} sent at {_sent_at(m) - began:.1f} s in {m.thread.place}")
+            unheard = " (a DM no connected bot heard of)" if _unheard(m) else ""
+            figures.examples.append(
+                f"lost {m.tag} sent at {_sent_at(m) - began:.1f} s in {m.thread.place}{unheard}"
+            )
         if count > 1:
             figures.examples.append(f"{count} answers to {m.tag} in {m.thread.place}")
         if count:
@@ -85,6 +90,12 @@ def tally(platform: str, plan: Plan, record: Record, began: float) -> Figures:
             f"slow {m.tag} sent at {_sent_at(m) - began:.1f} s answered in {latency:.1f} s"
         )
     return figures
+
+
+def _unheard(m: Message) -> bool:
+    """In a DM conversation of which no message reached a connected bot: Discord lists no DM
+    channels to a bot, so it can't know of one until its writer writes while it is connected."""
+    return m.thread.dm and all(x.unseen for x in m.thread.sent)
 
 
 def _sent_at(m: Message) -> float:
@@ -140,6 +151,7 @@ def report(figures: Figures, *, explain: bool = False) -> str:
     lines = [
         f"{figures.platform}: sent {figures.sent}  unique {figures.unique}  answered once"
         f" {figures.answered_once}  duplicates {figures.duplicates}  lost {figures.lost}"
+        f"{f' ({figures.unheard} in DMs no connected bot heard of)' if figures.unheard else ''}"
         f"  wrong thread {figures.wrong_thread}  fragments left {figures.fragments}",
         f"  reply p50 {_s(p50)}  p99 {_s(p99)}  (first delivery → final answer visible)"
         f"  fallback answers {figures.fallbacks}  never sent {figures.unsent}",

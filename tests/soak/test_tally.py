@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.soak.plan import Message, Plan, Thread
 from bench.soak.record import Record
-from bench.soak.tally import tally
+from bench.soak.tally import report, tally
 from tests.fakes.serve import Journal
 
 
@@ -124,3 +124,13 @@ def test_an_answer_in_another_thread_and_a_half_written_one_are_counted(tmp_path
         ],
     )
     assert (figures.wrong_thread, figures.fragments, figures.lost) == (1, 1, 2)
+
+
+def test_a_loss_in_a_dm_no_connected_bot_heard_of_is_told_apart(tmp_path: Path) -> None:
+    """Discord shows a bot no DM until a message in it arrives while the bot is connected."""
+    plan = plan_of(1, 2, 1)
+    unheard, heard_later, _answered = plan.threads
+    unheard.messages[0].unseen = heard_later.messages[0].unseen = True
+    figures = counted(tmp_path, plan, [line(104.0, "1.1", "D2", "Echo (2 messages): Question q000003")])
+    assert (figures.lost, figures.unheard, figures.answered_once) == (3, 1, 1)
+    assert "lost 3 (1 in DMs no connected bot heard of)" in report(figures)
