@@ -9,7 +9,6 @@ without one when the privileged message_content intent is enabled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, aclosing, suppress
@@ -50,7 +49,6 @@ ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
 SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
-MARK_WAIT_S = 10.0  # how long a DM waits for the new session's mark (one database read)
 OWN_CHANNELS = (discord.DMChannel, discord.Thread)  # a conversation's own channel, read back after a restart
 
 
@@ -91,12 +89,7 @@ class DiscordAdapter:
         self._held = AsyncExitStack()  # this process's shards, in the shared database
         self._shards_held: Lead | None = None
         self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
-        # After a new session of shard 0: the last user message id stored before it, and the DM
-        # channels whose first live message since was checked for messages written while away.
-        self._dm_mark: int | None = None
-        self._dm_marked = asyncio.Event()  # clear while the mark of a new session is being read
-        self._dm_marked.set()
-        self._dms_checked: set[int] = set()
+        self._dms_checked: set[int] = set()  # DM channels looked back into since shard 0's session began
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -352,59 +345,43 @@ class DiscordAdapter:
         return read
 
     async def _session_began(self, shard: int) -> None:
-        """A new gateway session's READY (dispatched before any of its messages, each handler its own
-        task, started in order). On shard 0, which has the DMs: note the last user message stored
-        before it, for `_catch_up_new_dm`; DMs of the session wait for that (one read)."""
-        self._sessions[shard] = began = datetime.now(UTC)
-        if shard != 0:
-            return
-        self._dm_marked.clear()
-        self._dms_checked = set()
-        try:
-            recent = await self._service.to_backfill(PLATFORM, began)
-            count = self._settings.shard_count
-            marks = [int(last) for key, last in recent if last.isdigit() and shard_of(key, count) == 0]
-            self._dm_mark = max(marks) if marks else None
-        except Exception as exc:  # the database away: DMs begun while away wait for their writer
-            log.warning("Discord: could not read where the last session ended (%s)", type(exc).__name__)
-            self._dm_mark = None
-        finally:
-            self._dm_marked.set()
+        """A new gateway session's READY (dispatched before any of its messages). On shard 0, which
+        has the DMs: each DM channel's first message since is checked by `_catch_up_new_dm`."""
+        self._sessions[shard] = datetime.now(UTC)
+        if shard == 0:
+            self._dms_checked = set()
 
     async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> list[ToAnswer]:
-        """The first message of a DM channel since a new session, in a conversation the store does
-        not know: it may have begun while the bot was away, which the backfill can't see (Discord
-        lists no DM channels to a bot). Stores what the channel holds after the last message stored
-        before the session (nothing older: e.g. never what a `privacy forget` removed), to be
-        answered first."""
+        """The first message of a DM channel since a new session (within bot.recover_minutes of it),
+        in a conversation the store does not know: it may have begun while the bot was away, which
+        the read-back can't see (Discord lists no DM channels to a bot). Stores what the writer wrote
+        before it that nothing answered, to be answered first: the messages after the bot's last one
+        there, within bot.recover_minutes. The bot answers every DM, so its last message closes what
+        was answered, also in a conversation `privacy forget` removed from the store."""
         channel = message.channel
-        if channel.id in self._dms_checked:
-            return []
-        with contextlib.suppress(TimeoutError):  # never hold a DM up for long
-            await asyncio.wait_for(self._dm_marked.wait(), MARK_WAIT_S)
-        mark = self._dm_mark
-        if mark is None or channel.id in self._dms_checked or message.id <= mark:
-            return []
         session = self._sessions.get(0)
         recover = timedelta(minutes=self._config.settings.bot.recover_minutes)
-        if session is None or message.created_at - session > recover:
-            self._dm_mark, self._dms_checked = None, set()  # long past the restart: stop checking
+        if channel.id in self._dms_checked or session is None or message.created_at - session > recover:
             return []
         self._dms_checked.add(channel.id)
         if await self._service.takes_part(key):
-            return []  # a conversation from before: the backfill read it
-        stored: list[ToAnswer] = []
+            return []  # a conversation from before: the read-back read it
+        me = self._client.user if self._client is not None else None
+        unanswered: list[discord.Message] = []
         try:
-            after, read = discord.Object(mark), 0
-            async for earlier in channel.history(
-                after=after, before=message, limit=BACKFILL_LIMIT, oldest_first=True
-            ):
-                read += not earlier.author.bot
-                stored += await self._accept(earlier)
-            if read:
-                log.warning("Discord: read %d message(s) of a DM begun while the bot was away", read)
+            async for earlier in channel.history(before=message, limit=BACKFILL_LIMIT):  # newest first
+                if (me is not None and earlier.author.id == me.id) or (
+                    message.created_at - earlier.created_at > recover
+                ):
+                    break
+                unanswered.append(earlier)
         except SEND_ERRORS as exc:
             log.info("Discord: could not read DM %s back: %s", key.thread, exc)
+        stored: list[ToAnswer] = []
+        for earlier in reversed(unanswered):
+            stored += await self._accept(earlier)
+        if unanswered:
+            log.warning("Discord: read %d message(s) of a DM begun while the bot was away", len(unanswered))
         return stored
 
     # -- messages ----------------------------------------------------------------------------------
