@@ -234,6 +234,17 @@ class SupportService:
         found = await self._store.recent_conversations(platform, since, before)
         return [(conv.key, latest) for conv, latest in found if latest is not None]
 
+    async def read_back_due(self, platform: str, shard: int, began: datetime) -> datetime:
+        """Where the read-back of a session begun at `began` starts: `began`, or the start of an
+        earlier session whose read-back never stored what it found (its process stopped first),
+        within the last bot.recover_minutes."""
+        due = await self._store.read_back_due(platform, shard, began)
+        return max(due, began - timedelta(minutes=self._recover_minutes))
+
+    async def read_back_done(self, platform: str, shard: int, since: datetime) -> None:
+        """The read-back due since `since` stored what it found."""
+        await self._store.read_back_done(platform, shard, since)
+
     async def takes_part(self, key: ThreadKey) -> bool:
         """True for a conversation the bot is in: its un-mentioned follow-ups are answered."""
         return await self._store.find_conversation(key) is not None

@@ -90,6 +90,7 @@ class DiscordAdapter:
         self._shards_held: Lead | None = None
         self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
         self._dms_checked: set[int] = set()  # DM channels looked back into since shard 0's session began
+        self._read_back_due: dict[int, datetime] = {}  # shard → where its next read-back starts
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -309,47 +310,73 @@ class DiscordAdapter:
         session): in each DM and thread of these shards with a conversation active in the last
         bot.recover_minutes, the messages after the latest one stored, and in each server channel
         holding such a conversation, the messages after the latest one stored under it (new
-        mentions there); all go through the live path, so each is answered once. A channel with no
-        recent conversation is not read: the bot doesn't scan every channel of every server."""
+        mentions there). A channel with no recent conversation is not read: the bot doesn't scan
+        every channel of every server. "Stored" means before the oldest read-back still due: a
+        process stopped before its read-back stored what it found leaves it due, so messages it
+        stored live don't hide what it never read. All is stored, the read-back noted done, then
+        answered through the live path, so each message is answered once."""
         count = self._settings.shard_count
-        began = [self._sessions[shard] for shard in shards if shard in self._sessions]
-        recent = await self._service.to_backfill(PLATFORM, min(began) if began else None)
-        found = [(key, last) for key, last in recent if shard_of(key, count) in shards]
-        reads = [self._read_since(key.thread, last) for key, last in found]
-        reads += [self._read_since(channel, last, server=True) for channel, last in _channel_marks(found)]
-        read = await asyncio.gather(*reads)
-        if sum(read):
-            log.warning("Discord: read %d message(s) written while the bot was away", sum(read))
+        sessions = {shard: self._sessions[shard] for shard in shards if shard in self._sessions}
+        due = {shard: self._read_back_due[shard] for shard in sessions if shard in self._read_back_due}
 
-    async def _read_since(self, channel_id: str, last: str, *, server: bool = False) -> int:
-        """Store a channel's messages after `last`, oldest first, then answer them: a conversation's
-        own channel (a DM or a thread; not one answered inline, which has none), or with `server` a
-        server's text channel, where mentions start conversations. All are stored before any is
-        answered, so a stop meanwhile leaves them to the next start's recovery."""
+        async def recent(before: datetime | None) -> list[tuple[ThreadKey, str]]:
+            found = await self._service.to_backfill(PLATFORM, before)
+            return [(key, last) for key, last in found if shard_of(key, count) in shards]
+
+        began = min(sessions.values()) if sessions else None
+        late = await recent(began)
+        since = min(due.values()) if due else began
+        early = await recent(since) if since != began else late
+        # A conversation begun since the oldest due session is read after what this session found.
+        marks = dict(late) | dict(early)
+        channels = dict(_channel_marks(late)) | dict(_channel_marks(early))
+        results = await asyncio.gather(
+            *(self._read_since(key.thread, last) for key, last in marks.items()),
+            *(self._read_since(channel, last, server=True) for channel, last in channels.items()),
+        )
+        for shard, start in due.items():
+            await self._service.read_back_done(PLATFORM, shard, start)
+        read = sum(n for n, _ in results)
+        if read:
+            log.warning("Discord: read %d message(s) written while the bot was away", read)
+        await self._answer_in_turn([item for _, stored in results for item in stored])
+
+    async def _read_since(
+        self, channel_id: str, last: str, *, server: bool = False
+    ) -> tuple[int, list[ToAnswer]]:
+        """Store a channel's messages after `last`, oldest first: a conversation's own channel (a DM
+        or a thread; not one answered inline, which has none), or with `server` a server's text
+        channel, where mentions start conversations. Returns how many users' messages it read and
+        what it stored, to be answered."""
         client = self._client
         if client is None or not (channel_id.isdigit() and last.isdigit()):
-            return 0
+            return 0, []
         read, stored = 0, []
         try:
             channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
             wanted = isinstance(channel, discord.TextChannel) if server else isinstance(channel, OWN_CHANNELS)
             if not wanted or not isinstance(channel, discord.abc.Messageable):
-                return 0
+                return 0, []
             after = discord.Object(int(last))
             async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
                 read += not message.author.bot
                 stored += await self._accept(message)
         except SEND_ERRORS as exc:
             log.info("Discord: could not read channel %s after a reconnect: %s", channel_id, exc)
-        await self._answer_in_turn(stored)
-        return read
+        return read, stored
 
     async def _session_began(self, shard: int) -> None:
-        """A new gateway session's READY (dispatched before any of its messages). On shard 0, which
-        has the DMs: each DM channel's first message since is checked by `_catch_up_new_dm`."""
-        self._sessions[shard] = datetime.now(UTC)
+        """A new gateway session (dispatched before any of its messages): its read-back is due from
+        its start, or from an earlier one's never done. On shard 0, which has the DMs: each DM
+        channel's first message since is checked by `_catch_up_new_dm`."""
+        self._sessions[shard] = began = datetime.now(UTC)
         if shard == 0:
             self._dms_checked = set()
+        try:  # noted now: a process stopped before its read-back leaves it due for the next
+            self._read_back_due[shard] = await self._service.read_back_due(PLATFORM, shard, began)
+        except Exception as exc:  # the database away: the read-back reads from this session's start
+            log.warning("Discord: could not note the read-back due (%s)", type(exc).__name__)
+            self._read_back_due[shard] = began
 
     async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> list[ToAnswer]:
         """The first message of a DM channel since a new session (within bot.recover_minutes of it),

@@ -442,6 +442,16 @@ class ConversationStore(Protocol):
         (the caller's `before` is its own start). Postgres: those whose instance no longer runs."""
         ...
 
+    async def read_back_due(self, platform: str, shard: int, began: datetime) -> datetime:
+        """Note that what arrived while `platform`'s `shard` was away is to be read back for a
+        session begun at `began`; returns when the oldest read-back still to do began: `began`, or
+        the start of an earlier session whose read-back never stored what it found."""
+        ...
+
+    async def read_back_done(self, platform: str, shard: int, since: datetime) -> None:
+        """The read-back due since `since` (what `read_back_due` returned) stored what it found."""
+        ...
+
     def hold_thread(self, key: ThreadKey) -> AbstractAsyncContextManager[None]:
         """Held while one message of `key`'s conversation is answered, across every process that
         shares the store, in the order the messages were stored (Postgres: an advisory lock); a

@@ -693,6 +693,21 @@ async def test_undelivered_lists_pending_replies_that_are_due_with_what_is_shown
     assert [o.reply.id for o in await store.undelivered(start, now + timedelta(hours=1))] == [elsewhere_reply]
 
 
+async def test_a_read_back_stays_due_from_the_oldest_session_whose_read_back_never_finished(
+    store: ConversationStore,
+) -> None:
+    first = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    second, third = first + timedelta(seconds=3), first + timedelta(seconds=9)
+    assert await store.read_back_due("discord", 0, first) == first
+    # That process stopped before its read-back was done: the next sessions read from its start.
+    assert await store.read_back_due("discord", 0, second) == first
+    assert await store.read_back_due("discord", 1, second) == second  # each shard its own
+    assert await store.read_back_due("slack", 0, third) == third
+    await store.read_back_done("discord", 0, first)
+    assert await store.read_back_due("discord", 0, third) == third
+    assert await store.read_back_due("discord", 1, third) == second
+
+
 async def test_recent_conversations_have_their_latest_user_message_id(store: ConversationStore) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     first = await inbound(store, message_id="1001")

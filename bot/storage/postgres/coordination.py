@@ -101,6 +101,25 @@ class PostgresCoordination(PostgresConnection):
 
     shared = True
 
+    async def read_back_due(self, platform: str, shard: int, began: datetime) -> datetime:
+        due: datetime = await self.pool.fetchval(
+            "INSERT INTO read_backs (platform, shard, due_since) VALUES ($1, $2, $3)"
+            " ON CONFLICT (platform, shard) DO UPDATE"
+            " SET due_since = LEAST(read_backs.due_since, excluded.due_since) RETURNING due_since",
+            platform,
+            shard,
+            began,
+        )
+        return due
+
+    async def read_back_done(self, platform: str, shard: int, since: datetime) -> None:
+        await self.pool.execute(
+            "DELETE FROM read_backs WHERE platform = $1 AND shard = $2 AND due_since <= $3",
+            platform,
+            shard,
+            since,
+        )
+
     async def abandoned(self, since: datetime, before: datetime) -> list[tuple[StoredMessage, ThreadKey]]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(

@@ -156,5 +156,19 @@ STORE = MigrationSet(
                 "CREATE INDEX messages_pending ON messages (created_at) WHERE status = 'pending'",
             ),
         ),
+        Migration(
+            8,
+            (
+                # A platform's read-back of what arrived while it was away (Discord: per gateway
+                # shard), from when it is due: kept until a read-back has stored what it found, so
+                # a process stopped before that leaves the next one to read from the same moment.
+                """CREATE TABLE read_backs (
+                    platform TEXT NOT NULL,
+                    shard INTEGER NOT NULL,
+                    due_since TEXT NOT NULL,
+                    PRIMARY KEY (platform, shard)
+                )""",
+            ),
+        ),
     ),
 )

@@ -4,13 +4,15 @@ session (channel history after the last stored message) and answered once, throu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from adapters.discord.adapter import DiscordAdapter
 from bot.app import running_app
-from tests.adapters.discord.test_adapter import DM, ask_dm, finished, serving
+from tests.adapters.discord.test_adapter import DM, ask_dm, dm_key, finished, serving
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import delivered_replies
 
 
 def answers(fake: FakeDiscord) -> list[str]:
@@ -201,3 +203,32 @@ async def test_a_dm_begun_two_restarts_ago_is_answered_when_its_writer_writes_ag
         await fake.wait_for(lambda: finished(fake, newcomer, 2), what="both of the newcomer's DMs answered")
     asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
     assert asked == ["first question", "second question", "hello? is anyone there", "still waiting"]
+
+
+async def test_what_a_session_stopped_before_its_read_back_missed_is_read_by_the_next(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    """The second session stores a live message, then stops before READY (so before its
+    read-back): the third reads from the second's start, not from after that live message."""
+    fake = fake_discord
+    config = make_config()
+    async with serving(config):
+        await ask_dm(fake, "first question", 1)
+    fake.wrote_while_away(fake.dm_message("while away", channel_id=DM))
+    async with running_app(config) as app:
+        adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=30.0)  # READY late
+        starting = asyncio.create_task(adapter.start())
+        try:
+            await fake.wait_connected()
+            await fake.user_writes(fake.dm_message("written just after the restart", channel_id=DM))
+            await fake.wait_for(lambda: finished(fake, DM, 2), what="the live DM answered")
+            await delivered_replies(app, dm_key(), 2)
+        finally:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            await adapter.close()
+    async with serving(config):
+        await fake.wait_for(lambda: len(fake_openai.requests) == 3, what="the missed DM answered")
+    asked = sorted(r["messages"][-1]["content"] for r in fake_openai.requests)
+    assert asked == ["first question", "while away", "written just after the restart"]
