@@ -327,7 +327,8 @@ class DiscordAdapter:
         late = await recent(began)
         since = min(due.values()) if due else began
         early = await recent(since) if since != began else late
-        # A conversation begun since the oldest due session is read after what this session found.
+        # A conversation with nothing stored before the oldest due session (it began since) is read
+        # after its latest message stored before this one.
         marks = dict(late) | dict(early)
         channels = dict(_channel_marks(late)) | dict(_channel_marks(early))
         results = await asyncio.gather(
