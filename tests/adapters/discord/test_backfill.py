@@ -8,11 +8,19 @@ import contextlib
 
 from adapters.discord.adapter import DiscordAdapter
 from bot.app import running_app
+from bot.settings import LoadedConfig
 from tests.adapters.discord.test_adapter import DM, ask_dm, dm_key, finished, serving
 from tests.conftest import ConfigFactory
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import delivered_replies
+
+
+async def answered_then_away(fake: FakeDiscord, config: LoadedConfig) -> None:
+    """A first DM answered, then the bot down while its writer writes "while away"."""
+    async with serving(config):
+        await ask_dm(fake, "first question", 1)
+    fake.wrote_while_away(fake.dm_message("while away", channel_id=DM))
 
 
 def answers(fake: FakeDiscord) -> list[str]:
@@ -138,11 +146,8 @@ async def test_a_resumed_session_reads_nothing_back_and_a_new_session_does(
 async def test_a_message_answered_live_before_the_read_back_does_not_hide_one_written_while_away(
     make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
 ) -> None:
-    fake = fake_discord
-    config = make_config()
-    async with serving(config):
-        await ask_dm(fake, "first question", 1)
-    fake.wrote_while_away(fake.dm_message("while away", channel_id=DM))
+    fake, config = fake_discord, make_config()
+    await answered_then_away(fake, config)
     async with running_app(config) as app:
         # Discord waits for the servers before READY is complete (here 1 s), and messages of the
         # new session arrive meanwhile: one is stored before the read-back looks for the latest.
@@ -210,11 +215,8 @@ async def test_what_a_session_stopped_before_its_read_back_missed_is_read_by_the
 ) -> None:
     """The second session stores a live message, then stops before READY (so before its
     read-back): the third reads from the second's start, not from after that live message."""
-    fake = fake_discord
-    config = make_config()
-    async with serving(config):
-        await ask_dm(fake, "first question", 1)
-    fake.wrote_while_away(fake.dm_message("while away", channel_id=DM))
+    fake, config = fake_discord, make_config()
+    await answered_then_away(fake, config)
     async with running_app(config) as app:
         adapter = DiscordAdapter(app.service, app.config, guild_ready_timeout_s=30.0)  # READY late
         starting = asyncio.create_task(adapter.start())
