@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack, aclosing, suppress
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -23,7 +22,8 @@ from adapters.discord.cards import RateButton, StaffButton
 from adapters.discord.client import PLATFORM, Interactions, ShardedSupportClient, SupportClient, reply_view
 from adapters.discord.handoff import DiscordHandoff
 from adapters.discord.learned import LearnedButton
-from adapters.discord.problems import PORTAL, gateway_problem, send_problem
+from adapters.discord.problems import PORTAL, SEND_ERRORS, gateway_problem, send_problem
+from adapters.discord.readback import ReadBack, ToAnswer
 from adapters.discord.routing import (
     Destination,
     incoming_message,
@@ -31,7 +31,7 @@ from adapters.discord.routing import (
     with_attachments,
     without_mention,
 )
-from adapters.discord.shards import describe, shard_locks, shard_of
+from adapters.discord.shards import describe, shard_locks
 from adapters.discord.stream import DiscordSurface, Handle
 from bot.events import Accepted, IncomingMessage, ReplyDone, TextDelta, ThreadKey
 from bot.platforms import AdapterStartError
@@ -42,14 +42,9 @@ from bot.settings import LoadedConfig
 
 log = logging.getLogger(__name__)
 
-ToAnswer = tuple[Received, Destination, str]  # a stored message, where its answer goes, the thread's name
-
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"  # discord.py's own default, for gateway_url = ""
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 TYPING_REFRESH_S = 8.0  # one typing call shows the indicator for 10 s
-SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
-BACKFILL_LIMIT = 100  # messages read per conversation after a new gateway session
-OWN_CHANNELS = (discord.DMChannel, discord.Thread)  # a conversation's own channel, read back after a restart
 
 
 class DiscordAdapter:
@@ -84,13 +79,16 @@ class DiscordAdapter:
         self._handoff: DiscordHandoff | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
-        self._backfills: set[asyncio.Task[None]] = set()
         self._closing = False
         self._held = AsyncExitStack()  # this process's shards, in the shared database
         self._shards_held: Lead | None = None
-        self._sessions: dict[int, datetime] = {}  # shard → when its gateway session last began (READY)
-        self._dms_checked: set[int] = set()  # DM channels looked back into since shard 0's session began
-        self._read_back_due: dict[int, datetime] = {}  # shard → where its next read-back starts
+        self._read_back = ReadBack(
+            service,
+            shard_count=self._settings.shard_count,
+            recover_minutes=config.settings.bot.recover_minutes,
+            accept=self._accept,
+            answer=self._answer_in_turn,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -114,24 +112,24 @@ class DiscordAdapter:
         if shards:
 
             async def on_shard_connect(shard_id: int) -> None:
-                await self._session_began(shard_id)
+                await self._read_back.session_began(shard_id)
 
             async def on_shard_ready(shard_id: int) -> None:  # a new session of one shard, not a RESUME
-                self._spawn_backfill([shard_id])
+                self._read_back.after_session([shard_id])
 
             client.event(on_shard_connect)
             client.event(on_shard_ready)
         else:
 
             async def on_connect() -> None:
-                await self._session_began(0)
+                await self._read_back.session_began(0)
 
             async def on_ready() -> None:  # each new gateway session (IDENTIFY), never after a RESUME
-                self._spawn_backfill([0])
+                self._read_back.after_session([0])
 
             client.event(on_connect)
             client.event(on_ready)
-        self._client = client
+        self._client = self._read_back.client = client
         self._handoff = DiscordHandoff(service=self._service, config=self._config, client=client)
         try:
             await self._login(client, token.get_secret_value(), api_url)
@@ -197,8 +195,7 @@ class DiscordAdapter:
     async def close(self) -> None:
         """Let answers in progress finish (briefly), then disconnect."""
         self._closing = True
-        for task in self._backfills:
-            task.cancel()  # a message it did not reach is read again by the next start
+        self._read_back.cancel()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
         await self._service.close()  # cards and notes still being posted need the client
@@ -298,120 +295,6 @@ class DiscordAdapter:
                     await self._gateway
         await self._held.aclose()  # disconnected: another instance may take the shards
 
-    # -- backfill ----------------------------------------------------------------------------------
-
-    def _spawn_backfill(self, shards: list[int]) -> None:
-        task = asyncio.create_task(self._backfill(shards), name="discord-backfill")
-        self._backfills.add(task)
-        task.add_done_callback(self._backfills.discard)
-
-    async def _backfill(self, shards: list[int]) -> None:
-        """Answer what was written while the bot was away (the gateway replays nothing to a new
-        session): in each DM and thread of these shards with a conversation active in the last
-        bot.recover_minutes, the messages after the latest one stored, and in each server channel
-        holding such a conversation, the messages after the latest one stored under it (new
-        mentions there). A channel with no recent conversation is not read: the bot doesn't scan
-        every channel of every server. "Stored" means before the oldest read-back still due: a
-        process stopped before its read-back stored what it found leaves it due, so messages it
-        stored live don't hide what it never read. All is stored, the read-back noted done, then
-        answered through the live path, so each message is answered once."""
-        count = self._settings.shard_count
-        sessions = {shard: self._sessions[shard] for shard in shards if shard in self._sessions}
-        due = {shard: self._read_back_due[shard] for shard in sessions if shard in self._read_back_due}
-
-        async def recent(before: datetime | None) -> list[tuple[ThreadKey, str]]:
-            found = await self._service.to_backfill(PLATFORM, before)
-            return [(key, last) for key, last in found if shard_of(key, count) in shards]
-
-        began = min(sessions.values()) if sessions else None
-        late = await recent(began)
-        since = min(due.values()) if due else began
-        early = await recent(since) if since != began else late
-        # A conversation with nothing stored before the oldest due session (it began since) is read
-        # after its latest message stored before this one.
-        marks = dict(late) | dict(early)
-        channels = dict(_channel_marks(late)) | dict(_channel_marks(early))
-        results = await asyncio.gather(
-            *(self._read_since(key.thread, last) for key, last in marks.items()),
-            *(self._read_since(channel, last, server=True) for channel, last in channels.items()),
-        )
-        for shard, start in due.items():
-            await self._service.read_back_done(PLATFORM, shard, start)
-        read = sum(n for n, _ in results)
-        if read:
-            log.warning("Discord: read %d message(s) written while the bot was away", read)
-        await self._answer_in_turn([item for _, stored in results for item in stored])
-
-    async def _read_since(
-        self, channel_id: str, last: str, *, server: bool = False
-    ) -> tuple[int, list[ToAnswer]]:
-        """Store a channel's messages after `last`, oldest first: a conversation's own channel (a DM
-        or a thread; not one answered inline, which has none), or with `server` a server's text
-        channel, where mentions start conversations. Returns how many users' messages it read and
-        what it stored, to be answered."""
-        client = self._client
-        if client is None or not (channel_id.isdigit() and last.isdigit()):
-            return 0, []
-        read, stored = 0, []
-        try:
-            channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
-            wanted = isinstance(channel, discord.TextChannel) if server else isinstance(channel, OWN_CHANNELS)
-            if not wanted or not isinstance(channel, discord.abc.Messageable):
-                return 0, []
-            after = discord.Object(int(last))
-            async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
-                read += not message.author.bot
-                stored += await self._accept(message)
-        except SEND_ERRORS as exc:
-            log.info("Discord: could not read channel %s after a reconnect: %s", channel_id, exc)
-        return read, stored
-
-    async def _session_began(self, shard: int) -> None:
-        """A new gateway session (dispatched before any of its messages): its read-back is due from
-        its start, or from an earlier one's never done. On shard 0, which has the DMs: each DM
-        channel's first message since is checked by `_catch_up_new_dm`."""
-        self._sessions[shard] = began = datetime.now(UTC)
-        if shard == 0:
-            self._dms_checked = set()
-        try:  # noted now: a process stopped before its read-back leaves it due for the next
-            self._read_back_due[shard] = await self._service.read_back_due(PLATFORM, shard, began)
-        except Exception as exc:  # the database away: the read-back reads from this session's start
-            log.warning("Discord: could not note the read-back due (%s)", type(exc).__name__)
-            self._read_back_due[shard] = began
-
-    async def _catch_up_new_dm(self, message: discord.Message, key: ThreadKey) -> list[ToAnswer]:
-        """The first message of a DM channel since a new session (within bot.recover_minutes of it),
-        in a conversation the store does not know: it may have begun while the bot was away, which
-        the read-back can't see (Discord lists no DM channels to a bot). Stores what the writer wrote
-        before it that nothing answered, to be answered first: the messages after the bot's last one
-        there, within bot.recover_minutes. The bot answers every DM, so its last message closes what
-        was answered, also in a conversation `privacy forget` removed from the store."""
-        channel = message.channel
-        session = self._sessions.get(0)
-        recover = timedelta(minutes=self._config.settings.bot.recover_minutes)
-        if channel.id in self._dms_checked or session is None or message.created_at - session > recover:
-            return []
-        self._dms_checked.add(channel.id)
-        if await self._service.takes_part(key):
-            return []  # a conversation from before: the read-back read it
-        me = self._client.user if self._client is not None else None
-        unanswered: list[discord.Message] = []
-        try:
-            async for earlier in channel.history(before=message, limit=BACKFILL_LIMIT):  # newest first
-                if (me is not None and earlier.author.id == me.id) or (
-                    message.created_at - earlier.created_at > recover
-                ):
-                    break
-                unanswered.append(earlier)
-        except SEND_ERRORS as exc:
-            log.info("Discord: could not read DM %s back: %s", key.thread, exc)
-        stored: list[ToAnswer] = []
-        for earlier in reversed(unanswered):
-            stored += await self._accept(earlier)
-        if unanswered:
-            log.warning("Discord: read %d message(s) of a DM begun while the bot was away", len(unanswered))
-        return stored
-
     # -- messages ----------------------------------------------------------------------------------
 
     async def _on_message(self, message: discord.Message) -> None:
@@ -436,7 +319,7 @@ class DiscordAdapter:
         routed = await self._route(self._client, message)
         if routed is None:
             return []
-        earlier = await self._catch_up_new_dm(message, routed[0].key) if routed[0].is_dm else []
+        earlier = await self._read_back.new_dm(message, routed[0].key) if routed[0].is_dm else []
         received = await self._service.receive(routed[0])
         return earlier if received is None else [*earlier, (received, *routed[1:])]
 
@@ -604,13 +487,3 @@ async def _keep_typing(
             await asyncio.sleep(refresh_s)
     except SEND_ERRORS as exc:
         log.debug("Discord: typing indicator failed: %s", exc)
-
-
-def _channel_marks(found: list[tuple[ThreadKey, str]]) -> list[tuple[str, str]]:
-    """The server channels under these conversations (not DMs), each with the latest message stored
-    under it: snowflakes grow with time, so what came after it there was written since."""
-    marks: dict[str, int] = {}
-    for key, last in found:
-        if key.workspace and key.channel != key.thread and key.channel.isdigit() and last.isdigit():
-            marks[key.channel] = max(marks.get(key.channel, 0), int(last))
-    return [(channel, str(mark)) for channel, mark in marks.items()]

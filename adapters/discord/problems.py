@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import discord
 
 PORTAL = "Developer Portal (https://discord.com/developers/applications) → your application"
+# What a call to Discord's REST API can raise: its answer, or no answer (network, timeout).
+SEND_ERRORS = (discord.DiscordException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
 def send_problem(exc: BaseException) -> str:
