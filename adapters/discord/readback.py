@@ -104,36 +104,45 @@ class ReadBack:
             *(self._read_since(key.thread, last) for key, last in marks.items()),
             *(self._read_since(channel, last, server=True) for channel, last in channels.items()),
         )
-        for shard, start in due.items():
-            await self._service.read_back_done(PLATFORM, shard, start)
-        read = sum(n for n, _ in results)
+        if all(through for _, _, through in results):  # else due still: the next session reads again
+            for shard, start in due.items():
+                await self._service.read_back_done(PLATFORM, shard, start)
+        read = sum(n for n, _, _ in results)
         if read:
             log.warning("Discord: read %d message(s) written while the bot was away", read)
-        await self._answer([item for _, stored in results for item in stored])
+        await self._answer([item for _, stored, _ in results for item in stored])
 
     async def _read_since(
         self, channel_id: str, last: str, *, server: bool = False
-    ) -> tuple[int, list[ToAnswer]]:
+    ) -> tuple[int, list[ToAnswer], bool]:
         """Store a channel's messages after `last`, oldest first: a conversation's own channel (a DM
         or a thread; not one answered inline, which has none), or with `server` a server's text
-        channel, where mentions start conversations. Returns how many users' messages it read and
-        what it stored, to be answered."""
+        channel, where mentions start conversations. Returns how many users' messages it read, what
+        it stored (to be answered), and whether it is done with the channel: not after an error that
+        may pass (Discord or the network failing), unlike a channel gone or closed to the bot."""
         client = self.client
         if client is None or not (channel_id.isdigit() and last.isdigit()):
-            return 0, []
+            return 0, [], True
         read, stored = 0, []
         try:
             channel = client.get_channel(int(channel_id)) or await client.fetch_channel(int(channel_id))
             wanted = isinstance(channel, discord.TextChannel) if server else isinstance(channel, OWN_CHANNELS)
             if not wanted or not isinstance(channel, discord.abc.Messageable):
-                return 0, []
+                return 0, [], True
             after = discord.Object(int(last))
             async for message in channel.history(after=after, limit=BACKFILL_LIMIT, oldest_first=True):
                 read += not message.author.bot
                 stored += await self._accept(message)
-        except SEND_ERRORS as exc:
+        except (discord.NotFound, discord.Forbidden) as exc:  # e.g. a thread never started
             log.info("Discord: could not read channel %s after a reconnect: %s", channel_id, exc)
-        return read, stored
+        except SEND_ERRORS as exc:
+            log.warning(
+                "Discord: could not read channel %s after a reconnect (read again next time): %s",
+                channel_id,
+                exc,
+            )
+            return read, stored, False
+        return read, stored, True
 
     async def new_dm(self, message: discord.Message, key: ThreadKey) -> list[ToAnswer]:
         """The first message of a DM channel since a new session (within bot.recover_minutes of it),

@@ -234,3 +234,22 @@ async def test_what_a_session_stopped_before_its_read_back_missed_is_read_by_the
         await fake.wait_for(lambda: len(fake_openai.requests) == 3, what="the missed DM answered")
     asked = sorted(r["messages"][-1]["content"] for r in fake_openai.requests)
     assert asked == ["first question", "while away", "written just after the restart"]
+
+
+async def test_a_read_back_that_discord_failed_stays_due_for_the_next_session(
+    make_config: ConfigFactory, fake_openai: FakeOpenAI, fake_discord: FakeDiscord
+) -> None:
+    """Discord fails the second session's read of the DM (a 503, which may pass); that session then
+    stores a live message. The third reads from the second's start, so the message is not lost."""
+    fake, config = fake_discord, make_config()
+    await answered_then_away(fake, config)
+    history = rf"/channels/{DM}/messages"
+    fake.fail_next("GET", history, 503)
+    reads = len(fake.find("GET", history))
+    async with serving(config):
+        await fake.wait_for(lambda: len(fake.find("GET", history)) > reads, what="the failed read-back")
+        await ask_dm(fake, "and now?", 2)
+    async with serving(config):
+        await fake.wait_for(lambda: len(fake_openai.requests) == 3, what="the missed DM answered")
+    asked = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert asked == ["first question", "and now?", "while away"]
